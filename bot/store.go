@@ -1,0 +1,184 @@
+package bot
+
+import (
+	"context"
+	"time"
+)
+
+// Write is one change to a record, applied atomically with its index changes. Version is the
+// version the caller read: 0 means the record must not exist yet, Any skips the check. Data nil
+// deletes the record.
+type Write struct {
+	Key     string
+	Data    []byte
+	Version int64
+	// TTL expires the record; zero keeps it until deleted (retention is the purge job's work).
+	TTL   time.Duration
+	Index []IndexOp
+}
+
+// Any is the Version of a write that does not care what it replaces.
+const Any int64 = -1
+
+// IndexOp adds Member to (or removes it from) a sorted index.
+type IndexOp struct {
+	Index  string
+	Member string
+	Score  float64
+	Remove bool
+}
+
+// Records keeps versioned documents (alerts, visits, cases, dialogs) and sorted indexes of their
+// IDs. Writes are compare-and-set on the version, so that two replicas handling the same record
+// never lose an update. Implementations encrypt Data at rest where configured; indexes hold IDs only.
+type Records interface {
+	// Get returns the record's data and version, or ErrNotFound.
+	Get(ctx context.Context, key string) ([]byte, int64, error)
+	// Write applies w if the version matches and returns the new version, or ErrConflict.
+	Write(ctx context.Context, w Write) (int64, error)
+	// Range returns index members with min <= score <= max, lowest first, at most limit (0: all).
+	Range(ctx context.Context, index string, min, max float64, limit int) ([]string, error)
+	// Scan calls fn for every record key with the prefix. Used by exports, rekeying and purges.
+	Scan(ctx context.Context, prefix string, fn func(key string) error) error
+}
+
+// Marks are small expiring facts: "this update was handled", "this many wrong codes".
+type Marks interface {
+	// Mark sets key if unset and reports whether this call set it.
+	Mark(ctx context.Context, key string, ttl time.Duration) (bool, error)
+	// Count increments key, starting its expiry on the first increment, and returns the count.
+	Count(ctx context.Context, key string, ttl time.Duration) (int64, error)
+	// Unmark removes key.
+	Unmark(ctx context.Context, key string) error
+}
+
+// Priority orders outgoing messages: urgent ones go before routine ones.
+type Priority int
+
+// Priorities.
+const (
+	Routine Priority = iota
+	Urgent
+)
+
+// Op is what an outgoing message does.
+type Op string
+
+// Ops.
+const (
+	OpSend Op = "send"
+	OpEdit Op = "edit"
+)
+
+// Outgoing is a message waiting for delivery. ID is its idempotency key: enqueueing an ID again
+// does nothing, and a redelivered message whose send is known to have succeeded is not sent again.
+type Outgoing struct {
+	ID       string   `json:"id"`
+	Op       Op       `json:"op"`
+	To       Address  `json:"to"`
+	Msg      Message  `json:"msg"`
+	Priority Priority `json:"priority,omitempty"`
+	// RefKey names the message for later edits: a send stores its MessageRef under it; an edit
+	// changes the message stored under it.
+	RefKey string `json:"ref_key,omitempty"`
+	// Person is the recipient, and Sender whom to tell if delivery fails for good.
+	Person string    `json:"person,omitempty"`
+	Sender string    `json:"sender,omitempty"`
+	Queued time.Time `json:"queued"`
+}
+
+// Outbox accepts messages for durable delivery.
+type Outbox interface {
+	Enqueue(ctx context.Context, msgs ...Outgoing) error
+}
+
+// Delivery is an outgoing message taken by a worker.
+type Delivery struct {
+	Outgoing
+	Attempt int
+	// Handle is the queue's own reference (a stream entry ID).
+	Handle string
+}
+
+// DeliveryQueue is the worker's side of the outbox. A delivery that is taken and neither
+// finished nor retried within the queue's claim timeout goes to another worker.
+type DeliveryQueue interface {
+	Outbox
+	// Take waits up to block for deliveries for platform, urgent ones first.
+	Take(ctx context.Context, platform Platform, max int, block time.Duration) ([]Delivery, error)
+	// Done records a successful send (with its ref) and removes the message.
+	Done(ctx context.Context, d Delivery, ref MessageRef) error
+	// Retry puts the message back to be taken again at or after at.
+	Retry(ctx context.Context, d Delivery, at time.Time) error
+	// Fail drops the message for good; the reason is recorded by the caller.
+	Fail(ctx context.Context, d Delivery) error
+	// Sent returns the ref of a message already delivered under id, if known.
+	Sent(ctx context.Context, id string) (MessageRef, bool, error)
+	// Stats reports how many messages wait and how old the oldest is.
+	Stats(ctx context.Context) (depth int64, oldest time.Duration, err error)
+}
+
+// Limiter spaces sends to a platform's limits. Reserve records a send at the earliest allowed
+// moment and returns how long to wait until then (zero: now).
+type Limiter interface {
+	Reserve(ctx context.Context, to Address) (time.Duration, error)
+	// Block keeps sends to a conversation back until the platform's "retry after" has passed.
+	Block(ctx context.Context, to Address, d time.Duration) error
+}
+
+// Timer is a durable one-off timer. ID makes scheduling idempotent (scheduling the same ID again
+// moves it) and makes its effect happen once.
+type Timer struct {
+	ID   string    `json:"id"`
+	Due  time.Time `json:"due"`
+	Kind string    `json:"kind"`
+	Ref  string    `json:"ref,omitempty"`
+	Arg  string    `json:"arg,omitempty"`
+}
+
+// Timers schedules and cancels one-off timers.
+type Timers interface {
+	Schedule(ctx context.Context, ts ...Timer) error
+	Cancel(ctx context.Context, ids ...string) error
+}
+
+// ClaimedTimer is a due timer held under a lease by one worker.
+type ClaimedTimer struct {
+	Timer
+	Lease string
+}
+
+// TimerQueue is the runner's side of the timers. A claimed timer whose lease passes without
+// Complete is claimed again by someone else.
+type TimerQueue interface {
+	Timers
+	Claim(ctx context.Context, now time.Time, max int, lease time.Duration) ([]ClaimedTimer, error)
+	Complete(ctx context.Context, t ClaimedTimer) error
+	// Next returns when the earliest timer is due (ok false when there is none).
+	Next(ctx context.Context) (time.Time, bool, error)
+}
+
+// AuditEvent is one entry of the append-only audit stream: IDs, kinds and times, never text.
+type AuditEvent struct {
+	At     time.Time `json:"at"`
+	Actor  string    `json:"actor"`            // person ID, "system" or an integration ID
+	Kind   string    `json:"kind"`             // e.g. alert.created, case.shared, access.refused
+	Record string    `json:"record,omitempty"` // e.g. alert/A7, visit/V3
+	Case   string    `json:"case,omitempty"`   // case code
+	To     string    `json:"to,omitempty"`     // person a share went to
+	Reason string    `json:"reason,omitempty"` // a code such as need_to_know, not_linked
+}
+
+// Audit is the append-only audit stream.
+type Audit interface {
+	Append(ctx context.Context, e AuditEvent) error
+	// Range calls fn for events with since <= At < until, oldest first.
+	Range(ctx context.Context, since, until time.Time, fn func(AuditEvent) error) error
+}
+
+// Sealer encrypts data at rest. Storage adapters pass every stored blob (record data, queued
+// messages) through it, so that encryption is one layer and no flow knows about it.
+type Sealer interface {
+	Seal(plain []byte) ([]byte, error)
+	Open(sealed []byte) ([]byte, error)
+}
