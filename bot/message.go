@@ -78,10 +78,17 @@ func (m Message) Text() string {
 	return b.String()
 }
 
-// Button is an inline button. Token is opaque: it names a stored Action and decides nothing.
+// Button is an inline button. Flows set Action; the engine stores it and puts an opaque Token in
+// its place before the message is queued, so a token decides nothing by itself.
 type Button struct {
-	Label string `json:"label"`
-	Token string `json:"token"`
+	Label  string  `json:"label"`
+	Token  string  `json:"token,omitempty"`
+	Action *Action `json:"-"`
+}
+
+// Btn is a button that runs the named action on ref.
+func Btn(label, action, ref, arg string) Button {
+	return Button{Label: label, Action: &Action{Name: action, Ref: ref, Arg: arg}}
 }
 
 // File is an attachment, such as an .ics calendar file.

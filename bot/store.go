@@ -81,10 +81,14 @@ type Outgoing struct {
 	// RefKey names the message for later edits: a send stores its MessageRef under it; an edit
 	// changes the message stored under it.
 	RefKey string `json:"ref_key,omitempty"`
+	// Ref is the message an edit changes when it is known directly (a pressed button's message).
+	Ref *MessageRef `json:"ref,omitempty"`
 	// Person is the recipient, and Sender whom to tell if delivery fails for good.
 	Person string    `json:"person,omitempty"`
 	Sender string    `json:"sender,omitempty"`
 	Queued time.Time `json:"queued"`
+	// NotBefore holds a routine message back (quiet hours) until then.
+	NotBefore time.Time `json:"not_before,omitzero"`
 }
 
 // Outbox accepts messages for durable delivery.

@@ -1,0 +1,237 @@
+package bot
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// account is a person's one linked chat account ("acct/<person>"); link is its reverse
+// ("link/<identity>"). A person has one account on one platform: linking anew replaces it.
+type account struct {
+	Person   string    `json:"person"`
+	Identity Identity  `json:"identity"`
+	DM       Address   `json:"dm"`
+	Linked   time.Time `json:"linked"`
+}
+
+type invite struct {
+	Person  string    `json:"person"`
+	By      string    `json:"by"`
+	Created time.Time `json:"created"`
+}
+
+type prefs struct {
+	Language string `json:"language,omitempty"`
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// PersonFor returns the person linked to id, or nil when there is none or the person is no
+// longer in the directory.
+func (e *Engine) PersonFor(ctx context.Context, id Identity) (*Person, error) {
+	a, _, err := Load[account](ctx, e.Records, "link/"+id.Key())
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return e.Directory().Person(a.Person), nil
+}
+
+// AddressOf returns where direct messages to person go, or ErrNotFound when not linked.
+func (e *Engine) AddressOf(ctx context.Context, person string) (Address, error) {
+	a, _, err := Load[account](ctx, e.Records, "acct/"+person)
+	if err != nil {
+		return Address{}, err
+	}
+	return a.DM, nil
+}
+
+// Language returns the language person reads: their own choice, the directory's, or the default.
+func (e *Engine) Language(ctx context.Context, p *Person) string {
+	if p == nil {
+		return e.Directory().Language
+	}
+	if pr, _, err := Load[prefs](ctx, e.Records, "pref/"+p.ID); err == nil && pr.Language != "" {
+		return pr.Language
+	}
+	if p.Language != "" {
+		return p.Language
+	}
+	return e.Directory().Language
+}
+
+// SetLanguage stores person's language choice.
+func (e *Engine) SetLanguage(ctx context.Context, person, lang string) error {
+	_, err := Update(ctx, e.Records, "pref/"+person, func(p *prefs, _ bool) ([]IndexOp, error) {
+		p.Language = lang
+		return nil, nil
+	})
+	return err
+}
+
+func hashCode(code string) string {
+	sum := sha256.Sum256([]byte(strings.ToUpper(strings.TrimSpace(code))))
+	return hex.EncodeToString(sum[:])
+}
+
+const codeAlphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+// Invite creates a one-time link code for person, valid for the configured time. Only its hash
+// is stored.
+func (e *Engine) Invite(ctx context.Context, person, by string) (string, error) {
+	if e.Directory().Person(person) == nil {
+		return "", fmt.Errorf("invite %s: %w", person, ErrNotFound)
+	}
+	b := make([]byte, 10)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	for i := range b {
+		b[i] = codeAlphabet[int(b[i])%len(codeAlphabet)]
+	}
+	code := string(b)
+	_, err := e.Records.Write(ctx, Write{Key: "invite/" + hashCode(code), Data: mustJSON(invite{Person: person, By: by, Created: e.Clock.Now()}), TTL: e.Settings.InviteTTL})
+	if err != nil {
+		return "", fmt.Errorf("store invite: %w", err)
+	}
+	e.Record(ctx, AuditEvent{Actor: by, Kind: "access.invited", To: person})
+	return code, nil
+}
+
+// DeepLink returns the Telegram link that redeems code, when the bot's username is known.
+func (e *Engine) DeepLink(code string) string {
+	if e.Settings.BotUsername == "" {
+		return ""
+	}
+	return "https://t.me/" + e.Settings.BotUsername + "?start=" + code
+}
+
+// Redeem links identity to the person code was made for. Codes are single use; wrong guesses are
+// counted per account and refused beyond the limit.
+func (e *Engine) Redeem(ctx context.Context, id Identity, dm Address, code string) (*Person, error) {
+	n, err := e.Marks.Count(ctx, "guess/"+id.Key(), time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	if n > e.Settings.InviteGuesses {
+		e.Refused(ctx, "", "", "invite_throttled")
+		return nil, Tell("access.throttled")
+	}
+	key := "invite/" + hashCode(code)
+	inv, ver, err := Load[invite](ctx, e.Records, key)
+	if errors.Is(err, ErrNotFound) {
+		e.Refused(ctx, "", "", "invite_invalid")
+		return nil, Tell("access.bad_code")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, err := e.Records.Write(ctx, Write{Key: key, Version: ver}); err != nil {
+		if errors.Is(err, ErrConflict) {
+			return nil, Tell("access.bad_code") // someone redeemed it a moment ago
+		}
+		return nil, err
+	}
+	p := e.Directory().Person(inv.Person)
+	if p == nil {
+		return nil, Tell("access.bad_code")
+	}
+	if err := e.link(ctx, p.ID, id, dm); err != nil {
+		return nil, err
+	}
+	_ = e.Marks.Unmark(ctx, "guess/"+id.Key())
+	e.Record(ctx, AuditEvent{Actor: p.ID, Kind: "access.linked", Reason: string(id.Platform)})
+	return p, nil
+}
+
+// Link binds an identity to a person directly (the console demo, tests).
+func (e *Engine) Link(ctx context.Context, person string, id Identity, dm Address) error {
+	return e.link(ctx, person, id, dm)
+}
+
+func (e *Engine) link(ctx context.Context, person string, id Identity, dm Address) error {
+	var old *account
+	_, err := Update(ctx, e.Records, "acct/"+person, func(a *account, exists bool) ([]IndexOp, error) {
+		if exists && a.Identity != id {
+			prev := *a
+			old = &prev
+		}
+		*a = account{Person: person, Identity: id, DM: dm, Linked: e.Clock.Now()}
+		return nil, nil
+	})
+	if err != nil {
+		return err
+	}
+	if old != nil {
+		if err := Delete(ctx, e.Records, "link/"+old.Identity.Key()); err != nil {
+			return err
+		}
+	}
+	_, err = Save(ctx, e.Records, "link/"+id.Key(), account{Person: person, Identity: id, DM: dm, Linked: e.Clock.Now()}, Any)
+	return err
+}
+
+// Unlink revokes person's chat account.
+func (e *Engine) Unlink(ctx context.Context, person, by string) (bool, error) {
+	a, _, err := Load[account](ctx, e.Records, "acct/"+person)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := Delete(ctx, e.Records, "link/"+a.Identity.Key()); err != nil {
+		return false, err
+	}
+	if err := Delete(ctx, e.Records, "acct/"+person); err != nil {
+		return false, err
+	}
+	e.Record(ctx, AuditEvent{Actor: by, Kind: "access.revoked", To: person})
+	return true, nil
+}
+
+// stranger answers someone not linked: a link code is tried; anything else gets one short
+// message (at most once an hour) saying how to get access, and nothing else.
+func (e *Engine) stranger(ctx context.Context, r *Request, in Incoming) error {
+	name, args := parseCommand(r.Text)
+	if (name == "start" || name == "link") && len(args) == 1 && !in.Chat.Group {
+		p, err := e.Redeem(ctx, in.From, in.Chat, args[0])
+		var pr *Problem
+		if errors.As(err, &pr) {
+			return r.Say(ctx, pr.ID, pr.KV...)
+		}
+		if err != nil {
+			return err
+		}
+		r.Person, r.Lang = p, e.Language(ctx, p)
+		return r.Say(ctx, "access.linked", "Name", p.Name)
+	}
+	e.Refused(ctx, "", "", "not_linked")
+	if in.Button != "" {
+		r.Toast(r.T("access.not_linked"))
+		return nil
+	}
+	if in.Chat.Group && name == "" {
+		return nil
+	}
+	first, err := e.Marks.Mark(ctx, "stranger/"+in.From.Key(), time.Hour)
+	if err != nil || !first {
+		return err
+	}
+	return r.Say(ctx, "access.not_linked")
+}

@@ -1,0 +1,238 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Case is a case code and the people assigned to it by role. No child's or family's name is ever
+// part of it: need-to-know checks in every flow use these assignments.
+type Case struct {
+	Code    string       `json:"code"`
+	Created time.Time    `json:"created"`
+	By      string       `json:"by"`
+	Members []CaseMember `json:"members"`
+}
+
+// CaseMember is one person's role in a case.
+type CaseMember struct {
+	Person string `json:"person"`
+	Role   Role   `json:"role"`
+}
+
+// Has reports whether person is assigned to the case.
+func (c *Case) Has(person string) bool {
+	return slices.ContainsFunc(c.Members, func(m CaseMember) bool { return m.Person == person })
+}
+
+// People returns the assigned people's IDs, each once.
+func (c *Case) People() []string {
+	var out []string
+	for _, m := range c.Members {
+		if !slices.Contains(out, m.Person) {
+			out = append(out, m.Person)
+		}
+	}
+	return out
+}
+
+// caseManagers may create cases and assign people.
+var caseManagers = []Role{RoleSocialWorker, RoleChildRights, RoleCoordinator, RoleCaseManager}
+
+func caseKey(code string) string { return "case/" + code }
+
+// ValidCaseCode reports whether code looks like a case code (and therefore not like a name).
+func (e *Engine) ValidCaseCode(code string) bool { return e.Settings.CaseCode.MatchString(code) }
+
+// Case returns the case with code, or ErrNotFound.
+func (e *Engine) Case(ctx context.Context, code string) (Case, error) {
+	c, _, err := Load[Case](ctx, e.Records, caseKey(code))
+	return c, err
+}
+
+// EnsureCase returns the case with code, creating it (with nobody assigned) if it does not exist.
+func (e *Engine) EnsureCase(ctx context.Context, code, by string) (Case, bool, error) {
+	created := false
+	c, err := Update(ctx, e.Records, caseKey(code), func(c *Case, exists bool) ([]IndexOp, error) {
+		if exists {
+			created = false
+			return nil, errExists
+		}
+		created = true
+		*c = Case{Code: code, Created: e.Clock.Now(), By: by}
+		return []IndexOp{{Index: "cases", Member: code, Score: float64(e.Clock.Now().Unix())}}, nil
+	})
+	if errors.Is(err, errExists) {
+		c, err = e.Case(ctx, code)
+		return c, false, err
+	}
+	if err == nil && created {
+		e.Record(ctx, AuditEvent{Actor: by, Kind: "case.created", Case: code})
+	}
+	return c, created, err
+}
+
+var errExists = errors.New("exists")
+
+// Assign puts person on the case in role; assigning again changes nothing.
+func (e *Engine) Assign(ctx context.Context, code, person string, role Role, by string) error {
+	if e.Directory().Person(person) == nil {
+		return fmt.Errorf("assign %s: %w", person, ErrNotFound)
+	}
+	changed := false
+	_, err := Update(ctx, e.Records, caseKey(code), func(c *Case, exists bool) ([]IndexOp, error) {
+		if !exists {
+			return nil, ErrNotFound
+		}
+		changed = false
+		if slices.Contains(c.Members, CaseMember{Person: person, Role: role}) {
+			return nil, nil
+		}
+		changed = true
+		c.Members = append(c.Members, CaseMember{Person: person, Role: role})
+		return []IndexOp{{Index: "cases:person:" + person, Member: code, Score: float64(c.Created.Unix())}}, nil
+	})
+	if err == nil && changed {
+		e.Record(ctx, AuditEvent{Actor: by, Kind: "case.assigned", Case: code, To: person, Reason: string(role)})
+	}
+	return err
+}
+
+// Unassign takes person off the case.
+func (e *Engine) Unassign(ctx context.Context, code, person, by string) error {
+	_, err := Update(ctx, e.Records, caseKey(code), func(c *Case, exists bool) ([]IndexOp, error) {
+		if !exists {
+			return nil, ErrNotFound
+		}
+		c.Members = slices.DeleteFunc(c.Members, func(m CaseMember) bool { return m.Person == person })
+		return []IndexOp{{Index: "cases:person:" + person, Member: code, Remove: true}}, nil
+	})
+	if err == nil {
+		e.Record(ctx, AuditEvent{Actor: by, Kind: "case.unassigned", Case: code, To: person})
+	}
+	return err
+}
+
+// CasesOf lists the codes of the cases person is assigned to.
+func (e *Engine) CasesOf(ctx context.Context, person string) ([]string, error) {
+	return e.Records.Range(ctx, "cases:person:"+person, 0, 1e18, 0)
+}
+
+func (e *Engine) registerCases() {
+	e.Command(Command{Name: "case", Aliases: []string{"atvejis"}, Help: "help.case", Private: true, Run: e.caseCommand})
+}
+
+func (e *Engine) caseCommand(ctx context.Context, r *Request) error {
+	if len(r.Args) == 0 {
+		codes, err := e.CasesOf(ctx, r.Person.ID)
+		if err != nil {
+			return err
+		}
+		if len(codes) == 0 {
+			return r.Say(ctx, "case.none")
+		}
+		return r.Reply(ctx, Message{Title: r.T("case.mine"), Lines: codes})
+	}
+	manage := func() error {
+		if !r.Person.HasAny(caseManagers...) {
+			e.Refused(ctx, r.Person.ID, "case", "role")
+			return Tell("core.forbidden")
+		}
+		return nil
+	}
+	switch sub := strings.ToLower(r.Args[0]); sub {
+	case "new", "naujas":
+		if err := manage(); err != nil {
+			return err
+		}
+		code := ""
+		if len(r.Args) > 1 {
+			code = strings.ToUpper(r.Args[1])
+		} else {
+			n, err := e.Marks.Count(ctx, fmt.Sprintf("casecode/%d", e.Now().Year()), 0)
+			if err != nil {
+				return err
+			}
+			code = fmt.Sprintf("%s-%d-%03d", e.Settings.CasePrefix, e.Now().Year(), n)
+		}
+		if !e.ValidCaseCode(code) {
+			return Tell("dialog.bad.case")
+		}
+		_, created, err := e.EnsureCase(ctx, code, r.Person.ID)
+		if err != nil {
+			return err
+		}
+		if !created {
+			return r.Say(ctx, "case.exists", "Code", code)
+		}
+		for _, role := range []Role{RoleSocialWorker, RoleChildRights, RoleCaseManager} {
+			if r.Person.Has(role) {
+				if err := e.Assign(ctx, code, r.Person.ID, role, r.Person.ID); err != nil {
+					return err
+				}
+				break
+			}
+		}
+		return r.Say(ctx, "case.created", "Code", code)
+	case "assign", "priskirti", "unassign", "atskirti":
+		if err := manage(); err != nil {
+			return err
+		}
+		if len(r.Args) < 3 || (sub == "assign" || sub == "priskirti") && len(r.Args) < 4 {
+			return Tell("case.usage")
+		}
+		code, person := strings.ToUpper(r.Args[1]), r.Args[2]
+		p := e.Directory().Person(person)
+		if p == nil {
+			return Tell("case.unknown_person", "ID", person)
+		}
+		if _, err := e.Case(ctx, code); errors.Is(err, ErrNotFound) {
+			return Tell("case.unknown", "Code", code)
+		} else if err != nil {
+			return err
+		}
+		if sub == "unassign" || sub == "atskirti" {
+			if err := e.Unassign(ctx, code, person, r.Person.ID); err != nil {
+				return err
+			}
+			return r.Say(ctx, "case.unassigned", "Code", code, "Name", p.Name)
+		}
+		role := Role(r.Args[3])
+		if !role.Valid() {
+			return Tell("case.unknown_role", "Role", r.Args[3])
+		}
+		if err := e.Assign(ctx, code, person, role, r.Person.ID); err != nil {
+			return err
+		}
+		return r.Say(ctx, "case.assigned", "Code", code, "Name", p.Name, "Role", r.T("role."+string(role)))
+	default:
+		code := strings.ToUpper(sub)
+		c, err := e.Case(ctx, code)
+		if errors.Is(err, ErrNotFound) {
+			return Tell("case.unknown", "Code", code)
+		}
+		if err != nil {
+			return err
+		}
+		if !c.Has(r.Person.ID) && !r.Person.Has(RoleCoordinator) {
+			e.Refused(ctx, r.Person.ID, "case/"+code, "need_to_know")
+			return Tell("case.unknown", "Code", code)
+		}
+		m := Message{Title: r.T("case.title", "Code", code)}
+		for _, mem := range c.Members {
+			name := mem.Person
+			if p := e.Directory().Person(mem.Person); p != nil {
+				name = p.Name
+			}
+			m.Lines = append(m.Lines, r.T("case.member", "Name", name, "Role", r.T("role."+string(mem.Role))))
+		}
+		if len(c.Members) == 0 {
+			m.Lines = append(m.Lines, r.T("case.nobody"))
+		}
+		return r.Reply(ctx, m)
+	}
+}

@@ -1,0 +1,445 @@
+package bot
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Settings tune the engine; config fills them, zero values get defaults.
+type Settings struct {
+	DialogIdle    time.Duration  // a dialog nobody answers expires after this (30 min)
+	InviteTTL     time.Duration  // an invite code is valid this long (72 h)
+	InviteGuesses int64          // wrong codes an account may try per hour (5)
+	ButtonTTL     time.Duration  // a button stays pressable this long (60 days)
+	CaseCode      *regexp.Regexp // what a case code looks like (K-YYYY-NNN)
+	CasePrefix    string         // prefix of generated codes ("K")
+	BotUsername   string         // Telegram username, for deep links
+}
+
+func (s *Settings) defaults() {
+	if s.DialogIdle <= 0 {
+		s.DialogIdle = 30 * time.Minute
+	}
+	if s.InviteTTL <= 0 {
+		s.InviteTTL = 72 * time.Hour
+	}
+	if s.InviteGuesses <= 0 {
+		s.InviteGuesses = 5
+	}
+	if s.ButtonTTL <= 0 {
+		s.ButtonTTL = 60 * 24 * time.Hour
+	}
+	if s.CaseCode == nil {
+		s.CaseCode = regexp.MustCompile(`^K-\d{4}-\d{3,}$`)
+	}
+	if s.CasePrefix == "" {
+		s.CasePrefix = "K"
+	}
+}
+
+// Deps are the outside services the engine works through.
+type Deps struct {
+	Clock   Clock
+	Records Records
+	Marks   Marks
+	Outbox  Outbox
+	Timers  Timers
+	Audit   Audit
+	Texts   *Catalog
+	Log     *slog.Logger
+	// Observe counts events for metrics (kind such as "dialog.expired", "escalation"); may be nil.
+	Observe func(kind string)
+}
+
+// Engine receives what people say and press, checks who they are and what they may do, and runs
+// the flows' commands, dialogs, buttons and timers. Everything it sends goes through the outbox.
+type Engine struct {
+	Deps
+	Settings Settings
+
+	dir      atomic.Pointer[Directory]
+	mu       sync.RWMutex
+	commands map[string]*Command
+	order    []string
+	actions  map[string]ActionFunc
+	dialogs  map[string]*Dialog
+	timers   map[string]TimerFunc
+}
+
+// NewEngine returns an engine over dir. Flows register themselves on it before it handles anything.
+func NewEngine(d Deps, s Settings, dir *Directory) *Engine {
+	s.defaults()
+	if d.Clock == nil {
+		d.Clock = SystemClock
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.Observe == nil {
+		d.Observe = func(string) {}
+	}
+	e := &Engine{Deps: d, Settings: s,
+		commands: map[string]*Command{}, actions: map[string]ActionFunc{},
+		dialogs: map[string]*Dialog{}, timers: map[string]TimerFunc{}}
+	e.dir.Store(dir)
+	e.registerCore()
+	return e
+}
+
+// Directory returns the current directory.
+func (e *Engine) Directory() *Directory { return e.dir.Load() }
+
+// SetDirectory swaps in a reloaded directory; people no longer in it lose access at once.
+func (e *Engine) SetDirectory(d *Directory) { e.dir.Store(d) }
+
+// Now is the engine's clock in the directory's time zone.
+func (e *Engine) Now() time.Time { return e.Clock.Now().In(e.Directory().Location) }
+
+// Command is a slash command ("/concern"). Roles limits who may run it (empty: every linked
+// person); Private ones answer in groups only with a pointer to the direct chat.
+type Command struct {
+	Name    string
+	Aliases []string
+	Help    string // catalog ID of the one-line help
+	Roles   []Role
+	Private bool
+	Run     func(ctx context.Context, r *Request) error
+}
+
+// ActionFunc handles a button press. The action comes from the server's own store; the handler
+// still checks that r.Person may do it.
+type ActionFunc func(ctx context.Context, r *Request, a Action) error
+
+// TimerFunc handles a due timer. It may run more than once for one timer (after a crash), so its
+// effects must be idempotent: messages keyed by the timer ID, state changed by compare-and-set.
+type TimerFunc func(ctx context.Context, t Timer) error
+
+// Action is what a button does, kept on the server under the button's token.
+type Action struct {
+	Name string `json:"n"`
+	Ref  string `json:"r,omitempty"`
+	Arg  string `json:"a,omitempty"`
+	// For is the person the button was sent to; anyone else pressing it is refused. Empty on
+	// buttons in group chats.
+	For string `json:"f,omitempty"`
+}
+
+// Command registers a command.
+func (e *Engine) Command(c Command) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.commands[c.Name] = &c
+	for _, a := range c.Aliases {
+		e.commands[a] = &c
+	}
+	e.order = append(e.order, c.Name)
+}
+
+// Commands returns the registered commands in registration order.
+func (e *Engine) Commands() []*Command {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	out := make([]*Command, 0, len(e.order))
+	for _, n := range e.order {
+		out = append(out, e.commands[n])
+	}
+	return out
+}
+
+// Action registers a button handler.
+func (e *Engine) Action(name string, fn ActionFunc) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.actions[name] = fn
+}
+
+// OnTimer registers a timer handler for kind.
+func (e *Engine) OnTimer(kind string, fn TimerFunc) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.timers[kind] = fn
+}
+
+// Fire runs the handler of a due timer. Unknown kinds are logged and dropped.
+func (e *Engine) Fire(ctx context.Context, t Timer) error {
+	e.mu.RLock()
+	fn := e.timers[t.Kind]
+	e.mu.RUnlock()
+	if fn == nil {
+		e.Log.Warn("timer of unknown kind dropped", "timer", t.ID, "kind", t.Kind)
+		return nil
+	}
+	return fn(ctx, t)
+}
+
+// Incoming is something a person said or pressed, as an adapter hands it over.
+type Incoming struct {
+	// ID is the platform's update or event ID: replies are keyed by it, so that handling a
+	// redelivered update again does not send its replies twice.
+	ID   string
+	From Identity
+	Chat Address
+	Text string
+	// Button is the token of a pressed button, and Message the message it was on.
+	Button  string
+	Message *MessageRef
+}
+
+// Response is what the adapter answers at once (Telegram answerCallbackQuery, a Slack
+// ephemeral): a short toast after a button press.
+type Response struct {
+	Toast string
+}
+
+// Request is one incoming update being handled, with who sent it.
+type Request struct {
+	e       *Engine
+	Person  *Person
+	Lang    string
+	From    Identity
+	Chat    Address
+	Text    string
+	Args    []string
+	Message *MessageRef
+	inID    string
+	seq     int
+	toast   string
+}
+
+// Engine returns the engine handling r.
+func (r *Request) Engine() *Engine { return r.e }
+
+// T localizes id in the person's language.
+func (r *Request) T(id string, kv ...any) string { return r.e.Texts.T(r.Lang, id, kv...) }
+
+// Private reports whether r came from a direct chat.
+func (r *Request) Private() bool { return !r.Chat.Group }
+
+// Toast sets the short answer to a button press.
+func (r *Request) Toast(text string) { r.toast = text }
+
+func (r *Request) nextID() string {
+	r.seq++
+	if r.inID == "" {
+		r.inID = "r" + NewID()
+	}
+	return fmt.Sprintf("in:%s:%d", r.inID, r.seq)
+}
+
+// Reply sends m to the chat r came from. Buttons' actions are stored and bound to r.Person.
+func (r *Request) Reply(ctx context.Context, m Message) error {
+	who := ""
+	if r.Person != nil {
+		who = r.Person.ID
+	}
+	m, err := r.e.bindButtons(ctx, m, forPerson(who, r.Chat.Group))
+	if err != nil {
+		return err
+	}
+	return r.e.Outbox.Enqueue(ctx, Outgoing{ID: r.nextID(), Op: OpSend, To: r.Chat, Msg: m, Person: who, Priority: Urgent, Queued: r.e.Clock.Now()})
+}
+
+// Say replies with catalog message id.
+func (r *Request) Say(ctx context.Context, id string, kv ...any) error {
+	return r.Reply(ctx, Message{Lines: []string{r.T(id, kv...)}})
+}
+
+func forPerson(id string, group bool) string {
+	if group {
+		return ""
+	}
+	return id
+}
+
+// Problem is an error meant for the user: a catalog message. Handlers return it (with Tell) to
+// refuse or correct; the engine shows it as a reply or a toast.
+type Problem struct {
+	ID string
+	KV []any
+}
+
+func (p *Problem) Error() string { return "problem: " + p.ID }
+
+// Tell returns a Problem.
+func Tell(id string, kv ...any) error { return &Problem{ID: id, KV: kv} }
+
+// NewID returns a random, URL-safe identifier.
+func NewID() string {
+	b := make([]byte, 10)
+	_, _ = rand.Read(b)
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
+}
+
+// Handle processes one incoming update and returns what to answer at once.
+func (e *Engine) Handle(ctx context.Context, in Incoming) (Response, error) {
+	r := &Request{e: e, From: in.From, Chat: in.Chat, Text: strings.TrimSpace(in.Text), Message: in.Message, inID: in.ID, Lang: e.Directory().Language}
+	p, err := e.PersonFor(ctx, in.From)
+	if err != nil {
+		return Response{}, err
+	}
+	if p == nil {
+		err := e.stranger(ctx, r, in)
+		return Response{Toast: r.toast}, err
+	}
+	r.Person = p
+	r.Lang = e.Language(ctx, p)
+	e.checkExpired(ctx, r)
+	if in.Button != "" {
+		err = e.press(ctx, r, in.Button)
+	} else {
+		err = e.say(ctx, r)
+	}
+	if err != nil {
+		err = e.explain(ctx, r, in.Button != "", err)
+	}
+	return Response{Toast: r.toast}, err
+}
+
+// explain turns a handler's refusal into words for the user and an audit entry.
+func (e *Engine) explain(ctx context.Context, r *Request, button bool, err error) error {
+	var p *Problem
+	id, kv := "", []any(nil)
+	switch {
+	case errors.As(err, &p):
+		id, kv = p.ID, p.KV
+	case errors.Is(err, ErrForbidden):
+		id = "core.forbidden"
+		e.Refused(ctx, r.Person.ID, "", "forbidden")
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrExpired), errors.Is(err, ErrConflict):
+		id = "core.stale"
+	default:
+		e.Log.Error("handling update failed", "person", r.Person.ID, "err", err)
+		id = "core.error"
+	}
+	if button {
+		r.Toast(r.T(id, kv...))
+		return nil
+	}
+	return r.Say(ctx, id, kv...)
+}
+
+// Refused records an access refused in the audit stream.
+func (e *Engine) Refused(ctx context.Context, actor, record, reason string) {
+	e.Record(ctx, AuditEvent{Actor: actor, Kind: "access.refused", Record: record, Reason: reason})
+}
+
+// Record appends to the audit stream, stamping the time; a failure is logged, not fatal to the flow.
+func (e *Engine) Record(ctx context.Context, ev AuditEvent) {
+	if ev.At.IsZero() {
+		ev.At = e.Clock.Now()
+	}
+	if err := e.Audit.Append(ctx, ev); err != nil {
+		e.Log.Error("audit append failed", "kind", ev.Kind, "record", ev.Record, "err", err)
+	}
+}
+
+var reCommand = regexp.MustCompile(`^/?([a-zA-Z_]+)(?:@\S+)?(?:\s+(.*))?$`)
+
+// parseCommand splits "/concern K-1 urgent …" into name and arguments. "link CODE" counts too.
+func parseCommand(text string) (string, []string) {
+	if !strings.HasPrefix(text, "/") {
+		f := strings.Fields(text)
+		if len(f) == 2 && strings.EqualFold(f[0], "link") {
+			return "link", f[1:]
+		}
+		return "", nil
+	}
+	m := reCommand.FindStringSubmatch(text)
+	if m == nil {
+		return "", nil
+	}
+	return strings.ToLower(m[1]), strings.Fields(m[2])
+}
+
+func (e *Engine) say(ctx context.Context, r *Request) error {
+	name, args := parseCommand(r.Text)
+	if name == "" {
+		if r.Chat.Group {
+			return nil // in groups only commands addressed to the bot count
+		}
+		handled, err := e.dialogInput(ctx, r, r.Text, nil)
+		if handled || err != nil {
+			return err
+		}
+		return r.Say(ctx, "core.unknown")
+	}
+	e.mu.RLock()
+	c := e.commands[name]
+	e.mu.RUnlock()
+	if c == nil {
+		if r.Chat.Group {
+			return nil
+		}
+		return r.Say(ctx, "core.unknown_command", "Command", "/"+name)
+	}
+	if c.Private && r.Chat.Group {
+		return r.Say(ctx, "core.use_private")
+	}
+	if len(c.Roles) > 0 && !r.Person.HasAny(c.Roles...) {
+		e.Refused(ctx, r.Person.ID, "command/"+c.Name, "role")
+		return Tell("core.forbidden")
+	}
+	r.Args = args
+	return c.Run(ctx, r)
+}
+
+func (e *Engine) press(ctx context.Context, r *Request, token string) error {
+	a, _, err := Load[Action](ctx, e.Records, "btn/"+token)
+	if errors.Is(err, ErrNotFound) {
+		e.Refused(ctx, r.Person.ID, "", "stale_button")
+		r.Toast(r.T("core.stale"))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if a.For != "" && a.For != r.Person.ID {
+		e.Refused(ctx, r.Person.ID, a.Ref, "foreign_button")
+		r.Toast(r.T("core.stale"))
+		return nil
+	}
+	e.mu.RLock()
+	fn := e.actions[a.Name]
+	e.mu.RUnlock()
+	if fn == nil {
+		r.Toast(r.T("core.stale"))
+		return nil
+	}
+	return fn(ctx, r, a)
+}
+
+// bindButtons stores each button's action under a fresh token, bound to person (none for groups).
+func (e *Engine) bindButtons(ctx context.Context, m Message, person string) (Message, error) {
+	if len(m.Buttons) == 0 {
+		return m, nil
+	}
+	rows := make([][]Button, len(m.Buttons))
+	for i, row := range m.Buttons {
+		rows[i] = slices.Clone(row)
+		for j := range rows[i] {
+			b := &rows[i][j]
+			if b.Action == nil {
+				continue
+			}
+			a := *b.Action
+			a.For = person
+			b.Token = NewID()[:16]
+			if _, err := e.Records.Write(ctx, Write{Key: "btn/" + b.Token, Data: mustJSON(a), Version: Any, TTL: e.Settings.ButtonTTL}); err != nil {
+				return m, fmt.Errorf("store button: %w", err)
+			}
+			b.Action = nil
+		}
+	}
+	m.Buttons = rows
+	return m, nil
+}

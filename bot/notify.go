@@ -1,0 +1,135 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// ErrNotLinked means a person has no chat account, so a message to them cannot go anywhere.
+var ErrNotLinked = errors.New("not linked")
+
+// Notice is a message to one person, built in their language. Flows address people, never
+// platforms: the engine finds the person's account, whichever platform it is on.
+type Notice struct {
+	// ID is the idempotency key: the same ID queued twice is sent once. Timer handlers derive it
+	// from the timer ID, so that a timer fired twice notifies once.
+	ID    string
+	To    string
+	Build func(lang string) Message
+	// RefKey names this copy, so that a later Notice with Edit can change it.
+	RefKey   string
+	Edit     bool
+	Priority Priority
+	// Sender is told if the message cannot be delivered.
+	Sender string
+	// Case and Record, when set, mark the message as sharing that case's details: the share is
+	// recorded in the audit stream.
+	Case   string
+	Record string
+	Reason string
+}
+
+// Notify queues n for its person. It returns ErrNotLinked (and records it) when the person has no
+// account, so that the flow can show who was not reached. Routine messages wait out the person's
+// quiet hours; urgent ones do not.
+func (e *Engine) Notify(ctx context.Context, n Notice) error {
+	p := e.Directory().Person(n.To)
+	if p == nil {
+		return fmt.Errorf("notify %s: %w", n.To, ErrNotFound)
+	}
+	addr, err := e.AddressOf(ctx, n.To)
+	if errors.Is(err, ErrNotFound) {
+		if !n.Edit {
+			e.Record(ctx, AuditEvent{Actor: "system", Kind: "delivery.unreachable", Record: n.Record, To: n.To, Reason: "not_linked"})
+		}
+		return ErrNotLinked
+	}
+	if err != nil {
+		return err
+	}
+	lang := e.Language(ctx, p)
+	m := n.Build(lang)
+	m, err = e.bindButtons(ctx, m, p.ID)
+	if err != nil {
+		return err
+	}
+	id := n.ID
+	if id == "" {
+		id = NewID()
+	}
+	now := e.Clock.Now()
+	o := Outgoing{ID: id, Op: OpSend, To: addr, Msg: m, Priority: n.Priority, RefKey: n.RefKey, Person: p.ID, Sender: n.Sender, Queued: now}
+	if n.Edit {
+		o.Op = OpEdit
+	} else if n.Priority == Routine && p.Quiet != nil {
+		local := now.In(e.Directory().Location)
+		if p.Quiet.Contains(local) {
+			o.NotBefore = p.Quiet.After(local)
+		}
+	}
+	if err := e.Outbox.Enqueue(ctx, o); err != nil {
+		return err
+	}
+	if n.Case != "" && !n.Edit {
+		reason := n.Reason
+		if reason == "" {
+			reason = "need_to_know"
+		}
+		e.Record(ctx, AuditEvent{Actor: "system", Kind: "case.shared", Case: n.Case, Record: n.Record, To: p.ID, Reason: reason})
+	}
+	return nil
+}
+
+// NotifyGroup queues a message to a configured group chat in the directory's language. Only
+// notices without case details go to groups; callers keep to that.
+func (e *Engine) NotifyGroup(ctx context.Context, id, group string, m Message, refKey string, pr Priority) error {
+	g := e.Directory().Group(group)
+	if g == nil {
+		return fmt.Errorf("notify group %s: %w", group, ErrNotFound)
+	}
+	m, err := e.bindButtons(ctx, m, "")
+	if err != nil {
+		return err
+	}
+	to := g.Address
+	to.Group = true
+	return e.Outbox.Enqueue(ctx, Outgoing{ID: id, Op: OpSend, To: to, Msg: m, Priority: pr, RefKey: refKey, Queued: e.Clock.Now()})
+}
+
+// EditGroup replaces the group message stored under refKey.
+func (e *Engine) EditGroup(ctx context.Context, id, refKey string, m Message) error {
+	return e.Outbox.Enqueue(ctx, Outgoing{ID: id, Op: OpEdit, RefKey: refKey, Msg: m, Queued: e.Clock.Now()})
+}
+
+// Undeliverable is called by the delivery worker when a message failed for good (the person
+// blocked the bot, the chat is gone, the token was revoked). It records the failure and tells the
+// sender, or else the coordinators, who was not reached.
+func (e *Engine) Undeliverable(ctx context.Context, o Outgoing, reason string) {
+	e.Record(ctx, AuditEvent{Actor: "system", Kind: "delivery.failed", To: o.Person, Reason: reason})
+	e.Observe("delivery.failed")
+	if o.Person == "" || len(o.ID) > 5 && o.ID[:5] == "fail:" {
+		return
+	}
+	tell := []string{o.Sender}
+	if o.Sender == "" || o.Sender == o.Person {
+		tell = tell[:0]
+		for _, c := range e.Directory().WithRole(RoleCoordinator) {
+			if c.ID != o.Person {
+				tell = append(tell, c.ID)
+			}
+		}
+	}
+	name := o.Person
+	if p := e.Directory().Person(o.Person); p != nil {
+		name = p.Name
+	}
+	for _, who := range tell {
+		err := e.Notify(ctx, Notice{ID: "fail:" + o.ID + ":" + who, To: who, Priority: Urgent, Build: func(lang string) Message {
+			return Message{Lines: []string{e.Texts.T(lang, "delivery.failed", "Name", name, "Reason", e.Texts.T(lang, "delivery.reason."+reason))}}
+		}})
+		if err != nil && !errors.Is(err, ErrNotLinked) {
+			e.Log.Error("failure notice not queued", "person", who, "err", err)
+		}
+	}
+}
