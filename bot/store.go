@@ -186,3 +186,36 @@ type Sealer interface {
 	Seal(plain []byte) ([]byte, error)
 	Open(sealed []byte) ([]byte, error)
 }
+
+// Messenger sends to and edits messages on one chat platform. Each platform adapter implements it;
+// only delivery workers call it, never flows.
+type Messenger interface {
+	Send(ctx context.Context, to Address, m Message) (MessageRef, error)
+	Edit(ctx context.Context, ref MessageRef, m Message) error
+}
+
+// DeliveryError is how a Messenger says what went wrong: whether to try again, after how long,
+// and, for a group upgraded to a supergroup, where it went. Unwrap gives the platform's error.
+type DeliveryError struct {
+	// Permanent failures (blocked, chat not found, token revoked) are not retried.
+	Permanent bool
+	// Reason is a code: blocked, chat_not_found, unauthorized, invalid, rate_limited, unavailable.
+	Reason     string
+	RetryAfter time.Duration
+	MigrateTo  string
+	Err        error
+}
+
+func (e *DeliveryError) Error() string {
+	s := "delivery: " + e.Reason
+	if e.RetryAfter > 0 {
+		s += " (retry after " + e.RetryAfter.String() + ")"
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Unwrap returns the underlying error.
+func (e *DeliveryError) Unwrap() error { return e.Err }

@@ -1,0 +1,71 @@
+package storetest
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/tiltas/tiltas/bot"
+)
+
+var auditTests = []test{
+	{"append and range", testAudit},
+}
+
+func testAudit(t *testing.T, s Stores) {
+	ctx := t.Context()
+	events := []bot.AuditEvent{
+		{At: base, Actor: "p1", Kind: "alert.created", Record: "alert/A7", Case: "K-12"},
+		{At: base.Add(time.Minute), Actor: "p1", Kind: "case.shared", Record: "case/K-12", Case: "K-12", To: "p4", Reason: "need_to_know"},
+		{At: base.Add(2 * time.Minute), Actor: "system", Kind: "access.refused", Reason: "not_linked"},
+		{At: base.Add(3 * time.Minute).Add(123456789), Actor: "int-1", Kind: "visit.created", Record: "visit/V3"},
+	}
+	for _, e := range events {
+		if err := s.Audit.Append(ctx, e); err != nil {
+			t.Fatalf("Append: %v", err)
+		}
+	}
+	tests := []struct {
+		name         string
+		since, until time.Time
+		want         []bot.AuditEvent
+	}{
+		{"all", base.Add(-time.Hour), base.Add(time.Hour), events},
+		{"since inclusive, until exclusive", base.Add(time.Minute), base.Add(2 * time.Minute), events[1:2]},
+		{"nanoseconds kept", base.Add(3 * time.Minute).Add(123456789), base.Add(time.Hour), events[3:]},
+		{"empty", base.Add(time.Hour), base.Add(2 * time.Hour), nil},
+	}
+	for _, tt := range tests {
+		var got []bot.AuditEvent
+		err := s.Audit.Range(ctx, tt.since, tt.until, func(e bot.AuditEvent) error {
+			got = append(got, e)
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("%s: Range: %v", tt.name, err)
+		}
+		if len(got) != len(tt.want) {
+			t.Fatalf("%s: Range returned %d events, want %d", tt.name, len(got), len(tt.want))
+		}
+		for i := range got {
+			if !got[i].At.Equal(tt.want[i].At) {
+				t.Fatalf("%s: event %d at %v, want %v", tt.name, i, got[i].At, tt.want[i].At)
+			}
+			g, w := got[i], tt.want[i]
+			g.At, w.At = time.Time{}, time.Time{}
+			if !reflect.DeepEqual(g, w) {
+				t.Fatalf("%s: event %d = %+v, want %+v", tt.name, i, g, w)
+			}
+		}
+	}
+	stop := errors.New("stop")
+	calls := 0
+	err := s.Audit.Range(ctx, base.Add(-time.Hour), base.Add(time.Hour), func(bot.AuditEvent) error {
+		calls++
+		return stop
+	})
+	if !errors.Is(err, stop) || calls != 1 {
+		t.Fatalf("Range with failing fn = %v after %d calls", err, calls)
+	}
+}

@@ -1,0 +1,358 @@
+// Package config loads Tiltas's one YAML file: defaults first, then a strict decode (unknown keys
+// are errors), then secrets resolved, then Validate, which reports every problem at once with its
+// path. Config is the source of truth for institutions, people, roles, areas, routing rules and
+// configured meeting series.
+package config
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole file.
+type Config struct {
+	Timezone string `yaml:"timezone"`
+	Language string `yaml:"language"`
+
+	Redis    Redis    `yaml:"redis"`
+	HTTP     HTTP     `yaml:"http"`
+	Telegram Telegram `yaml:"telegram"`
+	Slack    Slack    `yaml:"slack"`
+	Delivery Delivery `yaml:"delivery"`
+
+	Encryption Encryption `yaml:"encryption"`
+	Dialogs    Dialogs    `yaml:"dialogs"`
+	Invites    Invites    `yaml:"invites"`
+	Cases      Cases      `yaml:"cases"`
+	Retention  Retention  `yaml:"retention"`
+	Calendar   Calendar   `yaml:"calendar"`
+
+	Institutions []Institution `yaml:"institutions"`
+	People       []Person      `yaml:"people"`
+	Groups       []Group       `yaml:"groups"`
+	Integrations []Integration `yaml:"integrations"`
+
+	Alerts   Alerts   `yaml:"alerts"`
+	Meetings []Series `yaml:"meetings"`
+	Visits   Visits   `yaml:"visits"`
+}
+
+// Redis says where state lives: one server (url), Sentinel, or Cluster.
+type Redis struct {
+	URL          string   `yaml:"url"`
+	Password     string   `yaml:"password"`
+	PasswordFile string   `yaml:"password_file"`
+	PasswordEnv  string   `yaml:"password_env"`
+	Prefix       string   `yaml:"prefix"`
+	Sentinel     Sentinel `yaml:"sentinel"`
+	Cluster      Cluster  `yaml:"cluster"`
+}
+
+// Sentinel names the master set and the sentinels.
+type Sentinel struct {
+	Master string   `yaml:"master"`
+	Addrs  []string `yaml:"addrs"`
+}
+
+// Cluster lists seed nodes of a Redis Cluster.
+type Cluster struct {
+	Addrs []string `yaml:"addrs"`
+}
+
+// HTTP is the listener for health, metrics, webhooks, calendar feeds and the integration API.
+type HTTP struct {
+	Listen        string `yaml:"listen"`
+	MetricsListen string `yaml:"metrics_listen"`
+	PublicURL     string `yaml:"public_url"`
+	MaxBody       int64  `yaml:"max_body"`
+}
+
+// Telegram configures the Telegram adapter; it is on when a token is given.
+type Telegram struct {
+	Token             string `yaml:"token"`
+	TokenFile         string `yaml:"token_file"`
+	TokenEnv          string `yaml:"token_env"`
+	APIURL            string `yaml:"api_url"`
+	BotUsername       string `yaml:"bot_username"`
+	Mode              string `yaml:"mode"` // polling or webhook
+	WebhookSecret     string `yaml:"webhook_secret"`
+	WebhookSecretFile string `yaml:"webhook_secret_file"`
+	WebhookSecretEnv  string `yaml:"webhook_secret_env"`
+	Limits            Limits `yaml:"limits"`
+}
+
+// Slack configures the Slack adapter; it is on when a bot token is given.
+type Slack struct {
+	BotToken          string `yaml:"bot_token"`
+	BotTokenFile      string `yaml:"bot_token_file"`
+	BotTokenEnv       string `yaml:"bot_token_env"`
+	AppToken          string `yaml:"app_token"`
+	AppTokenFile      string `yaml:"app_token_file"`
+	AppTokenEnv       string `yaml:"app_token_env"`
+	SigningSecret     string `yaml:"signing_secret"`
+	SigningSecretFile string `yaml:"signing_secret_file"`
+	SigningSecretEnv  string `yaml:"signing_secret_env"`
+	APIURL            string `yaml:"api_url"`
+	Mode              string `yaml:"mode"` // socket or http
+	Limits            Limits `yaml:"limits"`
+}
+
+// Limits are a platform's send limits, as sliding windows.
+type Limits struct {
+	Global      Rate     `yaml:"global"`
+	PerChat     Rate     `yaml:"per_chat"`
+	PerGroup    Rate     `yaml:"per_group"`
+	JitterGuard Duration `yaml:"jitter_guard"`
+}
+
+// Rate is N messages per window.
+type Rate struct {
+	N      int      `yaml:"n"`
+	Window Duration `yaml:"window"`
+}
+
+// Delivery tunes the outbox workers.
+type Delivery struct {
+	ClaimTimeout Duration `yaml:"claim_timeout"`
+	MaxAttempts  int      `yaml:"max_attempts"`
+}
+
+// Encryption lists AES-256 keys, newest first: the first encrypts, all decrypt.
+type Encryption struct {
+	Keys []Key `yaml:"keys"`
+}
+
+// Key is one base64-encoded 32-byte key.
+type Key struct {
+	ID      string `yaml:"id"`
+	Key     string `yaml:"key"`
+	KeyFile string `yaml:"key_file"`
+	KeyEnv  string `yaml:"key_env"`
+}
+
+// Dialogs tunes the dialog engine.
+type Dialogs struct {
+	IdleTimeout Duration `yaml:"idle_timeout"`
+}
+
+// Invites tunes invite codes.
+type Invites struct {
+	TTL Duration `yaml:"ttl"`
+}
+
+// Cases says what a case code looks like.
+type Cases struct {
+	CodePattern string `yaml:"code_pattern"`
+	CodePrefix  string `yaml:"code_prefix"`
+}
+
+// Retention is how long records are kept after they close, per kind.
+type Retention struct {
+	Alerts   Duration `yaml:"alerts"`
+	Visits   Duration `yaml:"visits"`
+	Meetings Duration `yaml:"meetings"`
+	Audit    Duration `yaml:"audit"`
+}
+
+// Calendar holds school holidays (public holidays are computed).
+type Calendar struct {
+	SchoolHolidays []DateRange `yaml:"school_holidays"`
+}
+
+// DateRange is an inclusive range of dates, YYYY-MM-DD.
+type DateRange struct {
+	From string `yaml:"from"`
+	To   string `yaml:"to"`
+}
+
+// Institution is one institution of the municipality.
+type Institution struct {
+	ID                string   `yaml:"id"`
+	Name              string   `yaml:"name"`
+	Kind              string   `yaml:"kind"`
+	Areas             []string `yaml:"areas"`
+	DesignatedContact string   `yaml:"designated_contact"`
+	Head              string   `yaml:"head"`
+}
+
+// Person is one member of staff.
+type Person struct {
+	ID          string   `yaml:"id"`
+	Name        string   `yaml:"name"`
+	Institution string   `yaml:"institution"`
+	Roles       []string `yaml:"roles"`
+	Language    string   `yaml:"language"`
+	Areas       []string `yaml:"areas"`
+	QuietHours  string   `yaml:"quiet_hours"`
+}
+
+// Group is a group chat notices may go to.
+type Group struct {
+	ID       string `yaml:"id"`
+	Name     string `yaml:"name"`
+	Platform string `yaml:"platform"`
+	Team     string `yaml:"team"`
+	Chat     string `yaml:"chat"`
+	Thread   string `yaml:"thread"`
+}
+
+// Integration is an outside system allowed to raise alerts through the API.
+type Integration struct {
+	ID          string `yaml:"id"`
+	Token       string `yaml:"token"`
+	TokenFile   string `yaml:"token_file"`
+	TokenEnv    string `yaml:"token_env"`
+	Institution string `yaml:"institution"`
+}
+
+// Alerts configures concerns and alerts.
+type Alerts struct {
+	Categories     []string   `yaml:"categories"`
+	Senders        []string   `yaml:"senders"`
+	DescriptionMax int        `yaml:"description_max"`
+	AckTimeout     Duration   `yaml:"ack_timeout"`
+	AckGrace       Duration   `yaml:"ack_grace"`
+	Rules          []Rule     `yaml:"rules"`
+	Notices        NoticeConf `yaml:"notices"`
+}
+
+// Rule maps category and urgency (and optionally the sender's institution or area) to a chain.
+type Rule struct {
+	Name         string   `yaml:"name"`
+	Categories   []string `yaml:"categories"`
+	Urgency      []string `yaml:"urgency"`
+	Institutions []string `yaml:"institutions"`
+	Areas        []string `yaml:"areas"`
+	Repeat       int      `yaml:"repeat"`
+	Steps        []Step   `yaml:"steps"`
+}
+
+// Step is one escalation step: whom to notify, and how long to wait for an acknowledgement.
+type Step struct {
+	People      []string `yaml:"people"`
+	Roles       []string `yaml:"roles"`
+	Institution string   `yaml:"institution"`
+	Groups      []string `yaml:"groups"`
+	Wait        Duration `yaml:"wait"`
+}
+
+// NoticeConf configures notices to schools before the next school day.
+type NoticeConf struct {
+	Senders  []string `yaml:"senders"`
+	Deadline string   `yaml:"deadline"`
+}
+
+// Series is a configured meeting series; a one-off meeting is a series of one (COUNT=1).
+type Series struct {
+	ID           string     `yaml:"id"`
+	Title        string     `yaml:"title"`
+	RRule        string     `yaml:"rrule"`
+	Start        string     `yaml:"start"`
+	Duration     Duration   `yaml:"duration"`
+	Place        string     `yaml:"place"`
+	VideoURL     string     `yaml:"video_url"`
+	Invitees     Audience   `yaml:"invitees"`
+	Organizers   []string   `yaml:"organizers"`
+	Reminders    []Duration `yaml:"reminders"`
+	RSVPDeadline Duration   `yaml:"rsvp_deadline"`
+	AgendaCutoff Duration   `yaml:"agenda_cutoff"`
+	Holidays     string     `yaml:"holidays"` // move, skip or ignore
+}
+
+// Audience names people directly, by role, or by institution (optionally by role within it).
+type Audience struct {
+	People       []string `yaml:"people"`
+	Roles        []string `yaml:"roles"`
+	Institutions []string `yaml:"institutions"`
+}
+
+// Visits configures joint home visits.
+type Visits struct {
+	Reminders     []Duration    `yaml:"reminders"`
+	Deadline      Duration      `yaml:"deadline"`
+	OutcomeAfter  Duration      `yaml:"outcome_after"`
+	OutcomeNudge  Duration      `yaml:"outcome_nudge"`
+	Series        []VisitSeries `yaml:"series"`
+	DescriptorMax int           `yaml:"note_max"`
+}
+
+// VisitSeries proposes visits on a schedule ("every second Friday evening").
+type VisitSeries struct {
+	ID            string         `yaml:"id"`
+	RRule         string         `yaml:"rrule"`
+	Start         string         `yaml:"start"`
+	Duration      Duration       `yaml:"duration"`
+	Area          string         `yaml:"area"`
+	MeetingPoint  string         `yaml:"meeting_point"`
+	Required      map[string]int `yaml:"required"`
+	Invitees      Audience       `yaml:"invitees"`
+	Organizer     string         `yaml:"organizer"`
+	ProposeBefore Duration       `yaml:"propose_before"`
+}
+
+//go:embed example.yaml
+var example []byte
+
+// Example returns config/example.yaml, which the demo runs on.
+func Example() []byte { return bytes.Clone(example) }
+
+// Load reads, decodes, resolves and validates the file at path.
+func Load(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return Parse(f, os.Getenv)
+}
+
+// Parse decodes r strictly over the defaults, resolves secrets through getenv, and validates.
+// The error lists every problem, one per line, each with its path.
+func Parse(r io.Reader, getenv func(string) string) (*Config, error) {
+	c := Defaults()
+	dec := yaml.NewDecoder(r)
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			errs := make([]error, len(te.Errors))
+			for i, e := range te.Errors {
+				errs[i] = errors.New(e)
+			}
+			return nil, &Errors{List: errs}
+		}
+		return nil, &Errors{List: []error{err}}
+	}
+	c.applyDefaults()
+	errs := c.resolveSecrets(getenv)
+	errs = append(errs, c.Validate()...)
+	if len(errs) > 0 {
+		return c, &Errors{List: errs}
+	}
+	return c, nil
+}
+
+// Errors is every problem found in a file.
+type Errors struct{ List []error }
+
+func (e *Errors) Error() string {
+	lines := make([]string, len(e.List))
+	for i, err := range e.List {
+		lines[i] = err.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Unwrap returns the problems, so that errors.Is sees each.
+func (e *Errors) Unwrap() []error { return e.List }
+
+func problem(path, format string, args ...any) error {
+	return fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...))
+}

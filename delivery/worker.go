@@ -1,0 +1,280 @@
+// Package delivery takes queued messages from the outbox and hands them to a platform's
+// Messenger: within the platform's rate limits, with retries and exponential backoff, obeying
+// "retry after", stopping on permanent failures, and keeping each sent message's reference so that
+// flows can edit it later. One Worker serves one platform; every flow's messages go through it.
+package delivery
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/tiltas/tiltas/bot"
+)
+
+// Worker delivers one platform's messages.
+type Worker struct {
+	Platform  bot.Platform
+	Queue     bot.DeliveryQueue
+	Messenger bot.Messenger
+	Limiter   bot.Limiter
+	Records   bot.Records
+	Clock     bot.Clock
+	Log       *slog.Logger
+	// Failed hears of messages dropped for good, with a reason code (the engine's Undeliverable).
+	Failed func(ctx context.Context, o bot.Outgoing, reason string)
+	// Observe counts outcomes for metrics: sent, retried, failed, rate_limited.
+	Observe func(platform bot.Platform, outcome string)
+	// Batch is how many messages one Take asks for; Parallel how many conversations are served at once.
+	Batch, Parallel int
+	// MaxAttempts bounds retries of transient failures (default 30, about a day with backoff).
+	MaxAttempts int
+	// MaxWait is the longest the worker waits for a rate limit in place; longer waits go back to
+	// the queue (default 5s).
+	MaxWait time.Duration
+}
+
+func (w *Worker) defaults() {
+	if w.Batch <= 0 {
+		w.Batch = 64
+	}
+	if w.Parallel <= 0 {
+		w.Parallel = 16
+	}
+	if w.MaxAttempts <= 0 {
+		w.MaxAttempts = 30
+	}
+	if w.MaxWait <= 0 {
+		w.MaxWait = 5 * time.Second
+	}
+	if w.Clock == nil {
+		w.Clock = bot.SystemClock
+	}
+	if w.Log == nil {
+		w.Log = slog.New(slog.DiscardHandler)
+	}
+	if w.Observe == nil {
+		w.Observe = func(bot.Platform, string) {}
+	}
+	if w.Failed == nil {
+		w.Failed = func(context.Context, bot.Outgoing, string) {}
+	}
+}
+
+// Run delivers until ctx ends. In-flight messages finish or, if ctx ends first, stay pending in
+// the queue to be redelivered by another worker.
+func (w *Worker) Run(ctx context.Context) error {
+	w.defaults()
+	log := w.Log.With("platform", w.Platform)
+	for ctx.Err() == nil {
+		ds, err := w.Queue.Take(ctx, w.Platform, w.Batch, time.Second)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			log.Error("take from outbox failed", "err", err)
+			sleep(ctx, time.Second)
+			continue
+		}
+		w.process(ctx, ds)
+	}
+	return nil
+}
+
+// Drain delivers until nothing is due now. The console demo and tests use it to deliver
+// synchronously.
+func (w *Worker) Drain(ctx context.Context) error {
+	w.defaults()
+	for {
+		ds, err := w.Queue.Take(ctx, w.Platform, w.Batch, 0)
+		if err != nil {
+			return err
+		}
+		if len(ds) == 0 {
+			return nil
+		}
+		w.process(ctx, ds)
+	}
+}
+
+// process delivers a batch: conversations in parallel, each conversation's messages in order.
+func (w *Worker) process(ctx context.Context, ds []bot.Delivery) {
+	var keys []string
+	byChat := map[string][]bot.Delivery{}
+	for _, d := range ds {
+		k := d.To.Key()
+		if d.Op == bot.OpEdit {
+			k = "edit:" + d.RefKey
+			if d.Ref != nil {
+				k = string(d.Ref.Platform) + ":" + d.Ref.Team + ":" + d.Ref.Chat
+			}
+		}
+		if _, ok := byChat[k]; !ok {
+			keys = append(keys, k)
+		}
+		byChat[k] = append(byChat[k], d)
+	}
+	sem := make(chan struct{}, w.Parallel)
+	var wg sync.WaitGroup
+	for _, k := range keys {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(list []bot.Delivery) {
+			defer func() { <-sem; wg.Done() }()
+			for _, d := range list {
+				if ctx.Err() != nil {
+					return // left pending: another worker takes it after the claim timeout
+				}
+				w.deliver(ctx, d)
+			}
+		}(byChat[k])
+	}
+	wg.Wait()
+}
+
+func refKey(k string) string { return "ref/" + k }
+
+func (w *Worker) deliver(ctx context.Context, d bot.Delivery) {
+	log := w.Log.With("platform", w.Platform, "msg", d.ID, "attempt", d.Attempt)
+	if ref, ok, err := w.Queue.Sent(ctx, d.ID); err == nil && ok {
+		_ = w.Queue.Done(ctx, d, ref) // a redelivery of a message already sent
+		return
+	}
+	now := w.Clock.Now()
+	if d.NotBefore.After(now) {
+		w.retry(ctx, d, d.NotBefore, log)
+		return
+	}
+	to := d.To
+	var ref bot.MessageRef
+	if d.Op == bot.OpEdit {
+		r, ok := w.target(ctx, d)
+		if !ok {
+			// The message to edit has not been sent yet (or never will be): wait a little.
+			if d.Attempt >= 10 {
+				log.Warn("edit dropped: message to edit unknown")
+				_ = w.Queue.Fail(ctx, d)
+				return
+			}
+			w.retry(ctx, d, now.Add(time.Duration(d.Attempt+1)*time.Second), log)
+			return
+		}
+		ref = r
+		to = bot.Address{Platform: r.Platform, Team: r.Team, Chat: r.Chat}
+	}
+	if w.Limiter != nil {
+		wait, err := w.Limiter.Reserve(ctx, to)
+		if err != nil {
+			log.Error("rate limiter failed", "err", err)
+			w.retry(ctx, d, now.Add(time.Second), log)
+			return
+		}
+		if wait > w.MaxWait {
+			w.Observe(w.Platform, "deferred")
+			w.retry(ctx, d, now.Add(wait), log)
+			return
+		}
+		if !sleep(ctx, wait) {
+			return
+		}
+	}
+	var err error
+	if d.Op == bot.OpEdit {
+		err = w.Messenger.Edit(ctx, ref, d.Msg)
+	} else {
+		ref, err = w.Messenger.Send(ctx, to, d.Msg)
+	}
+	if err == nil {
+		if d.Op == bot.OpSend && d.RefKey != "" {
+			if _, err := w.Records.Write(ctx, bot.Write{Key: refKey(d.RefKey), Data: mustJSON(ref), Version: bot.Any}); err != nil {
+				log.Error("message ref not kept", "err", err)
+			}
+		}
+		if err := w.Queue.Done(ctx, d, ref); err != nil {
+			log.Error("outbox done failed", "err", err)
+		}
+		w.Observe(w.Platform, "sent")
+		return
+	}
+	if ctx.Err() != nil {
+		return // shutting down: leave it pending for redelivery
+	}
+	var de *bot.DeliveryError
+	switch {
+	case errors.As(err, &de) && de.MigrateTo != "" && d.Op == bot.OpSend:
+		moved := d.Outgoing
+		moved.ID = d.ID + ">" + de.MigrateTo
+		moved.To.Chat = de.MigrateTo
+		if err := w.Queue.Enqueue(ctx, moved); err != nil {
+			w.retry(ctx, d, now.Add(time.Second), log)
+			return
+		}
+		_ = w.Queue.Fail(ctx, d)
+		log.Info("group moved; message requeued")
+	case errors.As(err, &de) && de.RetryAfter > 0:
+		w.Observe(w.Platform, "rate_limited")
+		if w.Limiter != nil {
+			_ = w.Limiter.Block(ctx, to, de.RetryAfter)
+		}
+		w.retry(ctx, d, now.Add(de.RetryAfter), log)
+	case errors.As(err, &de) && de.Permanent:
+		log.Warn("message dropped", "reason", de.Reason)
+		_ = w.Queue.Fail(ctx, d)
+		w.Observe(w.Platform, "failed")
+		w.Failed(ctx, d.Outgoing, de.Reason)
+	default:
+		if d.Attempt+1 >= w.MaxAttempts {
+			log.Warn("message dropped after retries", "err", err)
+			_ = w.Queue.Fail(ctx, d)
+			w.Observe(w.Platform, "failed")
+			w.Failed(ctx, d.Outgoing, "unavailable")
+			return
+		}
+		log.Info("send failed; will retry", "err", err)
+		w.retry(ctx, d, now.Add(Backoff(d.Attempt)), log)
+	}
+}
+
+func (w *Worker) retry(ctx context.Context, d bot.Delivery, at time.Time, log *slog.Logger) {
+	w.Observe(w.Platform, "retried")
+	if err := w.Queue.Retry(ctx, d, at); err != nil {
+		log.Error("outbox retry failed; the message stays pending", "err", err)
+	}
+}
+
+// target finds the message an edit changes.
+func (w *Worker) target(ctx context.Context, d bot.Delivery) (bot.MessageRef, bool) {
+	if d.Ref != nil {
+		return *d.Ref, true
+	}
+	ref, _, err := bot.Load[bot.MessageRef](ctx, w.Records, refKey(d.RefKey))
+	return ref, err == nil
+}
+
+// Backoff is the wait before retry n (0-based): 1s doubling to at most 1h, with ±20% jitter so
+// that many failed messages do not return at once.
+func Backoff(attempt int) time.Duration {
+	d := time.Second << min(attempt, 12)
+	if d > time.Hour {
+		d = time.Hour
+	}
+	j := 0.8 + 0.4*rand.Float64()
+	return time.Duration(float64(d) * j)
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
