@@ -111,7 +111,10 @@ func (e *Engine) setLang(ctx context.Context, r *Request, lang string) error {
 		return err
 	}
 	r.Lang = lang
-	r.Toast(r.T("lang.set"))
+	if r.Message != nil {
+		r.Toast(r.T("lang.set"))
+		return r.Edit(ctx, Message{Lines: []string{r.T("lang.set")}})
+	}
 	return r.Say(ctx, "lang.set")
 }
 

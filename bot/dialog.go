@@ -264,7 +264,7 @@ func (e *Engine) editPressed(ctx context.Context, r *Request, d *Dialog, s *Step
 		}
 	}
 	m := Message{Title: r.T(d.Title), Lines: []string{r.T(s.Prompt, templateData(a)...), "→ " + label}}
-	if err := e.Outbox.Enqueue(ctx, Outgoing{ID: r.nextID(), Op: OpEdit, Ref: r.Message, Msg: m, Person: r.Person.ID, Priority: Urgent, Queued: e.Clock.Now()}); err != nil {
+	if err := e.Outbox.Enqueue(ctx, Outgoing{ID: r.nextID(), Op: OpEdit, To: r.Message.Address(), Ref: r.Message, Msg: m, Person: r.Person.ID, Priority: Urgent, Queued: e.Clock.Now()}); err != nil {
 		e.Log.Warn("dialog message not edited", "person", r.Person.ID, "err", err)
 	}
 }

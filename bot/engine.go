@@ -249,6 +249,18 @@ func (r *Request) Reply(ctx context.Context, m Message) error {
 	return r.e.Outbox.Enqueue(ctx, Outgoing{ID: r.nextID(), Op: OpSend, To: r.Chat, Msg: m, Person: who, Priority: Urgent, Queued: r.e.Clock.Now()})
 }
 
+// Edit replaces the message whose button r pressed (its buttons go unless m has new ones).
+func (r *Request) Edit(ctx context.Context, m Message) error {
+	if r.Message == nil {
+		return r.Reply(ctx, m)
+	}
+	m, err := r.e.bindButtons(ctx, m, forPerson(r.Person.ID, r.Chat.Group))
+	if err != nil {
+		return err
+	}
+	return r.e.Outbox.Enqueue(ctx, Outgoing{ID: r.nextID(), Op: OpEdit, To: r.Message.Address(), Ref: r.Message, Msg: m, Person: r.Person.ID, Priority: Urgent, Queued: r.e.Clock.Now()})
+}
+
 // Say replies with catalog message id.
 func (r *Request) Say(ctx context.Context, id string, kv ...any) error {
 	return r.Reply(ctx, Message{Lines: []string{r.T(id, kv...)}})

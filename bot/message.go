@@ -54,6 +54,11 @@ type MessageRef struct {
 	ID       string   `json:"id"` // Telegram message_id, Slack ts
 }
 
+// Address is the conversation the message is in.
+func (r MessageRef) Address() Address {
+	return Address{Platform: r.Platform, Team: r.Team, Chat: r.Chat}
+}
+
 // Message is what a flow says, platform-neutral. Every string is plain text: adapters escape it
 // for their markup, so that nothing a user typed can format, mention or link. Title is shown bold.
 type Message struct {

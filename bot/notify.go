@@ -97,9 +97,17 @@ func (e *Engine) NotifyGroup(ctx context.Context, id, group string, m Message, r
 	return e.Outbox.Enqueue(ctx, Outgoing{ID: id, Op: OpSend, To: to, Msg: m, Priority: pr, RefKey: refKey, Queued: e.Clock.Now()})
 }
 
-// EditGroup replaces the group message stored under refKey.
-func (e *Engine) EditGroup(ctx context.Context, id, refKey string, m Message) error {
-	return e.Outbox.Enqueue(ctx, Outgoing{ID: id, Op: OpEdit, RefKey: refKey, Msg: m, Queued: e.Clock.Now()})
+// EditGroup replaces the message to group stored under refKey.
+func (e *Engine) EditGroup(ctx context.Context, id, group, refKey string, m Message) error {
+	g := e.Directory().Group(group)
+	if g == nil {
+		return fmt.Errorf("edit group %s: %w", group, ErrNotFound)
+	}
+	m, err := e.bindButtons(ctx, m, "")
+	if err != nil {
+		return err
+	}
+	return e.Outbox.Enqueue(ctx, Outgoing{ID: id, Op: OpEdit, To: g.Address, RefKey: refKey, Msg: m, Queued: e.Clock.Now()})
 }
 
 // Undeliverable is called by the delivery worker when a message failed for good (the person

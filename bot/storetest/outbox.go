@@ -62,9 +62,9 @@ func enqueue(t *testing.T, s Stores, msgs ...bot.Outgoing) {
 
 func testOutboxRoundTrip(t *testing.T, s Stores) {
 	want := bot.Outgoing{
-		ID:   "m1",
-		Op:   bot.OpEdit,
-		To:   bot.Address{Platform: bot.Telegram, Chat: "-100200", Thread: "7", Group: true},
+		ID: "m1",
+		Op: bot.OpEdit,
+		To: bot.Address{Platform: bot.Telegram, Chat: "-100200", Thread: "7", Group: true},
 		Msg: bot.Message{
 			Title:   "Įspėjimas",
 			Lines:   []string{"Eilutė 1", "<b>ne žymė</b>"},

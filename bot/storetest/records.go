@@ -145,7 +145,9 @@ func testRecordTTL(t *testing.T, s Stores) {
 func testIndex(t *testing.T, s Stores) {
 	ctx := t.Context()
 	r := s.Records
-	add := func(idx, m string, score float64) bot.IndexOp { return bot.IndexOp{Index: idx, Member: m, Score: score} }
+	add := func(idx, m string, score float64) bot.IndexOp {
+		return bot.IndexOp{Index: idx, Member: m, Score: score}
+	}
 	mustWrite(t, r, bot.Write{Key: "alert/a", Data: []byte("a"), Index: []bot.IndexOp{add("due", "a", 30), add("open", "a", 1)}})
 	mustWrite(t, r, bot.Write{Key: "alert/b", Data: []byte("b"), Index: []bot.IndexOp{add("due", "b", 10)}})
 	mustWrite(t, r, bot.Write{Key: "alert/c", Data: []byte("c"), Index: []bot.IndexOp{add("due", "c", 20), add("due", "d", 20)}})

@@ -1,0 +1,316 @@
+// Package console is a terminal chat for Tiltas, like Hubot's shell adapter: the user acts as any
+// person in the directory, sees every message the bot sends with numbered buttons, presses them by
+// number, and moves the clock to see reminders and escalations. It runs through the same engine,
+// outbox, timers and authorization as the real platforms.
+package console
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tiltas/tiltas/bot"
+)
+
+// Console prints what the bot sends. It is the console platform's Messenger.
+type Console struct {
+	mu      sync.Mutex
+	out     io.Writer
+	clock   bot.Clock
+	name    func(chat string) string
+	buttons map[int]pressable
+	nextBtn int
+	nextMsg int
+}
+
+type pressable struct {
+	token string
+	ref   bot.MessageRef
+	chat  bot.Address
+}
+
+var _ bot.Messenger = (*Console)(nil)
+
+// New returns a console writing to out. name turns a chat ("dm:ona-p", "group:vtas") into what the
+// user reads.
+func New(out io.Writer, clock bot.Clock, name func(chat string) string) *Console {
+	return &Console{out: out, clock: clock, name: name, buttons: map[int]pressable{}}
+}
+
+// DM is the console address of a person's direct chat.
+func DM(person string) bot.Address {
+	return bot.Address{Platform: bot.Console, Chat: "dm:" + person}
+}
+
+// GroupChat is the console address of a group.
+func GroupChat(group string) bot.Address {
+	return bot.Address{Platform: bot.Console, Chat: "group:" + group, Group: true}
+}
+
+// Identity is the console account of a person.
+func Identity(person string) bot.Identity {
+	return bot.Identity{Platform: bot.Console, User: person}
+}
+
+// Send prints m as a new message to.
+func (c *Console) Send(_ context.Context, to bot.Address, m bot.Message) (bot.MessageRef, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.nextMsg++
+	ref := bot.MessageRef{Platform: bot.Console, Chat: to.Chat, ID: strconv.Itoa(c.nextMsg)}
+	fmt.Fprintf(c.out, "[%s] → %s  #%s\n", c.clock.Now().Format("01-02 15:04"), c.name(to.Chat), ref.ID)
+	c.print(m, ref, to)
+	return ref, nil
+}
+
+// Edit prints the new content of an earlier message; its old buttons stop working.
+func (c *Console) Edit(_ context.Context, ref bot.MessageRef, m bot.Message) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for n, b := range c.buttons {
+		if b.ref == ref {
+			delete(c.buttons, n)
+		}
+	}
+	fmt.Fprintf(c.out, "[%s] ✎ %s  #%s (edited)\n", c.clock.Now().Format("01-02 15:04"), c.name(ref.Chat), ref.ID)
+	c.print(m, ref, bot.Address{Platform: bot.Console, Chat: ref.Chat, Group: strings.HasPrefix(ref.Chat, "group:")})
+	return nil
+}
+
+func (c *Console) print(m bot.Message, ref bot.MessageRef, to bot.Address) {
+	if m.Title != "" {
+		fmt.Fprintf(c.out, "    ** %s **\n", m.Title)
+	}
+	for _, l := range m.Lines {
+		for _, part := range strings.Split(l, "\n") {
+			fmt.Fprintf(c.out, "    %s\n", part)
+		}
+	}
+	if m.File != nil {
+		fmt.Fprintf(c.out, "    📎 %s (%s, %d bytes)\n", m.File.Name, m.File.Type, len(m.File.Data))
+	}
+	for _, row := range m.Buttons {
+		var cells []string
+		for _, b := range row {
+			c.nextBtn++
+			c.buttons[c.nextBtn] = pressable{token: b.Token, ref: ref, chat: to}
+			cells = append(cells, fmt.Sprintf("[%d] %s", c.nextBtn, b.Label))
+		}
+		fmt.Fprintf(c.out, "    %s\n", strings.Join(cells, "   "))
+	}
+}
+
+// button returns the pressable button n.
+func (c *Console) button(n int) (pressable, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b, ok := c.buttons[n]
+	return b, ok
+}
+
+// Shell reads what the user types and hands it to the engine.
+type Shell struct {
+	Console *Console
+	// Handle is the engine's Handle.
+	Handle func(ctx context.Context, in bot.Incoming) (bot.Response, error)
+	// Settle delivers queued messages and fires due timers, so the transcript shows their effect.
+	Settle func(ctx context.Context) error
+	// Clock is moved by /clock.
+	Clock *bot.ManualClock
+	// Who describes a person ("Ona Petraitienė, social worker"), ok false when unknown.
+	Who func(person string) (string, bool)
+	// Groups lists the configured group IDs.
+	Groups []string
+	Out    io.Writer
+
+	person string
+	chat   bot.Address
+	seq    int
+}
+
+// Run reads lines until EOF or /quit. In script mode (piped input) each line is echoed, so the
+// output is a transcript.
+func (s *Shell) Run(ctx context.Context, in io.Reader, script bool, first string) error {
+	s.as(first)
+	lines := make(chan string)
+	errc := make(chan error, 1)
+	go func() {
+		defer close(lines)
+		br := bufio.NewReader(in)
+		for {
+			line, err := br.ReadString('\n')
+			if line != "" {
+				select {
+				case lines <- line:
+				case <-ctx.Done():
+					return
+				}
+			}
+			if err != nil {
+				if err != io.EOF {
+					errc <- err
+				}
+				return
+			}
+		}
+	}()
+	for {
+		if !script {
+			fmt.Fprintf(s.Out, "%s> ", s.person)
+		}
+		var line string
+		var ok bool
+		select {
+		case <-ctx.Done():
+			return nil
+		case line, ok = <-lines:
+		}
+		if !ok {
+			select {
+			case err := <-errc:
+				return err
+			default:
+				return nil
+			}
+		}
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		if script {
+			fmt.Fprintf(s.Out, "\n%s> %s\n", s.person, line)
+		}
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		if quit, err := s.do(ctx, line); err != nil {
+			fmt.Fprintf(s.Out, "    ! %v\n", err)
+		} else if quit {
+			return nil
+		}
+	}
+}
+
+func (s *Shell) as(person string) {
+	s.person = person
+	s.chat = DM(person)
+	desc, ok := s.Who(person)
+	if !ok {
+		desc = "not in the directory"
+	}
+	fmt.Fprintf(s.Out, "    (you are now %s: %s)\n", person, desc)
+}
+
+func (s *Shell) do(ctx context.Context, line string) (bool, error) {
+	f := strings.Fields(line)
+	switch f[0] {
+	case "/quit", "/exit":
+		return true, nil
+	case "/as":
+		if len(f) != 2 {
+			return false, fmt.Errorf("usage: /as PERSON_ID")
+		}
+		s.as(f[1])
+		return false, nil
+	case "/in":
+		if len(f) != 2 {
+			return false, fmt.Errorf("usage: /in GROUP_ID (groups: %s)", strings.Join(s.Groups, ", "))
+		}
+		s.chat = GroupChat(f[1])
+		fmt.Fprintf(s.Out, "    (you now write in group %s)\n", f[1])
+		return false, nil
+	case "/dm":
+		s.chat = DM(s.person)
+		fmt.Fprintf(s.Out, "    (you now write in your direct chat)\n")
+		return false, nil
+	case "/clock":
+		if len(f) < 2 {
+			fmt.Fprintf(s.Out, "    (it is %s)\n", s.Clock.Now().Format("2006-01-02 15:04 Mon"))
+			return false, nil
+		}
+		if err := s.moveClock(strings.Join(f[1:], " ")); err != nil {
+			return false, err
+		}
+		fmt.Fprintf(s.Out, "    (clock: %s)\n", s.Clock.Now().Format("2006-01-02 15:04 Mon"))
+		return false, s.Settle(ctx)
+	case "/press":
+		if len(f) != 2 {
+			return false, fmt.Errorf("usage: /press N")
+		}
+		return false, s.press(ctx, f[1])
+	case "/help":
+		if len(f) == 1 {
+			fmt.Fprintln(s.Out, "    console: /as PERSON, /in GROUP, /dm, /press N (or just N), /clock +1h|+2d|YYYY-MM-DD HH:MM, /quit; bot commands follow:")
+		}
+	}
+	if _, err := strconv.Atoi(line); err == nil {
+		return false, s.press(ctx, line)
+	}
+	s.seq++
+	resp, err := s.Handle(ctx, bot.Incoming{ID: "console-" + strconv.Itoa(s.seq), From: Identity(s.person), Chat: s.chat, Text: line})
+	if err != nil {
+		return false, err
+	}
+	if resp.Toast != "" {
+		fmt.Fprintf(s.Out, "    (%s)\n", resp.Toast)
+	}
+	return false, s.Settle(ctx)
+}
+
+func (s *Shell) press(ctx context.Context, arg string) error {
+	n, err := strconv.Atoi(arg)
+	if err != nil {
+		return fmt.Errorf("usage: /press N")
+	}
+	b, ok := s.Console.button(n)
+	if !ok {
+		return fmt.Errorf("there is no button [%d] (buttons go away when their message is edited)", n)
+	}
+	s.seq++
+	ref := b.ref
+	resp, err := s.Handle(ctx, bot.Incoming{ID: "console-" + strconv.Itoa(s.seq), From: Identity(s.person), Chat: b.chat, Button: b.token, Message: &ref})
+	if err != nil {
+		return err
+	}
+	if resp.Toast != "" {
+		fmt.Fprintf(s.Out, "    (%s)\n", resp.Toast)
+	}
+	return s.Settle(ctx)
+}
+
+// moveClock reads "+1h", "+2d", "+1d2h" or an absolute "2026-12-03 09:00".
+func (s *Shell) moveClock(arg string) error {
+	if rest, ok := strings.CutPrefix(arg, "+"); ok {
+		var total time.Duration
+		for rest != "" {
+			i := strings.IndexAny(rest, "dhm")
+			if i <= 0 {
+				return fmt.Errorf("usage: /clock +1h, +30m, +2d or +1d2h")
+			}
+			n, err := strconv.Atoi(rest[:i])
+			if err != nil {
+				return fmt.Errorf("usage: /clock +1h, +30m, +2d or +1d2h")
+			}
+			unit := map[byte]time.Duration{'d': 24 * time.Hour, 'h': time.Hour, 'm': time.Minute}[rest[i]]
+			total += time.Duration(n) * unit
+			rest = rest[i+1:]
+		}
+		s.Clock.Advance(total)
+		return nil
+	}
+	now := s.Clock.Now()
+	t, err := time.ParseInLocation("2006-01-02 15:04", arg, now.Location())
+	if err != nil {
+		return fmt.Errorf("usage: /clock +1h or /clock 2026-12-03 09:00")
+	}
+	if t.Before(now) {
+		return fmt.Errorf("the clock only moves forward")
+	}
+	s.Clock.Set(t)
+	return nil
+}

@@ -1,0 +1,37 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/tiltas/tiltas/config"
+)
+
+func checkConfig(_ context.Context, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int {
+	path := fs.String("c", "", "config file")
+	if _, code, ok := parse(fs, args); !ok {
+		return code
+	}
+	if *path == "" {
+		fmt.Fprintln(stderr, "tiltas check-config: -c FILE is required")
+		return 2
+	}
+	c, err := config.Load(*path)
+	if err != nil {
+		var errs *config.Errors
+		if errors.As(err, &errs) {
+			fmt.Fprintf(stderr, "%s: %d problems:\n", *path, len(errs.List))
+			for _, e := range errs.List {
+				fmt.Fprintf(stderr, "  %v\n", e)
+			}
+		} else {
+			fmt.Fprintf(stderr, "%s: %v\n", *path, err)
+		}
+		return 2
+	}
+	fmt.Fprintf(stdout, "%s: ok: %s\n", *path, c.Summary())
+	return 0
+}
