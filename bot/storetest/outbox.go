@@ -17,6 +17,7 @@ var outboxTests = []test{
 	{"urgent first", testUrgentFirst},
 	{"platforms apart", testPlatformsApart},
 	{"done", testDone},
+	{"not before", testNotBefore},
 	{"retry", testRetry},
 	{"fail", testFail},
 	{"claim timeout", testClaimTimeout},
@@ -73,6 +74,7 @@ func testOutboxRoundTrip(t *testing.T, s Stores) {
 		},
 		Priority: bot.Urgent,
 		RefKey:   "alert/A7/p3",
+		Ref:      &bot.MessageRef{Platform: bot.Telegram, Chat: "-100200", ID: "77"},
 		Person:   "p3",
 		Sender:   "p1",
 		Queued:   s.Clock.Now().Add(-time.Minute),
@@ -173,6 +175,25 @@ func testDone(t *testing.T, s Stores) {
 	}
 	if depth, _, err := q.Stats(ctx); err != nil || depth != 0 {
 		t.Fatalf("Stats depth after Done = %d, %v; want 0", depth, err)
+	}
+}
+
+func testNotBefore(t *testing.T, s Stores) {
+	quiet := outgoing(s, "quiet", bot.Routine)
+	quiet.NotBefore = s.Clock.Now().Add(time.Second)
+	past := outgoing(s, "past", bot.Routine)
+	past.NotBefore = s.Clock.Now().Add(-time.Hour)
+	enqueue(t, s, quiet, past)
+	if got := take(t, s, 10); !slices.Equal(ids(got), []string{"past"}) {
+		t.Fatalf("Take before NotBefore = %q, want [past]", ids(got))
+	}
+	if depth, _, _ := s.Queue.Stats(t.Context()); depth != 2 {
+		t.Fatalf("Stats depth = %d, want 2", depth)
+	}
+	s.Wait(1500 * time.Millisecond)
+	got := take(t, s, 10)
+	if !slices.Equal(ids(got), []string{"quiet"}) || got[0].Attempt != 0 || !got[0].NotBefore.Equal(quiet.NotBefore) {
+		t.Fatalf("Take after NotBefore = %+v, want quiet at attempt 0", got)
 	}
 }
 

@@ -1,0 +1,171 @@
+package memory
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/tiltas/tiltas/bot"
+)
+
+// LimitConfig is how fast each platform takes messages from the bot; a platform missing from it
+// is not limited. The Redis adapter declares the same types, so that cmd/tiltas fills either
+// from one config section.
+type LimitConfig struct {
+	Platforms map[bot.Platform]Limits
+}
+
+// Limits are one platform's limits: overall, per private conversation and per group chat or
+// channel. Margin widens every window, so that jitter between our sends and the platform's
+// clock never puts one send too many into the platform's window.
+type Limits struct {
+	Global   Rate
+	PerChat  Rate
+	PerGroup Rate
+	Margin   time.Duration
+}
+
+// Rate is at most N sends in any Window; a zero N is no limit.
+type Rate struct {
+	N      int
+	Window time.Duration
+}
+
+// DefaultLimitConfig returns the limits the platforms publish: Telegram takes 30 messages a second
+// overall, one a second per private chat and 20 a minute per group; Slack one a second per
+// channel. The margin is 25ms.
+func DefaultLimitConfig() LimitConfig {
+	const margin = 25 * time.Millisecond
+	return LimitConfig{Platforms: map[bot.Platform]Limits{
+		bot.Telegram: {
+			Global:   Rate{30, time.Second},
+			PerChat:  Rate{1, time.Second},
+			PerGroup: Rate{20, time.Minute},
+			Margin:   margin,
+		},
+		bot.Slack: {
+			PerChat:  Rate{1, time.Second},
+			PerGroup: Rate{1, time.Second},
+			Margin:   margin,
+		},
+	}}
+}
+
+var _ bot.Limiter = (*Limiter)(nil)
+
+// Limiter spaces sends within one process with token buckets of burst 1: N per window becomes
+// one send per window/N, which never puts more than N into any window. Sends to one conversation
+// are spaced in the order they are reserved. A send that its conversation holds back still takes
+// its global slot at once, so the global spacing is approximate when conversations are busy;
+// replicas share nothing. Production uses the Redis limiter, which is exact and shared.
+// Limits are real time: the injected clock of the stores plays no part.
+type Limiter struct {
+	cfg LimitConfig
+	now func() time.Time
+
+	mu       sync.Mutex
+	global   map[bot.Platform]*rate.Limiter
+	convs    map[string]*conv
+	reserves int
+}
+
+type conv struct {
+	lim *rate.Limiter // nil: no limit per conversation
+	// at is the latest reserved send. Reservations start no earlier, so that the bucket's time
+	// only moves forward (a token bucket cannot take a reservation in its past).
+	at      time.Time
+	blocked time.Time // the platform's "retry after"
+	window  time.Duration
+}
+
+// NewLimiter returns a Limiter with cfg's limits.
+func NewLimiter(cfg LimitConfig) *Limiter {
+	return &Limiter{cfg: cfg, now: time.Now, global: map[bot.Platform]*rate.Limiter{}, convs: map[string]*conv{}}
+}
+
+func every(r Rate, margin time.Duration) *rate.Limiter {
+	n, window := r.N, r.Window
+	if n <= 0 || window <= 0 {
+		return nil
+	}
+	// A microsecond more per send absorbs the nanoseconds that integer division and the bucket's
+	// float arithmetic lose, which would otherwise fit N+1 sends into a window by a hair.
+	return rate.NewLimiter(rate.Every((window+margin)/time.Duration(n)+time.Microsecond), 1)
+}
+
+// Reserve takes the platform's global slot, then the conversation's first slot after it (and
+// after any block), and returns the wait until the later of the two.
+func (l *Limiter) Reserve(ctx context.Context, to bot.Address) (time.Duration, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	t := now
+	if g := l.globalFor(to.Platform); g != nil {
+		t = now.Add(g.ReserveN(now, 1).DelayFrom(now))
+	}
+	c := l.conv(to)
+	t = latest(t, c.at, c.blocked)
+	if c.lim != nil {
+		t = t.Add(c.lim.ReserveN(t, 1).DelayFrom(t))
+	}
+	c.at = t
+	if l.reserves++; l.reserves%256 == 0 {
+		l.sweep(now)
+	}
+	return t.Sub(now), nil
+}
+
+// Block holds sends to the conversation back until d from now, on top of the usual spacing.
+func (l *Limiter) Block(ctx context.Context, to bot.Address, d time.Duration) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c := l.conv(to)
+	c.blocked = latest(c.blocked, l.now().Add(d))
+	return nil
+}
+
+func (l *Limiter) globalFor(p bot.Platform) *rate.Limiter {
+	g, ok := l.global[p]
+	if !ok {
+		pl := l.cfg.Platforms[p]
+		g = every(pl.Global, pl.Margin)
+		l.global[p] = g
+	}
+	return g
+}
+
+func (l *Limiter) conv(to bot.Address) *conv {
+	key := to.Key()
+	c, ok := l.convs[key]
+	if !ok {
+		pl := l.cfg.Platforms[to.Platform]
+		r := pl.PerChat
+		if to.Group {
+			r = pl.PerGroup
+		}
+		c = &conv{lim: every(r, pl.Margin), window: r.Window + pl.Margin}
+		l.convs[key] = c
+	}
+	return c
+}
+
+// sweep forgets conversations whose bucket is full again and whose block has passed: a fresh
+// conv behaves the same.
+func (l *Limiter) sweep(now time.Time) {
+	for k, c := range l.convs {
+		if latest(c.at.Add(c.window), c.blocked).Before(now) {
+			delete(l.convs, k)
+		}
+	}
+}
+
+func latest(t time.Time, ts ...time.Time) time.Time {
+	for _, u := range ts {
+		if u.After(t) {
+			t = u
+		}
+	}
+	return t
+}
