@@ -105,13 +105,7 @@ func (w *Worker) process(ctx context.Context, ds []bot.Delivery) {
 	var keys []string
 	byChat := map[string][]bot.Delivery{}
 	for _, d := range ds {
-		k := d.To.Key()
-		if d.Op == bot.OpEdit {
-			k = "edit:" + d.RefKey
-			if d.Ref != nil {
-				k = string(d.Ref.Platform) + ":" + d.Ref.Team + ":" + d.Ref.Chat
-			}
-		}
+		k := d.To.Key() // edits carry their conversation too, so they queue behind its sends
 		if _, ok := byChat[k]; !ok {
 			keys = append(keys, k)
 		}
@@ -153,13 +147,18 @@ func (w *Worker) deliver(ctx context.Context, d bot.Delivery) {
 	if d.Op == bot.OpEdit {
 		r, ok := w.target(ctx, d)
 		if !ok {
-			// The message to edit has not been sent yet (or never will be): wait a little.
-			if d.Attempt >= 10 {
+			// The message to edit has not been sent yet (it may be later in this batch, or
+			// waiting out a retry), or never will be: try again soon, then give up.
+			if d.Attempt >= 12 {
 				log.Warn("edit dropped: message to edit unknown")
 				_ = w.Queue.Fail(ctx, d)
 				return
 			}
-			w.retry(ctx, d, now.Add(time.Duration(d.Attempt+1)*time.Second), log)
+			wait := time.Duration(0)
+			if d.Attempt >= 3 {
+				wait = Backoff(d.Attempt - 3)
+			}
+			w.retry(ctx, d, now.Add(wait), log)
 			return
 		}
 		ref = r
