@@ -18,7 +18,7 @@ type Copies struct {
 // Copies returns the copies of record.
 func (e *Engine) Copies(record string) *Copies { return &Copies{e: e, Record: record} }
 
-func (c *Copies) key() string             { return "copies/" + c.Record }
+func (c *Copies) key() string              { return "copies/" + c.Record }
 func (c *Copies) refKey(who string) string { return c.Record + "/" + who }
 
 // Send sends each person their own copy, built in their language, and remembers who holds one.
