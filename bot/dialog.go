@@ -347,8 +347,8 @@ func (e *Engine) prompt(ctx context.Context, r *Request, d *Dialog, st dialogSta
 	}
 	switch s.Kind {
 	case AskChoice, AskPerson:
-		for i, o := range s.Options(r, st.Answers) {
-			m.Buttons = append(m.Buttons, []Button{btn(fmt.Sprintf("%d. %s", i+1, o.Label), o.Value)})
+		for _, o := range s.Options(r, st.Answers) {
+			m.Buttons = append(m.Buttons, []Button{btn(o.Label, o.Value)})
 		}
 	case AskConfirm:
 		if d.Summary != nil {

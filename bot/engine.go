@@ -74,6 +74,7 @@ type Engine struct {
 	actions  map[string]ActionFunc
 	dialogs  map[string]*Dialog
 	timers   map[string]TimerFunc
+	purgers  map[string]func(context.Context, string) error
 }
 
 // NewEngine returns an engine over dir. Flows register themselves on it before it handles anything.

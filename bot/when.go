@@ -39,6 +39,9 @@ var ltFold = strings.NewReplacer("ą", "a", "č", "c", "ę", "e", "ė", "e", "į
 
 func foldLT(s string) string { return ltFold.Replace(strings.ToLower(s)) }
 
+// Fold lowercases s and drops Lithuanian diacritics, for matching what people type.
+func Fold(s string) string { return foldLT(s) }
+
 var (
 	reISO      = regexp.MustCompile(`^(\d{4})[-. /](\d{1,2})[-. /](\d{1,2})\.?$`)
 	reMD       = regexp.MustCompile(`^(\d{1,2})[-./](\d{1,2})\.?$`)

@@ -248,8 +248,10 @@ func (s *Shell) do(ctx context.Context, line string) (bool, error) {
 			fmt.Fprintln(s.Out, "    console: /as PERSON, /in GROUP, /dm, /press N (or just N), /clock +1h|+2d|YYYY-MM-DD HH:MM, /quit; bot commands follow:")
 		}
 	}
-	if _, err := strconv.Atoi(line); err == nil {
-		return false, s.press(ctx, line)
+	if n, err := strconv.Atoi(line); err == nil {
+		if _, ok := s.Console.button(n); ok {
+			return false, s.press(ctx, line)
+		}
 	}
 	s.seq++
 	resp, err := s.Handle(ctx, bot.Incoming{ID: "console-" + strconv.Itoa(s.seq), From: Identity(s.person), Chat: s.chat, Text: line})

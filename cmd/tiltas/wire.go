@@ -4,6 +4,7 @@ import (
 	"log/slog"
 
 	"github.com/tiltas/tiltas/bot"
+	"github.com/tiltas/tiltas/bot/alerts"
 	"github.com/tiltas/tiltas/config"
 )
 
@@ -26,5 +27,6 @@ func newEngine(cfg *config.Config, dir *bot.Directory, st stores, clock bot.Cloc
 		Clock: clock, Records: st.records, Marks: st.marks, Outbox: st.queue, Timers: st.timers,
 		Audit: st.audit, Texts: texts, Log: log, Observe: observe,
 	}, cfg.Settings(), dir)
+	alerts.Register(e, alertsConfig(cfg))
 	return e, nil
 }

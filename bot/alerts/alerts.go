@@ -1,0 +1,335 @@
+// Package alerts carries concerns and notices to the people who must act on them: a school flags a
+// concern, police notify a school before the next school day, the right people acknowledge, and
+// the chain escalates when nobody does. Every state change edits every recipient's copy and is
+// kept on the alert's timeline and in the audit stream.
+package alerts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/tiltas/tiltas/bot"
+)
+
+// Urgencies, most urgent first.
+var Urgencies = []string{"urgent", "today", "routine"}
+
+// Config is the flow's settings.
+type Config struct {
+	Categories     []string
+	Senders        []bot.Role
+	DescriptionMax int
+	// AckTimeout reminds an acknowledger of an unresolved alert; AckGrace is how long they have
+	// to confirm before the alert returns to open.
+	AckTimeout, AckGrace time.Duration
+	Rules                []Rule
+	NoticeSenders        []bot.Role
+	// NoticeHour and NoticeMinute are when an unconfirmed notice escalates to the school's head
+	// on the next school day (08:00).
+	NoticeHour, NoticeMinute int
+	Calendar                 *bot.Calendar
+	Retention                time.Duration
+	// Integrations maps an integration's ID to the institution it speaks for.
+	Integrations map[string]string
+}
+
+// Rule maps category and urgency (and optionally the sender's institution or area) to a chain.
+type Rule struct {
+	Name         string
+	Categories   []string
+	Urgency      []string
+	Institutions []string
+	Areas        []string
+	Repeat       int
+	Steps        []Step
+}
+
+// Step notifies an audience and groups, then waits for an acknowledgement.
+type Step struct {
+	Audience bot.Audience
+	Groups   []string
+	Wait     time.Duration
+	// Until, when set, is an absolute deadline instead of Wait (notices: 08:00 next school day).
+	Until time.Time
+}
+
+func (r *Rule) matches(category, urgency, institution, area string) bool {
+	ok := func(list []string, v string) bool { return len(list) == 0 || slices.Contains(list, v) }
+	return ok(r.Categories, category) && ok(r.Urgency, urgency) && ok(r.Institutions, institution) && ok(r.Areas, area)
+}
+
+// Kinds of alert.
+const (
+	Concern = "concern"
+	Notice  = "notice"
+)
+
+// States of an alert.
+const (
+	Open         = "open"
+	Acknowledged = "acknowledged"
+	Resolved     = "resolved"
+)
+
+// Alert is a concern or a notice and everything that happened to it.
+type Alert struct {
+	ID          string    `json:"id"`
+	Kind        string    `json:"kind"`
+	Case        string    `json:"case"`
+	Category    string    `json:"category,omitempty"`
+	Urgency     string    `json:"urgency"`
+	Text        string    `json:"text,omitempty"`
+	Phoned      bool      `json:"phoned,omitempty"`
+	Sender      string    `json:"sender"`
+	Integration string    `json:"integration,omitempty"`
+	Institution string    `json:"institution,omitempty"`
+	Area        string    `json:"area,omitempty"`
+	Created     time.Time `json:"created"`
+	CaseCreated bool      `json:"case_created,omitempty"`
+
+	// Notices: the school, when the incident was and whether the child was present.
+	School   string    `json:"school,omitempty"`
+	Incident time.Time `json:"incident,omitzero"`
+	Present  bool      `json:"present,omitempty"`
+
+	Rule   string `json:"rule"`
+	Steps  []Step `json:"steps"`
+	Repeat int    `json:"repeat"`
+	Round  int    `json:"round"`
+	Step   int    `json:"step"`
+	// Exhausted is set when the chain ran out with nobody acknowledging.
+	Exhausted bool `json:"exhausted,omitempty"`
+
+	State      string    `json:"state"`
+	Reached    []string  `json:"reached,omitempty"`
+	AckBy      string    `json:"ack_by,omitempty"`
+	AckAt      time.Time `json:"ack_at,omitzero"`
+	Claimed    bool      `json:"claimed,omitempty"`
+	AckSeq     int       `json:"ack_seq,omitempty"`
+	Reminded   bool      `json:"reminded,omitempty"`
+	ResolvedBy string    `json:"resolved_by,omitempty"`
+	ResolvedAt time.Time `json:"resolved_at,omitzero"`
+	Outcome    string    `json:"outcome,omitempty"`
+
+	Timeline []Event `json:"timeline"`
+	// Seq counts changes; message and timer IDs derive from it, so replays send nothing twice.
+	Seq int `json:"seq"`
+}
+
+// Event is one line of an alert's timeline: who did what, when, to whom. IDs only.
+type Event struct {
+	At    time.Time `json:"at"`
+	Actor string    `json:"actor"`
+	Kind  string    `json:"kind"`
+	To    []string  `json:"to,omitempty"`
+}
+
+// Flow is the alerts flow on an engine.
+type Flow struct {
+	e   *bot.Engine
+	cfg Config
+}
+
+// Register adds the alerts flow to e.
+func Register(e *bot.Engine, cfg Config) *Flow {
+	if cfg.DescriptionMax <= 0 {
+		cfg.DescriptionMax = 500
+	}
+	if cfg.AckTimeout <= 0 {
+		cfg.AckTimeout = 4 * time.Hour
+	}
+	if cfg.AckGrace <= 0 {
+		cfg.AckGrace = time.Hour
+	}
+	if cfg.Calendar == nil {
+		cfg.Calendar = &bot.Calendar{}
+	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = 365 * 24 * time.Hour
+	}
+	if cfg.NoticeHour == 0 && cfg.NoticeMinute == 0 {
+		cfg.NoticeHour = 8
+	}
+	f := &Flow{e: e, cfg: cfg}
+	f.registerCommands()
+	f.registerActions()
+	e.OnTimer("alert.escalate", f.escalateTimer)
+	e.OnTimer("alert.ackcheck", f.ackCheckTimer)
+	e.OnTimer("alert.ackexpire", f.ackExpireTimer)
+	return f
+}
+
+func key(id string) string { return "alert/" + id }
+
+// Get returns the alert with id.
+func (f *Flow) Get(ctx context.Context, id string) (Alert, error) {
+	a, _, err := bot.Load[Alert](ctx, f.e.Records, key(id))
+	return a, err
+}
+
+func (a *Alert) log(at time.Time, actor, kind string, to ...string) {
+	a.Timeline = append(a.Timeline, Event{At: at, Actor: actor, Kind: kind, To: to})
+}
+
+// mayAct reports whether person may acknowledge or take the alert: someone it reached, the
+// school's contact or head for a notice, or a coordinator.
+func (f *Flow) mayAct(a *Alert, p *bot.Person) bool {
+	return slices.Contains(a.Reached, p.ID) || p.Has(bot.RoleCoordinator)
+}
+
+// maySee reports whether person may see the alert's details: its sender, anyone it reached,
+// and coordinators.
+func (f *Flow) maySee(a *Alert, p *bot.Person) bool {
+	return a.Sender == p.ID || f.mayAct(a, p)
+}
+
+// mayResolve reports whether person may resolve the alert: the acknowledger or a coordinator; a
+// notice is closed by its sender or a coordinator, never by the school.
+func (f *Flow) mayResolve(a *Alert, p *bot.Person) bool {
+	if p.Has(bot.RoleCoordinator) {
+		return true
+	}
+	if a.Kind == Notice {
+		return a.Sender == p.ID
+	}
+	return a.AckBy == p.ID
+}
+
+// change applies fn to the alert with CAS and then runs the effects fn returned; fn returning no
+// effects means nothing changed, and nothing is written. Effects are
+// idempotent (message and timer IDs derive from the alert's Seq), so a replay repeats nothing.
+func (f *Flow) change(ctx context.Context, id string, fn func(a *Alert) (func(context.Context, *Alert) error, error)) (Alert, error) {
+	var after func(context.Context, *Alert) error
+	a, err := bot.Update(ctx, f.e.Records, key(id), func(a *Alert, exists bool) ([]bot.IndexOp, error) {
+		if !exists {
+			return nil, bot.Tell("alert.unknown", "ID", id)
+		}
+		var err error
+		after, err = fn(a)
+		if err != nil {
+			return nil, err
+		}
+		if after == nil {
+			return nil, errUnchanged
+		}
+		a.Seq++
+		return f.indexes(a), nil
+	})
+	if errors.Is(err, errUnchanged) {
+		return a, nil
+	}
+	if err != nil {
+		return a, err
+	}
+	if after != nil {
+		return a, after(ctx, &a)
+	}
+	return a, nil
+}
+
+// indexes keeps "alerts:open" (open and acknowledged alerts by creation time) up to date.
+func (f *Flow) indexes(a *Alert) []bot.IndexOp {
+	score := float64(a.Created.Unix())
+	if a.State == Resolved {
+		return []bot.IndexOp{{Index: "alerts:open", Member: a.ID, Remove: true}, {Index: "alerts:resolved", Member: a.ID, Score: score}}
+	}
+	return []bot.IndexOp{{Index: "alerts:open", Member: a.ID, Score: score}, {Index: "alerts:resolved", Member: a.ID, Remove: true}}
+}
+
+func (f *Flow) name(id string) string {
+	if p := f.e.Directory().Person(id); p != nil {
+		return p.Name
+	}
+	return id
+}
+
+func (f *Flow) nextID(ctx context.Context, prefix string) (string, error) {
+	n, err := f.e.Marks.Count(ctx, "seq/alert", 0)
+	if err != nil {
+		return "", err
+	}
+	return prefix + strconv.FormatInt(n, 10), nil
+}
+
+// Input is a new concern, from a dialog, a shortcut or the integration API.
+type Input struct {
+	Case        string
+	Category    string
+	Urgency     string
+	Text        string
+	Phoned      bool
+	Sender      string // person ID; empty for an integration
+	Integration string
+}
+
+// Raise creates a concern and starts its chain.
+func (f *Flow) Raise(ctx context.Context, in Input) (Alert, error) {
+	if !f.e.ValidCaseCode(in.Case) {
+		return Alert{}, fmt.Errorf("%w: case code", bot.ErrInvalid)
+	}
+	if !slices.Contains(f.cfg.Categories, in.Category) {
+		return Alert{}, fmt.Errorf("%w: category", bot.ErrInvalid)
+	}
+	if !slices.Contains(Urgencies, in.Urgency) {
+		return Alert{}, fmt.Errorf("%w: urgency", bot.ErrInvalid)
+	}
+	if len([]rune(in.Text)) > f.cfg.DescriptionMax {
+		return Alert{}, fmt.Errorf("%w: description too long", bot.ErrInvalid)
+	}
+	now := f.e.Clock.Now()
+	a := Alert{Kind: Concern, Case: in.Case, Category: in.Category, Urgency: in.Urgency, Text: in.Text, Phoned: in.Phoned,
+		Sender: in.Sender, Integration: in.Integration, Created: now, State: Open}
+	actor := in.Sender
+	if in.Integration != "" {
+		a.Institution = f.cfg.Integrations[in.Integration]
+		actor = "integration:" + in.Integration
+		a.Sender = ""
+	} else if p := f.e.Directory().Person(in.Sender); p != nil {
+		a.Institution = p.Institution
+		if len(p.Areas) > 0 {
+			a.Area = p.Areas[0]
+		} else if i := f.e.Directory().Institution(p.Institution); i != nil && len(i.Areas) > 0 {
+			a.Area = i.Areas[0]
+		}
+	}
+	rule := f.route(a.Category, a.Urgency, a.Institution, a.Area)
+	a.Rule, a.Steps, a.Repeat = rule.Name, rule.Steps, rule.Repeat
+	return f.create(ctx, a, actor, "A")
+}
+
+// route picks the first rule that matches; with none, the coordinators are asked.
+func (f *Flow) route(category, urgency, institution, area string) Rule {
+	for _, r := range f.cfg.Rules {
+		if r.matches(category, urgency, institution, area) {
+			return r
+		}
+	}
+	return Rule{Name: "fallback", Steps: []Step{{Audience: bot.Audience{Roles: []bot.Role{bot.RoleCoordinator}}, Wait: time.Hour}}}
+}
+
+func (f *Flow) create(ctx context.Context, a Alert, actor, prefix string) (Alert, error) {
+	id, err := f.nextID(ctx, prefix)
+	if err != nil {
+		return a, err
+	}
+	a.ID = id
+	_, created, err := f.e.EnsureCase(ctx, a.Case, actor)
+	if err != nil {
+		return a, err
+	}
+	a.CaseCreated = created
+	a.log(a.Created, actor, "created")
+	if _, err := bot.Save(ctx, f.e.Records, key(a.ID), a, 0, f.indexes(&a)...); err != nil {
+		return a, err
+	}
+	f.e.Record(ctx, bot.AuditEvent{Actor: actor, Kind: "alert.created", Record: key(a.ID), Case: a.Case, Reason: a.Kind + "." + a.Urgency})
+	// Entering the first step is the same idempotent effect as the escalation timer's.
+	return f.enter(ctx, a.ID, 0, 0)
+}
+
+// errNotOpen stops an escalation that found the alert acknowledged or resolved.
+var errNotOpen = errors.New("alert not open")

@@ -1,0 +1,310 @@
+package alerts_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tiltas/tiltas/bot"
+	"github.com/tiltas/tiltas/bot/alerts"
+	"github.com/tiltas/tiltas/config"
+	"github.com/tiltas/tiltas/internal/flowtest"
+)
+
+// flowConfig mirrors cmd/tiltas's alertsConfig for the example municipality.
+func flowConfig(c *config.Config) alerts.Config {
+	a := c.Alerts
+	roles := func(rs []string) []bot.Role {
+		var out []bot.Role
+		for _, r := range rs {
+			out = append(out, bot.Role(r))
+		}
+		return out
+	}
+	cfg := alerts.Config{Categories: a.Categories, Senders: roles(a.Senders), DescriptionMax: a.DescriptionMax,
+		AckTimeout: a.AckTimeout.D(), AckGrace: a.AckGrace.D(), NoticeSenders: roles(a.Notices.Senders), NoticeHour: 8,
+		Calendar: &bot.Calendar{}, Retention: c.Retention.Alerts.D()}
+	for _, r := range a.Rules {
+		rule := alerts.Rule{Name: r.Name, Categories: r.Categories, Urgency: r.Urgency, Repeat: r.Repeat}
+		for _, s := range r.Steps {
+			aud := bot.Audience{People: s.People, Roles: roles(s.Roles)}
+			if s.Institution != "" {
+				aud.Institutions = []string{s.Institution}
+			}
+			rule.Steps = append(rule.Steps, alerts.Step{Audience: aud, Groups: s.Groups, Wait: s.Wait.D()})
+		}
+		cfg.Rules = append(cfg.Rules, rule)
+	}
+	return cfg
+}
+
+type harness struct {
+	*flowtest.Harness
+	flow *alerts.Flow
+}
+
+func newHarness(t *testing.T, o flowtest.Options) *harness {
+	h := &harness{}
+	o.Register = func(e *bot.Engine, c *config.Config) { h.flow = alerts.Register(e, flowConfig(c)) }
+	h.Harness = flowtest.New(t, o)
+	return h
+}
+
+// raise walks Giedrė (school) through the concern shortcut and confirms.
+func (h *harness) raise(text string) alerts.Alert {
+	h.T.Helper()
+	h.Say("giedre-s", "/concern K-2026-117 skubu nepriežiūra "+text)
+	h.Press("giedre-s", "Patvirtinti")
+	a, err := h.flow.Get(h.Ctx, "A1")
+	if err != nil {
+		h.T.Fatalf("no alert A1: %v\n%s", err, h.Chats.Dump("dm:giedre-s"))
+	}
+	return a
+}
+
+func TestUrgentConcernReachesChildRightsAtOnceAndGroupWithoutDetails(t *testing.T) {
+	h := newHarness(t, flowtest.Options{})
+	a := h.raise("Mėlynės ant rankų")
+	if a.Urgency != "urgent" || a.Category != "neglect" || a.State != alerts.Open {
+		t.Fatalf("alert = %+v", a)
+	}
+	for _, p := range []string{"aiste-r", "mindaugas-l", "ruta-g"} {
+		m := h.MustSee(p, "Mėlynės ant rankų")
+		if got := m.Buttons(); len(got) != 2 {
+			t.Errorf("%s buttons = %v", p, got)
+		}
+	}
+	for _, p := range []string{"tomas-k", "jurate-z", "ona-p"} {
+		h.MustNotSee(p, "Mėlynės")
+	}
+	group := h.Chats.Chat("group:vtas-grupe")
+	if len(group) != 1 || !strings.Contains(group[0].Text(), "K-2026-117") || strings.Contains(group[0].Text(), "Mėlynės") {
+		t.Fatalf("group got:\n%s", h.Chats.Dump("group:vtas-grupe"))
+	}
+	h.MustSee("giedre-s", "išsiųstas: Aistė Rimkutė, Mindaugas Lukoševičius ir Rūta Grigaitė")
+	if n := len(h.Audit("case.shared")); n != 3 {
+		t.Errorf("shares recorded: %d, want 3", n)
+	}
+}
+
+func TestEscalatesStepByStepRepeatsAndTellsCoordinatorWhenExhausted(t *testing.T) {
+	h := newHarness(t, flowtest.Options{})
+	h.raise("Niekas neatsiliepia")
+	h.Advance(9 * time.Minute)
+	h.MustNotSee("tomas-k", "Niekas neatsiliepia")
+	h.Advance(time.Minute)
+	h.MustSee("tomas-k", "Niekas neatsiliepia") // step 2: police, after 10 minutes
+	h.MustNotSee("jurate-z", "Niekas neatsiliepia")
+	h.Advance(10 * time.Minute)
+	h.MustSee("jurate-z", "Niekas neatsiliepia") // step 3: coordinator
+	a, _ := h.flow.Get(h.Ctx, "A1")
+	if a.Round != 0 || a.Step != 2 {
+		t.Fatalf("position %d:%d", a.Round, a.Step)
+	}
+	h.Advance(15 * time.Minute) // repeat: round 2 starts again at child rights
+	a, _ = h.flow.Get(h.Ctx, "A1")
+	if a.Round != 1 || a.Step != 0 {
+		t.Fatalf("after the first round: %d:%d", a.Round, a.Step)
+	}
+	h.Advance(35 * time.Minute)
+	h.MustSee("jurate-z", "niekas nepatvirtino per visą eskalavimo grandinę")
+	if n := len(h.Audit("alert.escalated")); n != 5 {
+		t.Errorf("escalations audited: %d, want 5", n)
+	}
+}
+
+func TestAcknowledgementStopsEscalationTellsSenderAndEditsEveryCopy(t *testing.T) {
+	h := newHarness(t, flowtest.Options{})
+	h.raise("Reikia patikrinti")
+	h.Advance(2 * time.Minute)
+	r := h.Press("mindaugas-l", "Patvirtinti")
+	if !strings.Contains(r.Toast, "A1 patvirtintas") {
+		t.Errorf("toast = %q", r.Toast)
+	}
+	h.MustSee("giedre-s", "Jūsų pranešimą A1 (K-2026-117) patvirtino Mindaugas Lukoševičius (Vaiko teisių apsaugos skyrius)")
+	for _, p := range []string{"aiste-r", "mindaugas-l", "ruta-g"} {
+		m := h.MustSee(p, "Reikia patikrinti")
+		if !strings.Contains(m.Text(), "Patvirtino Mindaugas Lukoševičius") {
+			t.Errorf("%s copy not edited:\n%s", p, m.Text())
+		}
+	}
+	if got := h.MustSee("aiste-r", "Reikia patikrinti").Buttons(); len(got) != 0 {
+		t.Errorf("someone else's copy keeps buttons %v", got)
+	}
+	if got := strings.Join(h.MustSee("mindaugas-l", "Reikia patikrinti").Buttons(), ","); !strings.Contains(got, "Išspręsta") {
+		t.Errorf("acknowledger's buttons = %s", got)
+	}
+	if g := h.Chats.Chat("group:vtas-grupe"); !strings.Contains(g[0].Text(), "patvirtino Mindaugas") {
+		t.Errorf("group copy not edited: %s", g[0].Text())
+	}
+	h.Advance(30 * time.Minute)
+	h.MustNotSee("tomas-k", "Reikia patikrinti")
+	// A second acknowledgement by someone else is refused.
+	if r := h.PressToken("aiste-r", "nothing"); r.Toast == "" {
+		t.Error("no toast for a stale press")
+	}
+	// The concern created the case: the acknowledger is now assigned to it.
+	c, err := h.Engine.Case(h.Ctx, "K-2026-117")
+	if err != nil || !c.Has("mindaugas-l") {
+		t.Errorf("case = %+v, %v", c, err)
+	}
+}
+
+func TestAcknowledgeFromTheGroupIsPersonal(t *testing.T) {
+	h := newHarness(t, flowtest.Options{})
+	h.raise("Grupėje")
+	r := h.PressOn("tomas-k", "group:vtas-grupe", "Patvirtinti") // police: not in the chain yet
+	if !strings.Contains(r.Toast, "nebuvo siųstas") {
+		t.Errorf("outsider toast = %q", r.Toast)
+	}
+	if a, _ := h.flow.Get(h.Ctx, "A1"); a.State != alerts.Open {
+		t.Fatal("an outsider acknowledged")
+	}
+	h.PressOn("ruta-g", "group:vtas-grupe", "Patvirtinti")
+	if a, _ := h.flow.Get(h.Ctx, "A1"); a.State != alerts.Acknowledged || a.AckBy != "ruta-g" {
+		t.Fatalf("group acknowledgement: %+v", a)
+	}
+}
+
+func TestUndoResumesTheChainWhereItStopped(t *testing.T) {
+	h := newHarness(t, flowtest.Options{})
+	h.raise("Atšaukimas")
+	h.Advance(11 * time.Minute) // now at step 2 (police)
+	h.Press("tomas-k", "Patvirtinti")
+	h.Advance(30 * time.Minute)
+	h.MustNotSee("jurate-z", "Atšaukimas")
+	h.Press("tomas-k", "Atšaukti patvirtinimą")
+	h.MustSee("rasa-m", "vėl atviras")
+	h.MustSee("giedre-s", "vėl atviras")
+	m := h.MustSee("rasa-m", "Atšaukimas")
+	if !strings.Contains(strings.Join(m.Buttons(), ","), "Patvirtinti") {
+		t.Errorf("reopened copy has no acknowledge button: %v", m.Buttons())
+	}
+	h.Advance(10 * time.Minute)
+	h.MustSee("jurate-z", "Atšaukimas") // the police step's wait ran out again: coordinator
+}
+
+func TestAckTimeoutRemindsThenReopens(t *testing.T) {
+	h := newHarness(t, flowtest.Options{})
+	h.raise("Priminimas")
+	h.Press("aiste-r", "Patvirtinti")
+	h.Advance(4 * time.Hour)
+	h.MustSee("aiste-r", "vis dar neišspręstas")
+	h.Press("aiste-r", "Vis dar dirbu")
+	h.Advance(2 * time.Hour)
+	if a, _ := h.flow.Get(h.Ctx, "A1"); a.State != alerts.Acknowledged {
+		t.Fatalf("confirmed acknowledgement lapsed: %s", a.State)
+	}
+	h.Advance(2*time.Hour + time.Hour + time.Minute) // second reminder, not confirmed
+	a, _ := h.flow.Get(h.Ctx, "A1")
+	if a.State != alerts.Open || a.AckBy != "" {
+		t.Fatalf("after an unanswered reminder: %s by %q", a.State, a.AckBy)
+	}
+	h.MustSee("mindaugas-l", "neatsakė į priminimą")
+}
+
+func TestResolveTellsSenderAndIsPurgedAfterRetention(t *testing.T) {
+	h := newHarness(t, flowtest.Options{})
+	h.raise("Sprendimas")
+	h.Press("aiste-r", "Patvirtinti")
+	h.Press("aiste-r", "Išspręsta")
+	h.Say("aiste-r", "Šeima aplankyta, pagalba suteikta.")
+	h.MustSee("giedre-s", "Jūsų pranešimas A1 (K-2026-117) išspręstas (Aistė Rimkutė)")
+	h.MustNotSee("giedre-s", "pagalba suteikta") // the outcome stays with the chain
+	if m := h.MustSee("ruta-g", "Sprendimas"); !strings.Contains(m.Text(), "Išsprendė Aistė Rimkutė") || !strings.Contains(m.Text(), "pagalba suteikta") {
+		t.Errorf("copy after resolution:\n%s", m.Text())
+	}
+	h.Clock.Advance(366 * 24 * time.Hour)
+	n, err := h.Engine.Purge(h.Ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("purged %d, %v", n, err)
+	}
+	if _, err := h.flow.Get(h.Ctx, "A1"); err == nil {
+		t.Fatal("the resolved alert outlived its retention")
+	}
+	if len(h.Audit("alert.created")) != 1 || len(h.Audit("record.purged")) != 1 {
+		t.Error("the audit trail lost IDs and times")
+	}
+}
+
+func TestAuthorization(t *testing.T) {
+	h := newHarness(t, flowtest.Options{Unlinked: []string{"laura-t"}})
+	h.raise("Slapta")
+	tests := []struct {
+		name, person, text, want string
+	}{
+		{"someone outside the chain cannot see it", "tomas-k", "/alert A1", "nerastas arba jums neprieinamas"},
+		{"the sender can see it", "giedre-s", "/alert A1", "Slapta"},
+		{"a coordinator can see it", "jurate-z", "/alert A1", "Slapta"},
+		{"a leader cannot flag a concern", "kestutis-a", "/concern", "negalite"},
+		{"only coordinators export", "aiste-r", "/alert A1 export", "negalite"},
+		{"an unlinked user sees nothing", "laura-t", "/alert A1", "Neturite prieigos"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h.Say(tt.person, tt.text)
+			h.MustSee(tt.person, tt.want)
+		})
+	}
+	h.MustNotSee("laura-t", "Slapta")
+	h.MustNotSee("tomas-k", "Slapta")
+	// Someone who received it but did not acknowledge cannot resolve it.
+	h.Press("aiste-r", "Patvirtinti")
+	if err := func() error { _, err := h.flow.Resolve(h.Ctx, h.Engine.Directory().Person("ruta-g"), "A1", "x"); return err }(); err == nil {
+		t.Fatal("a non-acknowledger resolved the alert")
+	}
+}
+
+func TestNoticeToSchoolEscalatesToHeadNextSchoolDay(t *testing.T) {
+	// Friday evening: the next school day is Monday.
+	h := newHarness(t, flowtest.Options{Start: time.Date(2026, 12, 4, 21, 0, 0, 0, flowtest.Vilnius)})
+	h.Say("tomas-k", "/notice")
+	h.Press("tomas-k", "Saulės progimnazija")
+	h.Say("tomas-k", "K-2026-120")
+	h.Say("tomas-k", "20:30")
+	h.Press("tomas-k", "Taip")
+	h.Press("tomas-k", "Patvirtinti")
+	m := h.MustSee("giedre-s", "K-2026-120")
+	if !strings.Contains(m.Text(), "vaikas buvo įvykio vietoje") || !strings.Contains(m.Text(), "gruodžio 7 d., pirmadienis, 08:00") {
+		t.Errorf("notice:\n%s", m.Text())
+	}
+	if a, _ := h.flow.Get(h.Ctx, "N1"); !a.Incident.Equal(time.Date(2026, 12, 4, 20, 30, 0, 0, flowtest.Vilnius)) {
+		t.Errorf("incident time = %v", a.Incident)
+	}
+	h.AdvanceTo(time.Date(2026, 12, 7, 7, 59, 0, 0, flowtest.Vilnius))
+	h.MustNotSee("vytautas-d", "K-2026-120")
+	h.Advance(2 * time.Minute)
+	h.MustSee("vytautas-d", "K-2026-120")
+	h.Press("vytautas-d", "Gavau")
+	h.MustSee("tomas-k", "patvirtino Vytautas Dambrauskas")
+	// The school cannot close a police notice; the police officer can.
+	if _, err := h.flow.Resolve(h.Ctx, h.Engine.Directory().Person("vytautas-d"), "N1", "x"); err == nil {
+		t.Fatal("a school user closed a police notice")
+	}
+	if _, err := h.flow.Resolve(h.Ctx, h.Engine.Directory().Person("tomas-k"), "N1", "gauta"); err != nil {
+		t.Fatalf("sender could not close: %v", err)
+	}
+}
+
+func TestQuietHoursHoldRoutineButNotUrgent(t *testing.T) {
+	// 23:00: Jurgis (social worker, quiet 21:00–07:30) and Mindaugas (child rights, quiet 22–07).
+	h := newHarness(t, flowtest.Options{Start: time.Date(2026, 12, 1, 23, 0, 0, 0, flowtest.Vilnius)})
+	h.Say("giedre-s", "/concern K-2026-130 iprasta nelankymas Nelanko savaitę")
+	h.Press("giedre-s", "Patvirtinti")
+	h.MustNotSee("jurgis-b", "Nelanko savaitę")
+	h.MustSee("ona-p", "Nelanko savaitę") // no quiet hours
+	h.AdvanceTo(time.Date(2026, 12, 2, 7, 31, 0, 0, flowtest.Vilnius))
+	h.MustSee("jurgis-b", "Nelanko savaitę")
+
+	h.Say("giedre-s", "/concern K-2026-131 skubu smurtas Skubus naktį")
+	h.Press("giedre-s", "Patvirtinti")
+	h.MustSee("mindaugas-l", "Skubus naktį")
+}
+
+func TestShortcutWithBadCaseCodeFallsBackToTheDialog(t *testing.T) {
+	h := newHarness(t, flowtest.Options{})
+	h.Say("giedre-s", "/concern Jonas Jonaitis skubu")
+	h.MustSee("giedre-s", "Atvejo kodas?")
+	h.Say("giedre-s", "Jonas Jonaitis")
+	h.MustSee("giedre-s", "Tai ne atvejo kodas")
+}
