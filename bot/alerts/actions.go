@@ -14,8 +14,12 @@ func ackTimer(id string) string    { return "alert:" + id + ":ackcheck" }
 func expireTimer(id string) string { return "alert:" + id + ":ackexpire" }
 
 func (f *Flow) registerActions() {
-	f.e.Action("alert.ack", func(ctx context.Context, r *bot.Request, a bot.Action) error { return f.acknowledge(ctx, r, a.Ref, false) })
-	f.e.Action("alert.claim", func(ctx context.Context, r *bot.Request, a bot.Action) error { return f.acknowledge(ctx, r, a.Ref, true) })
+	f.e.Action("alert.ack", func(ctx context.Context, r *bot.Request, a bot.Action) error {
+		return f.acknowledge(ctx, r, a.Ref, false)
+	})
+	f.e.Action("alert.claim", func(ctx context.Context, r *bot.Request, a bot.Action) error {
+		return f.acknowledge(ctx, r, a.Ref, true)
+	})
 	f.e.Action("alert.unack", f.undoAck)
 	f.e.Action("alert.resolve", func(ctx context.Context, r *bot.Request, a bot.Action) error {
 		al, err := f.Get(ctx, a.Ref)

@@ -250,7 +250,10 @@ func TestAuthorization(t *testing.T) {
 	h.MustNotSee("tomas-k", "Slapta")
 	// Someone who received it but did not acknowledge cannot resolve it.
 	h.Press("aiste-r", "Patvirtinti")
-	if err := func() error { _, err := h.flow.Resolve(h.Ctx, h.Engine.Directory().Person("ruta-g"), "A1", "x"); return err }(); err == nil {
+	if err := func() error {
+		_, err := h.flow.Resolve(h.Ctx, h.Engine.Directory().Person("ruta-g"), "A1", "x")
+		return err
+	}(); err == nil {
 		t.Fatal("a non-acknowledger resolved the alert")
 	}
 }
