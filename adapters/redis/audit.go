@@ -1,0 +1,81 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/tiltas/tiltas/bot"
+)
+
+// Audit is the append-only audit stream. Nothing in this package trims or deletes it.
+type Audit struct {
+	c     goredis.UniversalClient
+	key   string
+	clock bot.Clock
+}
+
+// Append adds e with XADD, stamping events without a time with the clock's. Empty fields are
+// left out of the entry.
+func (a *Audit) Append(ctx context.Context, e bot.AuditEvent) error {
+	if e.At.IsZero() {
+		e.At = a.clock.Now()
+	}
+	values := []any{"at", e.At.Format(time.RFC3339Nano)}
+	for _, f := range []struct{ name, v string }{
+		{"actor", e.Actor}, {"kind", e.Kind}, {"record", e.Record}, {"case", e.Case}, {"to", e.To}, {"reason", e.Reason},
+	} {
+		if f.v != "" {
+			values = append(values, f.name, f.v)
+		}
+	}
+	if err := a.c.XAdd(ctx, &goredis.XAddArgs{Stream: a.key, Values: values}).Err(); err != nil {
+		return fmt.Errorf("audit %s: %w", e.Kind, err)
+	}
+	return nil
+}
+
+// auditPage is how many entries Range reads per round trip.
+const auditPage = 500
+
+// Range walks the whole stream in append order and filters on At: entry IDs carry the server's
+// time of append, which need not be the event's.
+func (a *Audit) Range(ctx context.Context, since, until time.Time, fn func(bot.AuditEvent) error) error {
+	start := "-"
+	for {
+		msgs, err := a.c.XRangeN(ctx, a.key, start, "+", auditPage).Result()
+		if err != nil {
+			return fmt.Errorf("audit range: %w", err)
+		}
+		for _, m := range msgs {
+			e, err := auditEvent(m.Values)
+			if err != nil {
+				return fmt.Errorf("audit entry %s: %w", m.ID, err)
+			}
+			if e.At.Before(since) || !e.At.Before(until) {
+				continue
+			}
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		if len(msgs) < auditPage {
+			return nil
+		}
+		start = "(" + msgs[len(msgs)-1].ID
+	}
+}
+
+func auditEvent(v map[string]any) (bot.AuditEvent, error) {
+	str := func(k string) string { s, _ := v[k].(string); return s }
+	at, err := time.Parse(time.RFC3339Nano, str("at"))
+	if err != nil {
+		return bot.AuditEvent{}, err
+	}
+	return bot.AuditEvent{
+		At: at, Actor: str("actor"), Kind: str("kind"), Record: str("record"),
+		Case: str("case"), To: str("to"), Reason: str("reason"),
+	}, nil
+}

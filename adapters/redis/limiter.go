@@ -1,0 +1,167 @@
+package redis
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/tiltas/tiltas/bot"
+)
+
+// LimitConfig is how fast each platform takes messages from the bot; a platform missing from it
+// is not limited. The memory adapter declares the same types, so that cmd/tiltas fills either
+// from one config section.
+type LimitConfig struct {
+	Platforms map[bot.Platform]Limits
+}
+
+// Limits are one platform's limits: overall, per private conversation and per group chat or
+// channel. Margin widens every window, so that jitter between our sends and the platform's
+// clock never puts one send too many into the platform's window.
+type Limits struct {
+	Global   Rate
+	PerChat  Rate
+	PerGroup Rate
+	Margin   time.Duration
+}
+
+// Rate is at most N sends in any Window; a zero N is no limit.
+type Rate struct {
+	N      int
+	Window time.Duration
+}
+
+// DefaultLimitConfig returns the limits the platforms publish: Telegram takes 30 messages a second
+// overall, one a second per private chat and 20 a minute per group; Slack one a second per
+// channel. The margin is 25ms.
+func DefaultLimitConfig() LimitConfig {
+	const margin = 25 * time.Millisecond
+	return LimitConfig{Platforms: map[bot.Platform]Limits{
+		bot.Telegram: {
+			Global:   Rate{30, time.Second},
+			PerChat:  Rate{1, time.Second},
+			PerGroup: Rate{20, time.Minute},
+			Margin:   margin,
+		},
+		bot.Slack: {
+			PerChat:  Rate{1, time.Second},
+			PerGroup: Rate{1, time.Second},
+			Margin:   margin,
+		},
+	}}
+}
+
+var _ bot.Limiter = (*Limiter)(nil)
+
+// Limiter is a sliding-window log shared by every replica: each window key is a sorted set of
+// reserved send times (µs, on the Redis server's clock, since rate limits are real time).
+type Limiter struct {
+	c   goredis.UniversalClient
+	k   keys
+	cfg LimitConfig
+}
+
+// NewLimiter returns a Limiter whose keys start with prefix ("" for DefaultPrefix). It makes no
+// network call.
+func NewLimiter(c goredis.UniversalClient, prefix string, cfg LimitConfig) *Limiter {
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	return &Limiter{c: c, k: keys{prefix}, cfg: cfg}
+}
+
+// reserveScript reserves the earliest moment t no window forbids: t = max(now, blocked-until,
+// and for each window of N sends in W, its N-th latest reservation + W). Any N+1 reservations
+// in a window then span at least W, even when one lands between earlier ones. It adds t to every
+// window, prunes reservations older than now-W and sets expiries.
+// KEYS: blocked-until, then the windows. ARGV: member, then N and W (µs) per window.
+// Returns {now, t} in µs.
+var reserveScript = goredis.NewScript(`
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local t = now
+local blocked = redis.call('GET', KEYS[1])
+if blocked then
+  t = math.max(t, tonumber(blocked))
+end
+for i = 2, #KEYS do
+  local n = tonumber(ARGV[2 * i - 2])
+  local w = tonumber(ARGV[2 * i - 1])
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', string.format('(%.0f', now - w))
+  local nth = redis.call('ZREVRANGE', KEYS[i], n - 1, n - 1, 'WITHSCORES')
+  if nth[2] then
+    t = math.max(t, tonumber(nth[2]) + w)
+  end
+end
+for i = 2, #KEYS do
+  local w = tonumber(ARGV[2 * i - 1])
+  redis.call('ZADD', KEYS[i], string.format('%.0f', t), ARGV[1])
+  local last = redis.call('ZREVRANGE', KEYS[i], 0, 0, 'WITHSCORES')
+  redis.call('PEXPIRE', KEYS[i], math.ceil((tonumber(last[2]) - now + w) / 1000) + 1000)
+end
+return {now, t}
+`)
+
+// blockScript moves a conversation's blocked-until later (never earlier).
+// KEYS: blocked-until. ARGV: duration µs.
+var blockScript = goredis.NewScript(`
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local d = tonumber(ARGV[1])
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+if cur < now + d then
+  redis.call('SET', KEYS[1], string.format('%.0f', now + d), 'PX', math.ceil(d / 1000) + 1000)
+end
+return 1
+`)
+
+// Reserve returns how long to wait before sending to the conversation.
+func (l *Limiter) Reserve(ctx context.Context, to bot.Address) (time.Duration, error) {
+	now, t, err := l.reserve(ctx, to)
+	if err != nil {
+		return 0, err
+	}
+	return t.Sub(now), nil
+}
+
+// reserve returns the server's now and the reserved moment.
+func (l *Limiter) reserve(ctx context.Context, to bot.Address) (time.Time, time.Time, error) {
+	pl := l.cfg.Platforms[to.Platform]
+	conv := to.Key()
+	keys := []string{l.k.limitBlock(conv)}
+	args := []any{rand.Text()}
+	window := func(key string, r Rate) {
+		if r.N > 0 && r.Window > 0 {
+			keys = append(keys, key)
+			args = append(args, r.N, (r.Window + pl.Margin).Microseconds())
+		}
+	}
+	window(l.k.limitGlobal(to.Platform), pl.Global)
+	if to.Group {
+		window(l.k.limitConv(conv), pl.PerGroup)
+	} else {
+		window(l.k.limitConv(conv), pl.PerChat)
+	}
+	res, err := reserveScript.Run(ctx, l.c, keys, args...).Int64Slice()
+	if err != nil {
+		return time.Time{}, time.Time{}, fmt.Errorf("reserve send to %s: %w", conv, err)
+	}
+	if len(res) != 2 {
+		return time.Time{}, time.Time{}, fmt.Errorf("reserve send to %s: unexpected reply", conv)
+	}
+	return time.UnixMicro(res[0]), time.UnixMicro(res[1]), nil
+}
+
+// Block keeps sends to the conversation back for d from now (the platform's "retry after").
+func (l *Limiter) Block(ctx context.Context, to bot.Address, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	if err := blockScript.Run(ctx, l.c, []string{l.k.limitBlock(to.Key())}, d.Microseconds()).Err(); err != nil {
+		return fmt.Errorf("block sends to %s: %w", to.Key(), err)
+	}
+	return nil
+}

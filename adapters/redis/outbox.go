@@ -1,0 +1,373 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/tiltas/tiltas/bot"
+)
+
+// The outbox keeps each message's body in its own hash (b: sealed Outgoing JSON, a: attempt) and
+// puts only the ID on a stream: one stream per platform and priority, read by one consumer group
+// in which every Store is a consumer. Retried and held-back messages wait in a per-platform sorted
+// set (member "u:<id>" or "r:<id>", score due ms) until Take moves them back onto their stream.
+// The queued set (score Outgoing.Queued ms) counts and dates every message not yet done or failed.
+// A sent marker (ID → MessageRef JSON) outlives the body by SentTTL.
+
+const group = "tiltas"
+
+// enqueueScript adds one message unless its ID is queued or was sent.
+// KEYS: body, sent, stream, queued, delayed. ARGV: sealed body, ID, queued ms, due ms ("" for
+// now), delayed member.
+var enqueueScript = goredis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'b', ARGV[1], 'a', 0)
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
+if ARGV[4] ~= '' then
+  redis.call('ZADD', KEYS[5], ARGV[4], ARGV[5])
+else
+  redis.call('XADD', KEYS[3], '*', 'id', ARGV[2])
+end
+return 1
+`)
+
+// takeScript moves due delayed messages back onto their streams, then reclaims entries pending
+// longer than the claim timeout and reads new ones, urgent stream first, up to max in all.
+// Entries whose body is gone (done or failed meanwhile) are dropped on the way.
+// KEYS: delayed, urgent stream, routine stream. ARGV: now ms, max, group, consumer, claim
+// timeout ms, body key prefix. Returns {stream index (1 urgent, 2 routine), entry ID, body,
+// attempt} per message.
+var takeScript = goredis.NewScript(`
+local max = tonumber(ARGV[2])
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 1000)
+for _, m in ipairs(due) do
+  redis.call('ZREM', KEYS[1], m)
+  local s = KEYS[3]
+  if string.sub(m, 1, 1) == 'u' then s = KEYS[2] end
+  redis.call('XADD', s, '*', 'id', string.sub(m, 3))
+end
+local out = {}
+local function add(i, entries)
+  for _, e in ipairs(entries) do
+    local body = false
+    if e[2] then
+      body = redis.call('HMGET', ARGV[6] .. e[2][2], 'b', 'a')
+    end
+    if body and body[1] then
+      table.insert(out, {i, e[1], body[1], body[2]})
+    else
+      redis.call('XACK', KEYS[i + 1], ARGV[3], e[1])
+      redis.call('XDEL', KEYS[i + 1], e[1])
+    end
+  end
+end
+for i = 1, 2 do
+  local s = KEYS[i + 1]
+  redis.pcall('XGROUP', 'CREATE', s, ARGV[3], '0', 'MKSTREAM')
+  if #out < max then
+    local r = redis.call('XAUTOCLAIM', s, ARGV[3], ARGV[4], ARGV[5], '0-0', 'COUNT', max - #out)
+    add(i, r[2])
+  end
+  if #out < max then
+    local r = redis.call('XREADGROUP', 'GROUP', ARGV[3], ARGV[4], 'COUNT', max - #out, 'STREAMS', s, '>')
+    if r then add(i, r[1][2]) end
+  end
+end
+return out
+`)
+
+// doneScript records the ref and removes the message.
+// KEYS: body, sent, stream, queued. ARGV: entry ID, group, ref JSON, sent TTL ms, ID.
+var doneScript = goredis.NewScript(`
+redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[4], ARGV[5])
+redis.call('XACK', KEYS[3], ARGV[2], ARGV[1])
+redis.call('XDEL', KEYS[3], ARGV[1])
+return 1
+`)
+
+// retryScript moves a message from its stream to the delayed set, unless it was finished
+// meanwhile. KEYS: body, stream, delayed. ARGV: entry ID, group, attempt, due ms, member.
+var retryScript = goredis.NewScript(`
+redis.call('XACK', KEYS[2], ARGV[2], ARGV[1])
+redis.call('XDEL', KEYS[2], ARGV[1])
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'a', ARGV[3])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
+return 1
+`)
+
+// failScript removes a message. KEYS: body, stream, queued. ARGV: entry ID, group, ID.
+var failScript = goredis.NewScript(`
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[3], ARGV[3])
+redis.call('XACK', KEYS[2], ARGV[2], ARGV[1])
+redis.call('XDEL', KEYS[2], ARGV[1])
+return 1
+`)
+
+func member(pr bot.Priority, id string) string {
+	if pr == bot.Urgent {
+		return "u:" + id
+	}
+	return "r:" + id
+}
+
+// Enqueue seals each message and adds it unless its ID is queued or was sent within SentTTL. A
+// message with NotBefore in the future waits in the delayed set, so quiet hours cost no attempt.
+func (s *Store) Enqueue(ctx context.Context, msgs ...bot.Outgoing) error {
+	now := s.clock.Now()
+	for _, m := range msgs {
+		if m.Queued.IsZero() {
+			m.Queued = now
+		}
+		plain, err := json.Marshal(m)
+		if err != nil {
+			return fmt.Errorf("enqueue %s: %w", m.ID, err)
+		}
+		body, err := s.seal(plain)
+		if err != nil {
+			return fmt.Errorf("enqueue %s: seal: %w", m.ID, err)
+		}
+		due := ""
+		if m.NotBefore.After(now) {
+			due = strconv.FormatInt(m.NotBefore.UnixMilli(), 10)
+		}
+		keys := []string{s.k.body(m.ID), s.k.sent(m.ID), s.k.stream(m.To.Platform, m.Priority), s.k.queued(), s.k.delayed(m.To.Platform)}
+		err = enqueueScript.Run(ctx, s.c, keys, body, m.ID, m.Queued.UnixMilli(), due, member(m.Priority, m.ID)).Err()
+		if err != nil {
+			return fmt.Errorf("enqueue %s: %w", m.ID, err)
+		}
+	}
+	return nil
+}
+
+// Take runs one script that hands out what is ready; when nothing is, it blocks on both streams
+// for new entries, waking early when a delayed message falls due or a claim may have expired.
+func (s *Store) Take(ctx context.Context, platform bot.Platform, n int, block time.Duration) ([]bot.Delivery, error) {
+	if n <= 0 {
+		return nil, fmt.Errorf("take %d: %w", n, bot.ErrInvalid)
+	}
+	s.sweepConsumers(ctx, platform)
+	urgent, routine := s.k.stream(platform, bot.Urgent), s.k.stream(platform, bot.Routine)
+	deadline := time.Now().Add(block)
+	for {
+		keys := []string{s.k.delayed(platform), urgent, routine}
+		res, err := takeScript.Run(ctx, s.c, keys, s.clock.Now().UnixMilli(), n, group, s.consumer,
+			s.claimTimeout.Milliseconds(), s.k.bodyPrefix()).Slice()
+		if err != nil {
+			return nil, fmt.Errorf("take %s: %w", platform, err)
+		}
+		ds, err := s.deliveries(res)
+		if err != nil || len(ds) > 0 {
+			return ds, err
+		}
+		wait := time.Until(deadline)
+		if wait < time.Millisecond {
+			return nil, nil
+		}
+		wait = min(wait, s.claimTimeout)
+		if next, err := s.c.ZRangeWithScores(ctx, keys[0], 0, 0).Result(); err == nil && len(next) > 0 {
+			until := time.Duration(int64(next[0].Score)-s.clock.Now().UnixMilli()) * time.Millisecond
+			wait = max(min(wait, until), time.Millisecond)
+		}
+		ds, err = s.readBlocking(ctx, urgent, routine, n, wait)
+		if err != nil || len(ds) > 0 {
+			return ds, err
+		}
+	}
+}
+
+// readBlocking waits for new entries on both streams and loads their bodies.
+func (s *Store) readBlocking(ctx context.Context, urgent, routine string, n int, wait time.Duration) ([]bot.Delivery, error) {
+	streams, err := s.c.XReadGroup(ctx, &goredis.XReadGroupArgs{
+		Group:    group,
+		Consumer: s.consumer,
+		Streams:  []string{urgent, routine, ">", ">"},
+		Count:    int64(n),
+		Block:    wait,
+	}).Result()
+	if isNil(err) {
+		return nil, nil
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("take: read: %w", err)
+	}
+	var res []any
+	for _, st := range streams {
+		idx := int64(2)
+		if st.Stream == urgent {
+			idx = 1
+		}
+		for _, m := range st.Messages {
+			id, _ := m.Values["id"].(string)
+			vals, err := s.c.HMGet(ctx, s.k.body(id), "b", "a").Result()
+			if err != nil {
+				return nil, fmt.Errorf("take %s: %w", id, err)
+			}
+			b, ok := vals[0].(string)
+			if !ok {
+				// Finished while it waited on the stream.
+				s.c.XAck(ctx, st.Stream, group, m.ID)
+				s.c.XDel(ctx, st.Stream, m.ID)
+				continue
+			}
+			res = append(res, []any{idx, m.ID, b, vals[1]})
+		}
+	}
+	return s.deliveries(res)
+}
+
+// deliveries decodes takeScript's rows (and readBlocking's, which have the same shape).
+func (s *Store) deliveries(rows []any) ([]bot.Delivery, error) {
+	var ds []bot.Delivery
+	for _, r := range rows {
+		row, ok := r.([]any)
+		if !ok || len(row) != 4 {
+			return nil, fmt.Errorf("take: unexpected reply %T", r)
+		}
+		handle, _ := row[1].(string)
+		body, _ := row[2].(string)
+		attempt, _ := strconv.Atoi(fmt.Sprint(row[3]))
+		plain, err := s.open([]byte(body))
+		if err != nil {
+			return nil, fmt.Errorf("take %s: open: %w", handle, err)
+		}
+		d := bot.Delivery{Attempt: attempt, Handle: handle}
+		if err := json.Unmarshal(plain, &d.Outgoing); err != nil {
+			return nil, fmt.Errorf("take %s: decode: %w", handle, err)
+		}
+		ds = append(ds, d)
+	}
+	return ds, nil
+}
+
+// Done records the ref for SentTTL and deletes the body and the stream entry, so that the
+// message's text does not linger in Redis.
+func (s *Store) Done(ctx context.Context, d bot.Delivery, ref bot.MessageRef) error {
+	refJSON, err := json.Marshal(ref)
+	if err != nil {
+		return fmt.Errorf("done %s: %w", d.ID, err)
+	}
+	keys := []string{s.k.body(d.ID), s.k.sent(d.ID), s.k.stream(d.To.Platform, d.Priority), s.k.queued()}
+	err = doneScript.Run(ctx, s.c, keys, d.Handle, group, refJSON, s.sentTTL.Milliseconds(), d.ID).Err()
+	if err != nil {
+		return fmt.Errorf("done %s: %w", d.ID, err)
+	}
+	return nil
+}
+
+// Retry moves the message to the delayed set with its attempt counted.
+func (s *Store) Retry(ctx context.Context, d bot.Delivery, at time.Time) error {
+	keys := []string{s.k.body(d.ID), s.k.stream(d.To.Platform, d.Priority), s.k.delayed(d.To.Platform)}
+	// Truncated like Take's now, so that a retry "now" is takeable at once (a message may go
+	// out up to a millisecond early, which no one can tell).
+	err := retryScript.Run(ctx, s.c, keys, d.Handle, group, d.Attempt+1, at.UnixMilli(), member(d.Priority, d.ID)).Err()
+	if err != nil {
+		return fmt.Errorf("retry %s: %w", d.ID, err)
+	}
+	return nil
+}
+
+// Fail deletes the message and its stream entry.
+func (s *Store) Fail(ctx context.Context, d bot.Delivery) error {
+	keys := []string{s.k.body(d.ID), s.k.stream(d.To.Platform, d.Priority), s.k.queued()}
+	if err := failScript.Run(ctx, s.c, keys, d.Handle, group, d.ID).Err(); err != nil {
+		return fmt.Errorf("fail %s: %w", d.ID, err)
+	}
+	return nil
+}
+
+// Sent reads the marker Done left.
+func (s *Store) Sent(ctx context.Context, id string) (bot.MessageRef, bool, error) {
+	data, err := s.c.Get(ctx, s.k.sent(id)).Bytes()
+	if isNil(err) {
+		return bot.MessageRef{}, false, nil
+	}
+	if err != nil {
+		return bot.MessageRef{}, false, fmt.Errorf("sent %s: %w", id, err)
+	}
+	var ref bot.MessageRef
+	if err := json.Unmarshal(data, &ref); err != nil {
+		return bot.MessageRef{}, false, fmt.Errorf("sent %s: %w", id, err)
+	}
+	return ref, true, nil
+}
+
+// Stats counts every message not yet done or failed (waiting, taken or delayed, on every
+// platform) and dates the oldest by its Queued time.
+func (s *Store) Stats(ctx context.Context) (int64, time.Duration, error) {
+	var depth *goredis.IntCmd
+	var first *goredis.ZSliceCmd
+	_, err := s.c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		depth = p.ZCard(ctx, s.k.queued())
+		first = p.ZRangeWithScores(ctx, s.k.queued(), 0, 0)
+		return nil
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("outbox stats: %w", err)
+	}
+	if len(first.Val()) == 0 {
+		return 0, 0, nil
+	}
+	oldest := time.UnixMilli(int64(first.Val()[0].Score))
+	return depth.Val(), max(s.clock.Now().Sub(oldest), 0), nil
+}
+
+// sweeps paces the removal of consumers left behind by replicas that are gone.
+type sweeps struct {
+	mu   sync.Mutex
+	last map[bot.Platform]time.Time
+}
+
+// consumerIdle is how long a consumer with nothing pending may be silent before it is removed.
+const consumerIdle = time.Hour
+
+// sweepConsumers removes, at most every ten minutes per platform, the consumers of other Stores
+// that hold nothing and have been idle for an hour: every restart makes a new consumer, and the
+// group would otherwise grow for ever. Failures are left for the next sweep.
+func (s *Store) sweepConsumers(ctx context.Context, platform bot.Platform) {
+	s.sweeps.mu.Lock()
+	if s.sweeps.last == nil {
+		s.sweeps.last = map[bot.Platform]time.Time{}
+	}
+	due := time.Since(s.sweeps.last[platform]) > 10*time.Minute
+	if due {
+		s.sweeps.last[platform] = time.Now()
+	}
+	s.sweeps.mu.Unlock()
+	if !due {
+		return
+	}
+	for _, pr := range []bot.Priority{bot.Urgent, bot.Routine} {
+		stream := s.k.stream(platform, pr)
+		cs, err := s.c.XInfoConsumers(ctx, stream, group).Result()
+		if err != nil {
+			var rerr goredis.Error
+			if !errors.As(err, &rerr) {
+				return // not a server's "no such stream or group": try next time
+			}
+			continue
+		}
+		for _, c := range cs {
+			if c.Name != s.consumer && c.Pending == 0 && c.Idle > consumerIdle {
+				s.c.XGroupDelConsumer(ctx, stream, group, c.Name)
+			}
+		}
+	}
+}

@@ -1,0 +1,162 @@
+// Package redis keeps Tiltas's state in Redis (standalone, Sentinel or Cluster) so that replicas
+// share it: versioned records with their indexes, marks, the outbox, durable timers, the rate
+// limiter and the audit stream. Every key starts with a prefix, and every group of keys that one
+// script or transaction touches shares a hash tag ({rec}, {out}, {tm}, {rl}, {audit}), so that in
+// a Cluster it lives in one slot. Record data and queued messages pass through the Sealer, the one
+// place where data at rest is encrypted.
+package redis
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/tiltas/tiltas/bot"
+)
+
+// Defaults for Options.
+const (
+	DefaultPrefix       = "tiltas"
+	DefaultClaimTimeout = 30 * time.Second
+	DefaultSentTTL      = 7 * 24 * time.Hour
+)
+
+// Options configure a Store. Only Client is required.
+type Options struct {
+	Client goredis.UniversalClient
+	// Prefix starts every key, so that several deployments (or tests) can share a server.
+	Prefix string
+	// Sealer encrypts record data and queued messages; nil stores them as they are.
+	Sealer bot.Sealer
+	// Clock decides when retried and held-back messages are due and how old the queue is. TTLs,
+	// claim timeouts and rate limits run on the Redis server's clock.
+	Clock bot.Clock
+	// ClaimTimeout is how long a taken delivery stays with its worker before another may take it.
+	ClaimTimeout time.Duration
+	// SentTTL is how long a delivered message's ref is kept, making a re-enqueue a no-op.
+	SentTTL time.Duration
+}
+
+var (
+	_ bot.Records       = (*Store)(nil)
+	_ bot.Marks         = (*Store)(nil)
+	_ bot.DeliveryQueue = (*Store)(nil)
+	_ bot.TimerQueue    = (*Store)(nil)
+	_ bot.Audit         = (*Audit)(nil)
+)
+
+// Store implements the stores bot needs on one Redis deployment. The audit log is a separate
+// value (Store.Audit) only because its Range would collide with Records.Range. Each Store is one
+// consumer of the outbox streams: run one per replica.
+type Store struct {
+	c            goredis.UniversalClient
+	k            keys
+	sealer       bot.Sealer
+	clock        bot.Clock
+	claimTimeout time.Duration
+	sentTTL      time.Duration
+	consumer     string
+	audit        *Audit
+	sweeps       sweeps
+}
+
+// New returns a Store on o.Client. It makes no network call.
+func New(o Options) (*Store, error) {
+	if o.Client == nil {
+		return nil, fmt.Errorf("redis store: no client: %w", bot.ErrInvalid)
+	}
+	if o.Prefix == "" {
+		o.Prefix = DefaultPrefix
+	}
+	if o.Clock == nil {
+		o.Clock = bot.SystemClock
+	}
+	if o.ClaimTimeout <= 0 {
+		o.ClaimTimeout = DefaultClaimTimeout
+	}
+	if o.SentTTL <= 0 {
+		o.SentTTL = DefaultSentTTL
+	}
+	k := keys{o.Prefix}
+	return &Store{
+		c:            o.Client,
+		k:            k,
+		sealer:       o.Sealer,
+		clock:        o.Clock,
+		claimTimeout: o.ClaimTimeout,
+		sentTTL:      o.SentTTL,
+		consumer:     "c-" + rand.Text(),
+		audit:        &Audit{c: o.Client, key: k.audit(), clock: o.Clock},
+	}, nil
+}
+
+// Audit returns the store's audit log.
+func (s *Store) Audit() *Audit { return s.audit }
+
+// keys names every key the store uses.
+type keys struct{ p string }
+
+func (k keys) record(key string) string      { return k.p + ":{rec}:r:" + key }
+func (k keys) recordPrefix() string          { return k.p + ":{rec}:r:" }
+func (k keys) index(name string) string      { return k.p + ":{rec}:i:" + name }
+func (k keys) mark(key string) string        { return k.p + ":m:" + key }
+func (k keys) body(id string) string         { return k.p + ":{out}:b:" + id }
+func (k keys) bodyPrefix() string            { return k.p + ":{out}:b:" }
+func (k keys) sent(id string) string         { return k.p + ":{out}:sent:" + id }
+func (k keys) queued() string                { return k.p + ":{out}:queued" }
+func (k keys) delayed(p bot.Platform) string { return k.p + ":{out}:delayed:" + string(p) }
+func (k keys) stream(p bot.Platform, pr bot.Priority) string {
+	if pr == bot.Urgent {
+		return k.p + ":{out}:s:" + string(p) + ":urgent"
+	}
+	return k.p + ":{out}:s:" + string(p) + ":routine"
+}
+func (k keys) timerDue() string                  { return k.p + ":{tm}:due" }
+func (k keys) timerData() string                 { return k.p + ":{tm}:data" }
+func (k keys) timerLease() string                { return k.p + ":{tm}:lease" }
+func (k keys) limitGlobal(p bot.Platform) string { return k.p + ":{rl}:g:" + string(p) }
+func (k keys) limitConv(conv string) string      { return k.p + ":{rl}:c:" + conv }
+func (k keys) limitBlock(conv string) string     { return k.p + ":{rl}:b:" + conv }
+func (k keys) audit() string                     { return k.p + ":{audit}:stream" }
+
+func (s *Store) seal(plain []byte) ([]byte, error) {
+	if s.sealer == nil {
+		return plain, nil
+	}
+	return s.sealer.Seal(plain)
+}
+
+func (s *Store) open(sealed []byte) ([]byte, error) {
+	if s.sealer == nil {
+		return sealed, nil
+	}
+	return s.sealer.Open(sealed)
+}
+
+// ms is t in Unix milliseconds, rounded up so that nothing is due before its time.
+func ms(t time.Time) int64 {
+	n := t.UnixNano()
+	m := n / 1e6
+	if n%1e6 > 0 {
+		m++
+	}
+	return m
+}
+
+// isNil reports Redis's "no such key" reply.
+func isNil(err error) bool { return errors.Is(err, goredis.Nil) }
+
+// forEachMaster calls fn with every node that holds data: the masters of a Cluster, or the one
+// server otherwise. Calls may run concurrently.
+func forEachMaster(ctx context.Context, c goredis.UniversalClient, fn func(ctx context.Context, c goredis.UniversalClient) error) error {
+	if cc, ok := c.(*goredis.ClusterClient); ok {
+		return cc.ForEachMaster(ctx, func(ctx context.Context, node *goredis.Client) error {
+			return fn(ctx, node)
+		})
+	}
+	return fn(ctx, c)
+}
