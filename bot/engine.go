@@ -187,13 +187,18 @@ func (e *Engine) Fire(ctx context.Context, t Timer) error {
 type Incoming struct {
 	// ID is the platform's update or event ID: replies are keyed by it, so that handling a
 	// redelivered update again does not send its replies twice.
-	ID   string
-	From Identity
-	Chat Address
-	Text string
+	ID   string   `json:"id"`
+	From Identity `json:"from"`
+	Chat Address  `json:"chat"`
+	Text string   `json:"text,omitempty"`
 	// Button is the token of a pressed button, and Message the message it was on.
-	Button  string
-	Message *MessageRef
+	Button  string      `json:"button,omitempty"`
+	Message *MessageRef `json:"message,omitempty"`
+	// Callback is what the adapter needs to answer a button press (Telegram's callback query
+	// ID, Slack's response_url).
+	Callback string `json:"callback,omitempty"`
+	// Kind is what the platform delivered (message, callback, command), for metrics.
+	Kind string `json:"kind,omitempty"`
 }
 
 // Response is what the adapter answers at once (Telegram answerCallbackQuery, a Slack

@@ -219,3 +219,30 @@ func (e *DeliveryError) Error() string {
 
 // Unwrap returns the underlying error.
 func (e *DeliveryError) Unwrap() error { return e.Err }
+
+// Inbound is an incoming update taken from the Inbox by its processor.
+type Inbound struct {
+	Incoming
+	Handle string
+}
+
+// Inbox is the durable queue of incoming updates. Adapters push what platforms deliver (a
+// webhook answers 200 only after Push returns), so that a crash loses no update; Push drops an ID
+// seen before, so that a platform's redelivery is handled once.
+type Inbox interface {
+	// Push queues in unless its ID was pushed before; it reports whether it was new.
+	Push(ctx context.Context, in Incoming) (bool, error)
+	// Pull waits up to block for queued updates, oldest first, including updates a dead
+	// processor took and never finished.
+	Pull(ctx context.Context, max int, block time.Duration) ([]Inbound, error)
+	// Done removes a handled update.
+	Done(ctx context.Context, in Inbound) error
+}
+
+// Locker holds named leases: one Telegram poller, one inbound processor across replicas.
+type Locker interface {
+	// Lock takes the lease or renews it for owner; ok is false while someone else holds it.
+	Lock(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
+	// Unlock gives the lease up if owner holds it.
+	Unlock(ctx context.Context, name, owner string) error
+}

@@ -1,0 +1,168 @@
+// Package inbound handles what people send, whichever platform it came from: adapters push
+// updates into the durable Inbox (deduplicated by the platform's update or event ID), and one
+// Processor at a time across replicas — the lease holder — takes them in order and hands them to
+// the engine, each chat's updates one after another, then answers button presses on their platform.
+package inbound
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/tiltas/tiltas/bot"
+)
+
+// Answerer answers a handled update on its platform at once: Telegram's answerCallbackQuery, a
+// Slack ephemeral message. Adapters implement it.
+type Answerer interface {
+	Answer(ctx context.Context, in bot.Incoming, r bot.Response) error
+}
+
+// Processor takes updates from the Inbox while it holds the "inbound" lease.
+type Processor struct {
+	Inbox  bot.Inbox
+	Locker bot.Locker
+	Marks  bot.Marks
+	Handle func(ctx context.Context, in bot.Incoming) (bot.Response, error)
+	Answer map[bot.Platform]Answerer
+	// Owner names this replica in the lease.
+	Owner string
+	// Lease is how long a dead leader keeps the others waiting (default 10s).
+	Lease time.Duration
+	Log   *slog.Logger
+	// Observe counts handled updates by platform and kind.
+	Observe func(platform bot.Platform, kind string)
+	// Batch is how many updates one pull takes (default 100).
+	Batch int
+	// Attempts bounds how often a failing update is retried before it is dropped (default 5).
+	Attempts int64
+}
+
+func (p *Processor) defaults() {
+	if p.Lease <= 0 {
+		p.Lease = 10 * time.Second
+	}
+	if p.Log == nil {
+		p.Log = slog.New(slog.DiscardHandler)
+	}
+	if p.Observe == nil {
+		p.Observe = func(bot.Platform, string) {}
+	}
+	if p.Batch <= 0 {
+		p.Batch = 100
+	}
+	if p.Attempts <= 0 {
+		p.Attempts = 5
+	}
+	if p.Owner == "" {
+		p.Owner = bot.NewID()
+	}
+}
+
+// Run processes updates whenever this replica holds the lease, until ctx ends. Updates in flight
+// when ctx ends stay in the Inbox for the next leader.
+func (p *Processor) Run(ctx context.Context) error {
+	p.defaults()
+	defer func() { _ = p.Locker.Unlock(context.WithoutCancel(ctx), "inbound", p.Owner) }()
+	for ctx.Err() == nil {
+		ok, err := p.Locker.Lock(ctx, "inbound", p.Owner, p.Lease)
+		if err != nil || !ok {
+			if err != nil && ctx.Err() == nil {
+				p.Log.Error("inbound lease failed", "err", err)
+			}
+			wait(ctx, p.Lease/3)
+			continue
+		}
+		renew := time.Now().Add(p.Lease / 3)
+		for ctx.Err() == nil && time.Now().Before(renew) {
+			ins, err := p.Inbox.Pull(ctx, p.Batch, time.Until(renew))
+			if err != nil {
+				if ctx.Err() == nil {
+					p.Log.Error("inbound pull failed", "err", err)
+					wait(ctx, time.Second)
+				}
+				break
+			}
+			p.Process(ctx, ins)
+		}
+	}
+	return nil
+}
+
+// Drain handles everything queued now; tests use it.
+func (p *Processor) Drain(ctx context.Context) error {
+	p.defaults()
+	for {
+		ins, err := p.Inbox.Pull(ctx, p.Batch, 0)
+		if err != nil || len(ins) == 0 {
+			return err
+		}
+		p.Process(ctx, ins)
+	}
+}
+
+// Process handles a batch: chats in parallel, each chat's updates in order.
+func (p *Processor) Process(ctx context.Context, ins []bot.Inbound) {
+	p.defaults()
+	var order []string
+	byChat := map[string][]bot.Inbound{}
+	for _, in := range ins {
+		k := in.Chat.Key()
+		if _, ok := byChat[k]; !ok {
+			order = append(order, k)
+		}
+		byChat[k] = append(byChat[k], in)
+	}
+	var wg sync.WaitGroup
+	for _, k := range order {
+		wg.Add(1)
+		go func(list []bot.Inbound) {
+			defer wg.Done()
+			for _, in := range list {
+				if ctx.Err() != nil {
+					return
+				}
+				p.one(ctx, in)
+			}
+		}(byChat[k])
+	}
+	wg.Wait()
+}
+
+func (p *Processor) one(ctx context.Context, in bot.Inbound) {
+	log := p.Log.With("platform", in.From.Platform, "update", in.ID)
+	p.Observe(in.From.Platform, in.Kind)
+	resp, err := p.Handle(ctx, in.Incoming)
+	if err != nil {
+		if ctx.Err() != nil {
+			return // shutting down: the next leader takes it
+		}
+		n := p.Attempts
+		if p.Marks != nil {
+			n, _ = p.Marks.Count(ctx, "inbound-fail/"+string(in.From.Platform)+":"+in.ID, 24*time.Hour)
+		}
+		if n < p.Attempts {
+			log.Error("update failed; it will be retried", "err", err, "attempt", n)
+			return
+		}
+		log.Error("update failed too often; dropped", "err", err)
+	}
+	if a := p.Answer[in.From.Platform]; a != nil && (in.Callback != "" || resp.Toast != "") {
+		if err := a.Answer(ctx, in.Incoming, resp); err != nil {
+			log.Warn("answer failed", "err", err)
+		}
+	}
+	if err := p.Inbox.Done(ctx, in); err != nil {
+		log.Error("inbound done failed", "err", err)
+	}
+}
+
+func wait(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
