@@ -1,0 +1,298 @@
+// Package httpapi serves Tiltas over HTTP: health and readiness, Prometheus metrics, the
+// integration API that lets an institution's own system raise alerts, and the routes other
+// adapters mount (Telegram and Slack webhooks, calendar feeds).
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/tiltas/tiltas/bot"
+	"github.com/tiltas/tiltas/bot/alerts"
+)
+
+// Alerts is what the integration API needs of the alerts flow.
+type Alerts interface {
+	Raise(ctx context.Context, in alerts.Input) (alerts.Alert, error)
+	Get(ctx context.Context, id string) (alerts.Alert, error)
+}
+
+// Integration is one outside system with its bearer token.
+type Integration struct {
+	ID    string
+	Token string
+}
+
+// API is the integration API.
+type API struct {
+	alerts  Alerts
+	records bot.Records
+	log     *slog.Logger
+	maxBody int64
+	tokens  []tokenHash
+}
+
+type tokenHash struct {
+	id   string
+	hash [32]byte
+}
+
+// NewAPI returns the integration API. Tokens are kept hashed, and compared in constant time.
+func NewAPI(a Alerts, records bot.Records, integrations []Integration, maxBody int64, log *slog.Logger) *API {
+	api := &API{alerts: a, records: records, log: log, maxBody: maxBody}
+	for _, in := range integrations {
+		api.tokens = append(api.tokens, tokenHash{id: in.ID, hash: sha256.Sum256([]byte(in.Token))})
+	}
+	if api.maxBody <= 0 {
+		api.maxBody = 64 << 10
+	}
+	if api.log == nil {
+		api.log = slog.New(slog.DiscardHandler)
+	}
+	return api
+}
+
+// Register mounts the API's routes on mux.
+func (a *API) Register(mux *http.ServeMux) {
+	mux.HandleFunc("/api/v1/alerts", a.alertsRoot)
+	mux.HandleFunc("/api/v1/alerts/{id}", a.alertOne)
+}
+
+type apiError struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+		Field   string `json:"field,omitempty"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg, field string) {
+	var e apiError
+	e.Error.Code, e.Error.Message, e.Error.Field = code, msg, field
+	writeJSON(w, status, e)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// authenticate returns the integration whose token the request carries, comparing against
+// every token so that timing reveals nothing.
+func (a *API) authenticate(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	token, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || token == "" {
+		return "", false
+	}
+	sum := sha256.Sum256([]byte(token))
+	found := ""
+	for _, t := range a.tokens {
+		if subtle.ConstantTimeCompare(sum[:], t.hash[:]) == 1 {
+			found = t.id
+		}
+	}
+	return found, found != ""
+}
+
+type newAlert struct {
+	Case        *string `json:"case"`
+	Category    *string `json:"category"`
+	Urgency     *string `json:"urgency"`
+	Description *string `json:"description"`
+	Phoned      bool    `json:"phoned"`
+}
+
+// AlertView is what the API tells about an alert: state and times, no free text.
+type AlertView struct {
+	ID             string      `json:"id"`
+	State          string      `json:"state"`
+	Case           string      `json:"case"`
+	Category       string      `json:"category"`
+	Urgency        string      `json:"urgency"`
+	Created        time.Time   `json:"created"`
+	AcknowledgedAt *time.Time  `json:"acknowledged_at,omitempty"`
+	ResolvedAt     *time.Time  `json:"resolved_at,omitempty"`
+	Timeline       []EventView `json:"timeline"`
+}
+
+// EventView is one timeline entry.
+type EventView struct {
+	At   time.Time `json:"at"`
+	Kind string    `json:"kind"`
+}
+
+func view(al alerts.Alert) AlertView {
+	v := AlertView{ID: al.ID, State: al.State, Case: al.Case, Category: al.Category, Urgency: al.Urgency, Created: al.Created.UTC(), Timeline: []EventView{}}
+	if !al.AckAt.IsZero() {
+		t := al.AckAt.UTC()
+		v.AcknowledgedAt = &t
+	}
+	if !al.ResolvedAt.IsZero() {
+		t := al.ResolvedAt.UTC()
+		v.ResolvedAt = &t
+	}
+	for _, e := range al.Timeline {
+		kind := e.Kind
+		if strings.HasPrefix(kind, "entered:") {
+			kind = "escalation_step"
+		}
+		v.Timeline = append(v.Timeline, EventView{At: e.At.UTC(), Kind: kind})
+	}
+	return v
+}
+
+var reIdemKey = regexp.MustCompile(`^[\x21-\x7e]{1,200}$`)
+
+type idempotent struct {
+	BodyHash string `json:"body_hash"`
+	Alert    string `json:"alert"`
+}
+
+func (a *API) alertsRoot(w http.ResponseWriter, r *http.Request) {
+	integration, ok := a.authenticate(r)
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="tiltas"`)
+		writeError(w, http.StatusUnauthorized, "unauthorized", "missing or unknown bearer token", "")
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use POST", "")
+		return
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "send application/json", "")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.maxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, "too_large", "the body is too large", "")
+			return
+		}
+		writeError(w, http.StatusBadRequest, "invalid_request", "cannot read the body", "")
+		return
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if key != "" && !reIdemKey.MatchString(key) {
+		writeError(w, http.StatusBadRequest, "invalid_request", "Idempotency-Key must be 1-200 visible ASCII characters", "Idempotency-Key")
+		return
+	}
+	var in newAlert
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil || dec.More() {
+		msg := "the body is not a JSON object of the documented shape"
+		var ute *json.UnmarshalTypeError
+		field := ""
+		if errors.As(err, &ute) {
+			field = ute.Field
+			msg = "wrong type for " + ute.Field
+		} else if err != nil && strings.Contains(err.Error(), "unknown field") {
+			msg = err.Error()
+		}
+		writeError(w, http.StatusBadRequest, "invalid_json", msg, field)
+		return
+	}
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{{"case", in.Case}, {"category", in.Category}, {"urgency", in.Urgency}, {"description", in.Description}} {
+		if f.v == nil || strings.TrimSpace(*f.v) == "" {
+			writeError(w, http.StatusBadRequest, "invalid_request", f.name+" is required", f.name)
+			return
+		}
+	}
+	sum := sha256.Sum256(body)
+	bodyHash := hex.EncodeToString(sum[:])
+	idemKey := ""
+	if key != "" {
+		ks := sha256.Sum256([]byte(integration + "\x00" + key))
+		idemKey = "idem/" + hex.EncodeToString(ks[:])
+		prev, _, err := bot.Load[idempotent](r.Context(), a.records, idemKey)
+		if err == nil {
+			if prev.BodyHash != bodyHash {
+				writeError(w, http.StatusConflict, "idempotency_conflict", "this Idempotency-Key was used with another body", "Idempotency-Key")
+				return
+			}
+			if al, err := a.alerts.Get(r.Context(), prev.Alert); err == nil {
+				writeJSON(w, http.StatusCreated, view(al))
+				return
+			}
+		}
+	}
+	al, err := a.alerts.Raise(r.Context(), alerts.Input{Case: strings.ToUpper(strings.TrimSpace(*in.Case)), Category: *in.Category, Urgency: *in.Urgency,
+		Text: strings.TrimSpace(*in.Description), Phoned: in.Phoned, Integration: integration})
+	if errors.Is(err, bot.ErrInvalid) {
+		field := ""
+		for _, f := range []string{"case", "category", "urgency", "description"} {
+			if strings.Contains(err.Error(), f) {
+				field = f
+			}
+		}
+		writeError(w, http.StatusBadRequest, "invalid_request", "invalid "+field, field)
+		return
+	}
+	if err != nil {
+		a.log.Error("raise alert failed", "integration", integration, "err", err)
+		writeError(w, http.StatusInternalServerError, "internal", "try again later", "")
+		return
+	}
+	if idemKey != "" {
+		if _, err := a.records.Write(r.Context(), bot.Write{Key: idemKey, Data: mustJSON(idempotent{BodyHash: bodyHash, Alert: al.ID}), Version: bot.Any, TTL: 24 * time.Hour}); err != nil {
+			a.log.Error("idempotency key not kept", "integration", integration, "err", err)
+		}
+	}
+	writeJSON(w, http.StatusCreated, view(al))
+}
+
+var reAlertID = regexp.MustCompile(`^[A-Z][0-9]+$`)
+
+func (a *API) alertOne(w http.ResponseWriter, r *http.Request) {
+	integration, ok := a.authenticate(r)
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="tiltas"`)
+		writeError(w, http.StatusUnauthorized, "unauthorized", "missing or unknown bearer token", "")
+		return
+	}
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", "GET")
+		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use GET", "")
+		return
+	}
+	id := r.PathValue("id")
+	if !reAlertID.MatchString(id) {
+		writeError(w, http.StatusBadRequest, "invalid_request", "not an alert id", "id")
+		return
+	}
+	al, err := a.alerts.Get(r.Context(), id)
+	if err != nil || al.Integration != integration {
+		writeError(w, http.StatusNotFound, "not_found", "no such alert raised by this integration", "")
+		return
+	}
+	writeJSON(w, http.StatusOK, view(al))
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}

@@ -1,0 +1,219 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/tiltas/tiltas/adapters/httpapi"
+	"github.com/tiltas/tiltas/bot"
+	"github.com/tiltas/tiltas/bot/alerts"
+	"github.com/tiltas/tiltas/config"
+	"github.com/tiltas/tiltas/internal/flowtest"
+)
+
+const (
+	policeToken = "police-token-0123456789abcdef"
+	schoolToken = "school-token-0123456789abcdef"
+)
+
+type apiHarness struct {
+	*flowtest.Harness
+	flow   *alerts.Flow
+	srv    *httptest.Server
+	router routers.Router
+}
+
+func newAPI(t *testing.T) *apiHarness {
+	t.Helper()
+	h := &apiHarness{}
+	h.Harness = flowtest.New(t, flowtest.Options{Register: func(e *bot.Engine, c *config.Config) {
+		h.flow = alerts.Register(e, alerts.Config{Categories: c.Alerts.Categories, DescriptionMax: 500,
+			Integrations: map[string]string{"police-register": "policija", "school-system": "saules-progimnazija"}})
+	}})
+	api := httpapi.NewAPI(h.flow, h.Stores.Records, []httpapi.Integration{{ID: "police-register", Token: policeToken}, {ID: "school-system", Token: schoolToken}}, 4096, nil)
+	mux := http.NewServeMux()
+	api.Register(mux)
+	h.srv = httptest.NewServer(mux)
+	t.Cleanup(h.srv.Close)
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromFile("../../api/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		t.Fatalf("openapi.yaml: %v", err)
+	}
+	doc.Servers = openapi3.Servers{{URL: h.srv.URL}}
+	if h.router, err = gorillamux.NewRouter(doc); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// call makes a real request and checks the response against the OpenAPI description; it reports
+// whether the description also accepts the request.
+func (h *apiHarness) call(method, path, token, contentType, body string, headers map[string]string) (int, map[string]any, bool) {
+	h.T.Helper()
+	req, _ := http.NewRequest(method, h.srv.URL+path, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	h.Settle()
+
+	vreq, _ := http.NewRequest(method, h.srv.URL+path, strings.NewReader(body))
+	vreq.Header = req.Header.Clone()
+	route, params, err := h.router.FindRoute(vreq)
+	if err != nil {
+		h.T.Fatalf("%s %s: not in the OpenAPI description: %v", method, path, err)
+	}
+	in := &openapi3filter.RequestValidationInput{Request: vreq, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: func(context.Context, *openapi3filter.AuthenticationInput) error { return nil }}}
+	reqOK := openapi3filter.ValidateRequest(context.Background(), in) == nil
+	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: resp.StatusCode, Header: resp.Header, Body: io.NopCloser(bytes.NewReader(raw)),
+		Options: &openapi3filter.Options{IncludeResponseStatus: true}}
+	if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
+		h.T.Errorf("%s %s → %d does not match the OpenAPI description: %v\n%s", method, path, resp.StatusCode, err, raw)
+	}
+	var v map[string]any
+	_ = json.Unmarshal(raw, &v)
+	return resp.StatusCode, v, reqOK
+}
+
+const good = `{"case":"K-2026-117","category":"violence","urgency":"urgent","description":"Vaikas buvo įvykio vietoje","phoned":true}`
+
+func TestRaiseAndFollowAnAlert(t *testing.T) {
+	h := newAPI(t)
+	code, v, reqOK := h.call("POST", "/api/v1/alerts", policeToken, "application/json", good, nil)
+	if code != 201 || !reqOK {
+		t.Fatalf("POST = %d %v (request valid per spec: %v)", code, v, reqOK)
+	}
+	id := v["id"].(string)
+	if v["state"] != "open" || v["case"] != "K-2026-117" {
+		t.Errorf("created = %v", v)
+	}
+	if _, hasText := v["description"]; hasText {
+		t.Error("the API echoes free text")
+	}
+	h.MustSee("jurate-z", "Vaikas buvo įvykio vietoje") // no rule matched: the coordinator is asked
+	h.Press("jurate-z", "Patvirtinti")
+	code, v, _ = h.call("GET", "/api/v1/alerts/"+id, policeToken, "", "", nil)
+	if code != 200 || v["state"] != "acknowledged" || v["acknowledged_at"] == nil {
+		t.Fatalf("GET = %d %v", code, v)
+	}
+	// Another integration cannot see it.
+	if code, _, _ := h.call("GET", "/api/v1/alerts/"+id, schoolToken, "", "", nil); code != 404 {
+		t.Errorf("other integration GET = %d, want 404", code)
+	}
+}
+
+func TestIdempotencyKey(t *testing.T) {
+	h := newAPI(t)
+	hdr := map[string]string{"Idempotency-Key": "incident-42"}
+	c1, v1, _ := h.call("POST", "/api/v1/alerts", policeToken, "application/json", good, hdr)
+	c2, v2, _ := h.call("POST", "/api/v1/alerts", policeToken, "application/json", good, hdr)
+	if c1 != 201 || c2 != 201 || v1["id"] != v2["id"] {
+		t.Fatalf("replay: %d %v / %d %v", c1, v1["id"], c2, v2["id"])
+	}
+	if n := len(h.Audit("alert.created")); n != 1 {
+		t.Fatalf("alerts created: %d, want 1", n)
+	}
+	other := strings.Replace(good, "urgent", "today", 1)
+	if c, v, _ := h.call("POST", "/api/v1/alerts", policeToken, "application/json", other, hdr); c != 409 {
+		t.Fatalf("same key, other body = %d %v", c, v)
+	}
+	// The same key from another integration is another key.
+	if c, _, _ := h.call("POST", "/api/v1/alerts", schoolToken, "application/json", good, hdr); c != 201 {
+		t.Fatalf("other integration, same key = %d", c)
+	}
+}
+
+func TestEveryBadInputGetsAClearErrorAndChangesNothing(t *testing.T) {
+	h := newAPI(t)
+	tests := []struct {
+		name        string
+		method      string
+		path        string
+		token       string
+		contentType string
+		body        string
+		headers     map[string]string
+		status      int
+		code        string
+		field       string
+	}{
+		{"no token", "POST", "/api/v1/alerts", "", "application/json", good, nil, 401, "unauthorized", ""},
+		{"wrong token", "POST", "/api/v1/alerts", "police-token-wrong", "application/json", good, nil, 401, "unauthorized", ""},
+		{"not json", "POST", "/api/v1/alerts", policeToken, "text/plain", good, nil, 415, "unsupported_media_type", ""},
+		{"broken json", "POST", "/api/v1/alerts", policeToken, "application/json", `{"case":`, nil, 400, "invalid_json", ""},
+		{"unknown field", "POST", "/api/v1/alerts", policeToken, "application/json", `{"case":"K-2026-001","category":"violence","urgency":"urgent","description":"x","child_name":"Jonas"}`, nil, 400, "invalid_json", ""},
+		{"wrong type", "POST", "/api/v1/alerts", policeToken, "application/json", `{"case":"K-2026-001","category":"violence","urgency":"urgent","description":"x","phoned":"yes"}`, nil, 400, "invalid_json", "phoned"},
+		{"missing case", "POST", "/api/v1/alerts", policeToken, "application/json", `{"category":"violence","urgency":"urgent","description":"x"}`, nil, 400, "invalid_request", "case"},
+		{"a name instead of a case code", "POST", "/api/v1/alerts", policeToken, "application/json", `{"case":"Jonas Jonaitis","category":"violence","urgency":"urgent","description":"x"}`, nil, 400, "invalid_request", "case"},
+		{"unknown category", "POST", "/api/v1/alerts", policeToken, "application/json", `{"case":"K-2026-001","category":"weather","urgency":"urgent","description":"x"}`, nil, 400, "invalid_request", "category"},
+		{"unknown urgency", "POST", "/api/v1/alerts", policeToken, "application/json", `{"case":"K-2026-001","category":"violence","urgency":"now","description":"x"}`, nil, 400, "invalid_request", "urgency"},
+		{"description over the configured limit", "POST", "/api/v1/alerts", policeToken, "application/json", `{"case":"K-2026-001","category":"violence","urgency":"urgent","description":"` + strings.Repeat("a", 501) + `"}`, nil, 400, "invalid_request", "description"},
+		{"body too large", "POST", "/api/v1/alerts", policeToken, "application/json", `{"case":"K-2026-001","category":"violence","urgency":"urgent","description":"` + strings.Repeat("a", 5000) + `"}`, nil, 413, "too_large", ""},
+		{"bad idempotency key", "POST", "/api/v1/alerts", policeToken, "application/json", good, map[string]string{"Idempotency-Key": "has space"}, 400, "invalid_request", "Idempotency-Key"},
+		{"GET on the collection", "GET", "/api/v1/alerts", policeToken, "", "", nil, 405, "method_not_allowed", ""},
+		{"unknown alert", "GET", "/api/v1/alerts/A999", policeToken, "", "", nil, 404, "not_found", ""},
+		{"malformed id", "GET", "/api/v1/alerts/drop-table", policeToken, "", "", nil, 400, "invalid_request", "id"},
+		{"GET without token", "GET", "/api/v1/alerts/A1", "", "", "", nil, 401, "unauthorized", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.status == 405 {
+				// Not in the description (only POST is); check the shape by hand.
+				req, _ := http.NewRequest(tt.method, h.srv.URL+tt.path, nil)
+				req.Header.Set("Authorization", "Bearer "+tt.token)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != 405 || resp.Header.Get("Allow") != "POST" {
+					t.Fatalf("status %d, Allow %q", resp.StatusCode, resp.Header.Get("Allow"))
+				}
+				return
+			}
+			code, v, reqOK := h.call(tt.method, tt.path, tt.token, tt.contentType, tt.body, tt.headers)
+			if code != tt.status {
+				t.Fatalf("status = %d, want %d: %v", code, tt.status, v)
+			}
+			e, _ := v["error"].(map[string]any)
+			if e["code"] != tt.code || (tt.field != "" && e["field"] != tt.field) || e["message"] == "" {
+				t.Errorf("error = %v, want code %s field %s", e, tt.code, tt.field)
+			}
+			if reqOK && tt.status != 401 && tt.status != 404 && tt.status != 413 && tt.code != "invalid_request" {
+				t.Errorf("the OpenAPI description accepts a request the server refuses")
+			}
+		})
+	}
+	if n := len(h.Audit("alert.created")); n != 0 {
+		t.Fatalf("bad requests created %d alerts", n)
+	}
+	_ = time.Second
+}

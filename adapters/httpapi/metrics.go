@@ -1,0 +1,94 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tiltas/tiltas/bot"
+)
+
+// Metrics are Tiltas's Prometheus series, every one prefixed tiltas_.
+type Metrics struct {
+	reg         *prometheus.Registry
+	updates     *prometheus.CounterVec
+	sent        *prometheus.CounterVec
+	lateness    prometheus.Histogram
+	escalations prometheus.Counter
+	expired     prometheus.Counter
+	events      *prometheus.CounterVec
+	redisErrors prometheus.Counter
+}
+
+// NewMetrics registers the series. outbox reports the queue's depth and oldest message's age.
+func NewMetrics(outbox func(ctx context.Context) (int64, time.Duration, error)) *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry()}
+	f := func(c prometheus.Collector) { m.reg.MustRegister(c) }
+	m.updates = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tiltas_updates_received_total", Help: "Updates received from chat platforms, by platform and kind."}, []string{"platform", "kind"})
+	m.sent = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tiltas_messages_sent_total", Help: "Outgoing messages by platform and outcome (sent, retried, rate_limited, deferred, failed)."}, []string{"platform", "outcome"})
+	m.lateness = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tiltas_timer_lateness_seconds", Help: "How late timers fired after their due time.", Buckets: []float64{.01, .05, .1, .25, .5, 1, 2, 5, 10, 30, 60, 300}})
+	m.escalations = prometheus.NewCounter(prometheus.CounterOpts{Name: "tiltas_escalations_total", Help: "Alert escalation steps taken."})
+	m.expired = prometheus.NewCounter(prometheus.CounterOpts{Name: "tiltas_dialogs_expired_total", Help: "Dialogs closed after their idle timeout."})
+	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tiltas_events_total", Help: "Domain events by kind."}, []string{"kind"})
+	m.redisErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "tiltas_redis_errors_total", Help: "Redis commands that failed."})
+	f(m.updates)
+	f(m.sent)
+	f(m.lateness)
+	f(m.escalations)
+	f(m.expired)
+	f(m.events)
+	f(m.redisErrors)
+	if outbox != nil {
+		stat := func() (int64, time.Duration) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			n, age, err := outbox(ctx)
+			if err != nil {
+				return -1, -1
+			}
+			return n, age
+		}
+		f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tiltas_outbox_depth", Help: "Messages waiting in the outbox."}, func() float64 { n, _ := stat(); return float64(n) }))
+		f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tiltas_outbox_oldest_seconds", Help: "Age of the oldest waiting message."}, func() float64 { _, a := stat(); return a.Seconds() }))
+	}
+	f(collectors.NewGoCollector(collectors.WithGoCollections(collectors.GoRuntimeMemStatsCollection)))
+	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{Namespace: "tiltas"}))
+	return m
+}
+
+// Handler serves /metrics.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// Update counts an incoming update.
+func (m *Metrics) Update(p bot.Platform, kind string) {
+	if kind == "" {
+		kind = "other"
+	}
+	m.updates.WithLabelValues(string(p), kind).Inc()
+}
+
+// Sent counts a delivery outcome.
+func (m *Metrics) Sent(p bot.Platform, outcome string) { m.sent.WithLabelValues(string(p), outcome).Inc() }
+
+// Late observes a timer's lateness.
+func (m *Metrics) Late(d time.Duration) { m.lateness.Observe(max(d, 0).Seconds()) }
+
+// Event counts a domain event from the engine ("escalation", "dialog.expired", …).
+func (m *Metrics) Event(kind string) {
+	switch kind {
+	case "escalation":
+		m.escalations.Inc()
+	case "dialog.expired":
+		m.expired.Inc()
+	}
+	m.events.WithLabelValues(kind).Inc()
+}
+
+// RedisError counts a failed Redis command.
+func (m *Metrics) RedisError() { m.redisErrors.Inc() }
