@@ -74,7 +74,9 @@ func (m *Metrics) Update(p bot.Platform, kind string) {
 }
 
 // Sent counts a delivery outcome.
-func (m *Metrics) Sent(p bot.Platform, outcome string) { m.sent.WithLabelValues(string(p), outcome).Inc() }
+func (m *Metrics) Sent(p bot.Platform, outcome string) {
+	m.sent.WithLabelValues(string(p), outcome).Inc()
+}
 
 // Late observes a timer's lateness.
 func (m *Metrics) Late(d time.Duration) { m.lateness.Observe(max(d, 0).Seconds()) }
