@@ -30,3 +30,10 @@ func TestConformance(t *testing.T) {
 func BenchmarkStores(b *testing.B) {
 	storetest.Benchmark(b, func(b *testing.B) storetest.Stores { return newStores(b) })
 }
+
+func TestInboxConformance(t *testing.T) {
+	storetest.RunInbox(t, func(t *testing.T) storetest.Inboxes {
+		clock := storetest.NewClock(time.Date(2026, time.October, 25, 1, 0, 0, 0, time.UTC))
+		return storetest.Inboxes{Inbox: memory.NewInbox(clock), Locker: memory.NewLocker(clock), Wait: clock.Advance, ClaimTimeout: memory.ClaimTimeout}
+	})
+}
