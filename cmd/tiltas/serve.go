@@ -2,25 +2,325 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/tiltas/tiltas/adapters/httpapi"
+	"github.com/tiltas/tiltas/adapters/redis"
+	"github.com/tiltas/tiltas/bot"
+	"github.com/tiltas/tiltas/config"
+	"github.com/tiltas/tiltas/delivery"
+	"github.com/tiltas/tiltas/inbound"
+	"github.com/tiltas/tiltas/keyring"
+	"github.com/tiltas/tiltas/scheduler"
 )
 
+// backend is everything that lives in Redis.
+type backend struct {
+	client  goredis.UniversalClient
+	store   *redis.Store
+	inbox   *redis.Inbox
+	locker  *redis.Locker
+	limiter *redis.Limiter
+	sealer  *keyring.Keyring
+	stores  stores
+}
+
+// connect opens Redis and builds the stores on it, with encryption when keys are configured.
+func connect(ctx context.Context, cfg *config.Config, observeErr func()) (*backend, error) {
+	raw := cfg.Redis.URL
+	if cfg.Redis.Password != "" {
+		u, err := url.Parse(raw)
+		if err != nil {
+			return nil, fmt.Errorf("redis.url: %w", err)
+		}
+		u.User = url.UserPassword(u.User.Username(), cfg.Redis.Password)
+		raw = u.String()
+	}
+	c, err := redis.Connect(ctx, raw, redis.Topology{SentinelMaster: cfg.Redis.Sentinel.Master, SentinelAddrs: cfg.Redis.Sentinel.Addrs, SentinelPassword: cfg.Redis.Password, ClusterAddrs: cfg.Redis.Cluster.Addrs})
+	if err != nil {
+		return nil, err
+	}
+	if observeErr != nil {
+		c.AddHook(errorHook{observeErr})
+	}
+	b := &backend{client: c}
+	var sealer bot.Sealer
+	if len(cfg.Encryption.Keys) > 0 {
+		var keys []keyring.Key
+		for _, k := range cfg.Encryption.Keys {
+			secret, _ := base64.StdEncoding.DecodeString(k.Key)
+			keys = append(keys, keyring.Key{ID: k.ID, Secret: secret})
+		}
+		if b.sealer, err = keyring.New(keys); err != nil {
+			return nil, err
+		}
+		sealer = b.sealer
+	}
+	b.store, err = redis.New(redis.Options{Client: c, Prefix: cfg.Redis.Prefix, Sealer: sealer, ClaimTimeout: cfg.Delivery.ClaimTimeout.D()})
+	if err != nil {
+		return nil, err
+	}
+	b.inbox = redis.NewInbox(redis.InboxOptions{Client: c, Prefix: cfg.Redis.Prefix, Sealer: sealer})
+	b.locker = redis.NewLocker(c, cfg.Redis.Prefix)
+	lc := redis.LimitConfig{Platforms: map[bot.Platform]redis.Limits{}}
+	for p, l := range map[bot.Platform]config.Limits{bot.Telegram: cfg.Telegram.Limits, bot.Slack: cfg.Slack.Limits} {
+		lc.Platforms[p] = redis.Limits{Global: redis.Rate{N: l.Global.N, Window: l.Global.Window.D()}, PerChat: redis.Rate{N: l.PerChat.N, Window: l.PerChat.Window.D()},
+			PerGroup: redis.Rate{N: l.PerGroup.N, Window: l.PerGroup.Window.D()}, Margin: l.JitterGuard.D()}
+	}
+	b.limiter = redis.NewLimiter(c, cfg.Redis.Prefix, lc)
+	b.stores = stores{records: b.store, marks: b.store, audit: b.store.Audit(), timers: b.store, queue: b.store}
+	return b, nil
+}
+
+// errorHook counts failed Redis commands for /metrics.
+type errorHook struct{ inc func() }
+
+func (h errorHook) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+func (h errorHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		err := next(ctx, cmd)
+		if err != nil && !errors.Is(err, goredis.Nil) {
+			h.inc()
+		}
+		return err
+	}
+}
+func (h errorHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		err := next(ctx, cmds)
+		if err != nil && !errors.Is(err, goredis.Nil) {
+			h.inc()
+		}
+		return err
+	}
+}
+
+func newLogger(w io.Writer) *slog.Logger {
+	level := slog.LevelInfo
+	if os.Getenv("TILTAS_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
 func serve(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int {
-	fs.String("c", "", "config file")
+	path := fs.String("c", "", "config `file`")
 	if _, code, ok := parse(fs, args); !ok {
 		return code
 	}
-	fmt.Fprintln(stderr, "tiltas serve: not built yet")
-	return 1
+	if *path == "" {
+		fmt.Fprintln(stderr, "tiltas serve: -c FILE is required")
+		return 2
+	}
+	log := newLogger(stderr)
+	cfg, err := config.Load(*path)
+	if err != nil {
+		fmt.Fprintf(stderr, "tiltas serve: %s:\n%v\n", *path, err)
+		return 2
+	}
+	if err := runServe(ctx, cfg, *path, log); err != nil {
+		log.Error("serve stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// runServe runs one replica until ctx ends (SIGTERM), then stops taking work and exits within
+// ten seconds; messages in flight go back to the queue.
+func runServe(ctx context.Context, cfg *config.Config, path string, log *slog.Logger) error {
+	metrics := &metricsHolder{}
+	b, err := connect(ctx, cfg, func() { metrics.redisError() })
+	if err != nil {
+		return err
+	}
+	defer b.client.Close()
+	m := httpapi.NewMetrics(b.store.Stats)
+	metrics.set(m)
+	if b.sealer == nil {
+		log.Warn("encryption.keys is empty: case details are stored in Redis unencrypted")
+	}
+	e, flows, err := newEngineFlows(cfg, cfg.Directory(), b.stores, bot.SystemClock, log, m.Event)
+	if err != nil {
+		return err
+	}
+	owner := bot.NewID()
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	var wg sync.WaitGroup
+	run := func(name string, fn func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(runCtx); err != nil && runCtx.Err() == nil {
+				log.Error("component stopped", "component", name, "err", err)
+				stop()
+			}
+		}()
+	}
+
+	srv := httpapi.NewServer()
+	srv.AddCheck(httpapi.Check{Name: "redis", Fn: func(ctx context.Context) error { return b.client.Ping(ctx).Err() }})
+	api := httpapi.NewAPI(flows.alerts, b.store, integrations(cfg), cfg.HTTP.MaxBody, log.With("adapter", "httpapi"))
+	api.Register(srv.Mux())
+	flows.mountHTTP(srv.Mux())
+
+	answerers := map[bot.Platform]inbound.Answerer{}
+	platforms, err := startPlatforms(runCtx, cfg, e, b, srv, answerers, metrics, owner, log, run)
+	if err != nil {
+		return err
+	}
+	if len(platforms) == 0 {
+		log.Warn("no chat platform configured (telegram.token, slack.bot_token): serving HTTP and running timers only")
+	}
+	for _, p := range platforms {
+		w := &delivery.Worker{Platform: p.name, Queue: b.store, Messenger: p.messenger, Limiter: b.limiter, Records: b.store, Log: log.With("worker", p.name),
+			Failed: e.Undeliverable, Observe: m.Sent, MaxAttempts: cfg.Delivery.MaxAttempts}
+		run("delivery/"+string(p.name), w.Run)
+	}
+	proc := &inbound.Processor{Inbox: b.inbox, Locker: b.locker, Marks: b.store, Handle: e.Handle, Answer: answerers, Owner: owner, Log: log.With("component", "inbound"), Observe: m.Update}
+	run("inbound", proc.Run)
+	runner := &scheduler.Runner{Queue: b.store, Fire: e.Fire, Log: log.With("component", "timers"), Late: m.Late}
+	run("timers", runner.Run)
+	cr := &scheduler.Cron{Marks: b.store, Log: log.With("component", "cron"), Loc: cfg.Location()}
+	if err := cr.Add("purge", "15 3 * * *", func(ctx context.Context) error {
+		n, err := e.Purge(ctx)
+		log.Info("retention purge", "deleted", n)
+		return err
+	}); err != nil {
+		return err
+	}
+	if err := flows.schedule(cr); err != nil {
+		return err
+	}
+	run("cron", cr.Run)
+	if err := flows.start(runCtx); err != nil {
+		log.Error("planning at start failed", "err", err)
+	}
+	run("http", func(ctx context.Context) error { return httpapi.Serve(ctx, cfg.HTTP.Listen, srv, log) })
+	if cfg.HTTP.MetricsListen != "" {
+		run("metrics", func(ctx context.Context) error { return httpapi.Serve(ctx, cfg.HTTP.MetricsListen, m.Handler(), log) })
+	} else {
+		srv.Mux().Handle("GET /metrics", m.Handler())
+	}
+	log.Info("tiltas serving", "version", versionString(), "listen", cfg.HTTP.Listen, "replica", owner)
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-hup:
+			nc, err := config.Load(path)
+			if err != nil {
+				log.Error("reload refused: config has problems; keeping the old one", "err", err)
+				continue
+			}
+			e.SetDirectory(nc.Directory())
+			log.Info("directory reloaded", "people", len(nc.People))
+			continue
+		case <-runCtx.Done():
+		}
+		break
+	}
+	stop()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(9 * time.Second):
+		log.Warn("components still busy after 9s; exiting anyway (unfinished work is redelivered)")
+	}
+	return nil
+}
+
+func integrations(cfg *config.Config) []httpapi.Integration {
+	var out []httpapi.Integration
+	for _, in := range cfg.Integrations {
+		out = append(out, httpapi.Integration{ID: in.ID, Token: in.Token})
+	}
+	return out
+}
+
+// metricsHolder lets the Redis hook count errors before the metrics exist.
+type metricsHolder struct {
+	mu sync.Mutex
+	m  *httpapi.Metrics
+}
+
+func (h *metricsHolder) set(m *httpapi.Metrics) { h.mu.Lock(); h.m = m; h.mu.Unlock() }
+func (h *metricsHolder) redisError() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.m != nil {
+		h.m.RedisError()
+	}
+}
+func (h *metricsHolder) update(p bot.Platform, kind string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.m != nil {
+		h.m.Update(p, kind)
+	}
+}
+
+// platform is one running chat platform.
+type platform struct {
+	name      bot.Platform
+	messenger bot.Messenger
 }
 
 func invite(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int {
-	fs.String("c", "", "config file")
-	if _, code, ok := parse(fs, args); !ok {
+	path := fs.String("c", "", "config `file`")
+	pos, code, ok := parse(fs, args)
+	if !ok {
 		return code
 	}
-	fmt.Fprintln(stderr, "tiltas invite: not built yet")
-	return 1
+	if *path == "" || len(pos) != 1 {
+		fmt.Fprintln(stderr, "usage: tiltas invite PERSON_ID -c FILE")
+		return 2
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		fmt.Fprintf(stderr, "tiltas invite: %s:\n%v\n", *path, err)
+		return 2
+	}
+	if cfg.Directory().Person(pos[0]) == nil {
+		fmt.Fprintf(stderr, "tiltas invite: no person %q in %s\n", pos[0], *path)
+		return 2
+	}
+	b, err := connect(ctx, cfg, nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "tiltas invite: %v\n", err)
+		return 1
+	}
+	defer b.client.Close()
+	e, _, err := newEngineFlows(cfg, cfg.Directory(), b.stores, bot.SystemClock, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "tiltas invite: %v\n", err)
+		return 1
+	}
+	code2, err := e.Invite(ctx, pos[0], "cli")
+	if err != nil {
+		fmt.Fprintf(stderr, "tiltas invite: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "Invite code for %s (valid %s, single use): %s\n", pos[0], cfg.Invites.TTL.D(), code2)
+	fmt.Fprintf(stdout, "They send to the bot:  link %s\n", code2)
+	if l := e.DeepLink(code2); l != "" {
+		fmt.Fprintf(stdout, "Telegram link:         %s\n", l)
+	}
+	return 0
 }
