@@ -25,10 +25,13 @@ func (c *Copies) refKey(who string) string { return c.Record + "/" + who }
 // id makes the send idempotent (a timer ID, an action's ID). It returns who could not be reached
 // (no linked account).
 func (c *Copies) Send(ctx context.Context, id string, to []string, n Notice, build func(p *Person, lang string) Message) ([]string, error) {
-	var unreached []string
+	var unreached, had []string
 	_, err := Update(ctx, c.e.Records, c.key(), func(holders *[]string, _ bool) ([]IndexOp, error) {
+		had = had[:0]
 		for _, who := range to {
-			if !slices.Contains(*holders, who) {
+			if slices.Contains(*holders, who) {
+				had = append(had, who)
+			} else {
 				*holders = append(*holders, who)
 			}
 		}
@@ -41,6 +44,16 @@ func (c *Copies) Send(ctx context.Context, id string, to []string, n Notice, bui
 		p := c.e.Directory().Person(who)
 		if p == nil {
 			continue
+		}
+		if slices.Contains(had, who) {
+			// A newer copy replaces the old one: the old one loses its buttons and points down,
+			// so that only one copy of a record can be acted on.
+			err := c.e.Notify(ctx, Notice{ID: id + ":supersede:" + who, To: who, RefKey: c.refKey(who), Edit: true, Priority: n.Priority, Build: func(lang string) Message {
+				return Message{Lines: []string{c.e.Texts.T(lang, "copies.superseded")}}
+			}})
+			if err != nil && !errors.Is(err, ErrNotLinked) {
+				return unreached, err
+			}
 		}
 		nn := n
 		nn.ID = id + ":" + who

@@ -50,7 +50,7 @@ var (
 )
 
 // ParseDate reads a date typed the Lithuanian way ("2026-12-03", "2026.12.03", "12-03",
-// "gruodžio 3", "gruodžio 3 d.", "šiandien", "rytoj", "poryt"; English words work too) relative to
+// "gruodžio 3", "gruodžio 3 d.", "šiandien", "rytoj", "poryt", "vakar"; English words work too) relative to
 // now, in now's location. A date without a year that has passed this year means next year.
 func ParseDate(s string, now time.Time) (time.Time, error) {
 	d, rest, err := parseDatePart(strings.Fields(foldLT(s)), now)
@@ -145,6 +145,10 @@ func parseDatePart(words []string, now time.Time) (time.Time, []string, error) {
 		return t, words[1:], err
 	case "poryt":
 		return time.Date(now.Year(), now.Month(), now.Day()+2, 0, 0, 0, 0, now.Location()), words[1:], nil
+	case "vakar", "yesterday":
+		return time.Date(now.Year(), now.Month(), now.Day()-1, 0, 0, 0, 0, now.Location()), words[1:], nil
+	case "uzvakar":
+		return time.Date(now.Year(), now.Month(), now.Day()-2, 0, 0, 0, 0, now.Location()), words[1:], nil
 	}
 	if m := reISO.FindStringSubmatch(w); m != nil {
 		y, _ := strconv.Atoi(m[1])

@@ -26,6 +26,7 @@ func TestParseDateTimeTheLithuanianWay(t *testing.T) {
 		{"tomorrow", "rytoj 18:00", at(2026, 11, 23, 18, 0)},
 		{"today", "šiandien 20:00", at(2026, 11, 22, 20, 0)},
 		{"day after tomorrow", "poryt 8:00", at(2026, 11, 24, 8, 0)},
+		{"yesterday", "vakar 21:30", at(2026, 11, 21, 21, 30)},
 		{"a passed date without year is next year", "01-10 10:00", at(2027, 1, 10, 10, 0)},
 		{"time alone later today", "19:00", at(2026, 11, 22, 19, 0)},
 		{"time alone already passed is tomorrow", "09:00", at(2026, 11, 23, 9, 0)},

@@ -233,11 +233,23 @@ func (s *Shell) do(ctx context.Context, line string) (bool, error) {
 			fmt.Fprintf(s.Out, "    (it is %s)\n", s.Clock.Now().Format("2006-01-02 15:04 Mon"))
 			return false, nil
 		}
-		if err := s.moveClock(strings.Join(f[1:], " ")); err != nil {
+		to, err := s.target(strings.Join(f[1:], " "))
+		if err != nil {
 			return false, err
 		}
-		fmt.Fprintf(s.Out, "    (clock: %s)\n", s.Clock.Now().Format("2006-01-02 15:04 Mon"))
-		return false, s.Settle(ctx)
+		fmt.Fprintf(s.Out, "    (clock → %s)\n", to.Format("2006-01-02 15:04 Mon"))
+		// Minute by minute, so that reminders and escalations happen at their own times.
+		for s.Clock.Now().Before(to) {
+			next := s.Clock.Now().Add(time.Minute)
+			if next.After(to) {
+				next = to
+			}
+			s.Clock.Set(next)
+			if err := s.Settle(ctx); err != nil {
+				return false, err
+			}
+		}
+		return false, nil
 	case "/press":
 		if len(f) != 2 {
 			return false, fmt.Errorf("usage: /press N")
@@ -285,34 +297,38 @@ func (s *Shell) press(ctx context.Context, arg string) error {
 	return s.Settle(ctx)
 }
 
-// moveClock reads "+1h", "+2d", "+1d2h" or an absolute "2026-12-03 09:00".
-func (s *Shell) moveClock(arg string) error {
+// target reads "+1h", "+2d", "+1d2h" or an absolute "2026-12-03 09:00" as a time to move to.
+func (s *Shell) target(arg string) (time.Time, error) {
 	if rest, ok := strings.CutPrefix(arg, "+"); ok {
 		var total time.Duration
 		for rest != "" {
 			i := strings.IndexAny(rest, "dhm")
 			if i <= 0 {
-				return fmt.Errorf("usage: /clock +1h, +30m, +2d or +1d2h")
+				return time.Time{}, fmt.Errorf("usage: /clock +1h, +30m, +2d or +1d2h")
 			}
 			n, err := strconv.Atoi(rest[:i])
 			if err != nil {
-				return fmt.Errorf("usage: /clock +1h, +30m, +2d or +1d2h")
+				return time.Time{}, fmt.Errorf("usage: /clock +1h, +30m, +2d or +1d2h")
 			}
 			unit := map[byte]time.Duration{'d': 24 * time.Hour, 'h': time.Hour, 'm': time.Minute}[rest[i]]
 			total += time.Duration(n) * unit
 			rest = rest[i+1:]
 		}
-		s.Clock.Advance(total)
-		return nil
+		if total > 62*24*time.Hour {
+			return time.Time{}, fmt.Errorf("move the clock at most two months at a time")
+		}
+		return s.Clock.Now().Add(total), nil
 	}
 	now := s.Clock.Now()
 	t, err := time.ParseInLocation("2006-01-02 15:04", arg, now.Location())
 	if err != nil {
-		return fmt.Errorf("usage: /clock +1h or /clock 2026-12-03 09:00")
+		return time.Time{}, fmt.Errorf("usage: /clock +1h or /clock 2026-12-03 09:00")
 	}
 	if t.Before(now) {
-		return fmt.Errorf("the clock only moves forward")
+		return time.Time{}, fmt.Errorf("the clock only moves forward")
 	}
-	s.Clock.Set(t)
-	return nil
+	if t.Sub(now) > 62*24*time.Hour {
+		return time.Time{}, fmt.Errorf("move the clock at most two months at a time")
+	}
+	return t, nil
 }
