@@ -1,0 +1,257 @@
+package slack
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"regexp"
+	"strings"
+	"unicode"
+
+	"github.com/tiltas/tiltas/bot"
+)
+
+// Kinds of incoming updates, for metrics.
+const (
+	kindMessage = "message"
+	kindMention = "mention"
+	kindCommand = "command"
+	kindButton  = "callback"
+)
+
+// eventCallback is the Events API envelope, the same over HTTP and in a Socket Mode payload.
+type eventCallback struct {
+	Type      string          `json:"type"`
+	Challenge string          `json:"challenge"`
+	TeamID    string          `json:"team_id"`
+	EventID   string          `json:"event_id"`
+	Event     json.RawMessage `json:"event"`
+}
+
+type messageEvent struct {
+	Type        string `json:"type"`
+	Subtype     string `json:"subtype"`
+	User        string `json:"user"`
+	BotID       string `json:"bot_id"`
+	Text        string `json:"text"`
+	Channel     string `json:"channel"`
+	ChannelType string `json:"channel_type"`
+	TS          string `json:"ts"`
+	ThreadTS    string `json:"thread_ts"`
+	Team        string `json:"team"`
+	UserTeam    string `json:"user_team"`
+}
+
+// interaction is a block_actions payload.
+type interaction struct {
+	Type string `json:"type"`
+	Team struct {
+		ID string `json:"id"`
+	} `json:"team"`
+	User struct {
+		ID     string `json:"id"`
+		TeamID string `json:"team_id"`
+	} `json:"user"`
+	Channel struct {
+		ID string `json:"id"`
+	} `json:"channel"`
+	Container struct {
+		MessageTS   string `json:"message_ts"`
+		ChannelID   string `json:"channel_id"`
+		IsEphemeral bool   `json:"is_ephemeral"`
+	} `json:"container"`
+	Message struct {
+		TS string `json:"ts"`
+	} `json:"message"`
+	TriggerID   string `json:"trigger_id"`
+	ResponseURL string `json:"response_url"`
+	Actions     []struct {
+		Type     string `json:"type"`
+		ActionID string `json:"action_id"`
+		Value    string `json:"value"`
+		ActionTS string `json:"action_ts"`
+	} `json:"actions"`
+}
+
+// command is a slash-command invocation: form fields over HTTP, a JSON payload in Socket Mode.
+type command struct {
+	TeamID      string `json:"team_id"`
+	ChannelID   string `json:"channel_id"`
+	UserID      string `json:"user_id"`
+	Command     string `json:"command"`
+	Text        string `json:"text"`
+	ResponseURL string `json:"response_url"`
+	TriggerID   string `json:"trigger_id"`
+}
+
+func commandFromForm(v url.Values) command {
+	return command{TeamID: v.Get("team_id"), ChannelID: v.Get("channel_id"), UserID: v.Get("user_id"),
+		Command: v.Get("command"), Text: v.Get("text"), ResponseURL: v.Get("response_url"), TriggerID: v.Get("trigger_id")}
+}
+
+// isIM reports whether a conversation ID is a direct message: Slack's IM IDs start with D.
+func isIM(channel string) bool { return strings.HasPrefix(channel, "D") }
+
+// fromEvent converts an Events API callback. Only what people say to the bot counts: text
+// messages in its direct messages (no bot messages, edits or other subtypes) and mentions of it
+// in channels, which are taken as commands ("@Tiltas help" is "/help"). ok is false for
+// anything else, which is acknowledged and dropped.
+func (a *Adapter) fromEvent(raw []byte) (in bot.Incoming, ok bool, err error) {
+	var cb eventCallback
+	if err := json.Unmarshal(raw, &cb); err != nil {
+		return in, false, err
+	}
+	if cb.Type != "event_callback" || len(cb.Event) == 0 {
+		return in, false, nil
+	}
+	var ev messageEvent
+	if err := json.Unmarshal(cb.Event, &ev); err != nil {
+		return in, false, err
+	}
+	if ev.BotID != "" || ev.User == "" || ev.Channel == "" {
+		return in, false, nil
+	}
+	team := cb.TeamID
+	userTeam := firstOf(ev.UserTeam, ev.Team, team)
+	id := "slack:ev:" + firstOf(cb.EventID, team+":"+ev.Channel+":"+ev.TS)
+	switch ev.Type {
+	case "message":
+		if ev.Subtype != "" || !(ev.ChannelType == "im" || ev.ChannelType == "" && isIM(ev.Channel)) {
+			return in, false, nil
+		}
+		return bot.Incoming{ID: id, From: Identity(userTeam, ev.User), Kind: kindMessage,
+			Chat: bot.Address{Platform: bot.Slack, Team: team, Chat: ev.Channel, User: ev.User},
+			Text: plain(ev.Text)}, true, nil
+	case "app_mention":
+		if isIM(ev.Channel) || ev.ChannelType == "im" {
+			return in, false, nil // the same words come as a direct message
+		}
+		text, addressed := mentionCommand(ev.Text)
+		if !addressed {
+			return in, false, nil
+		}
+		return bot.Incoming{ID: id, From: Identity(userTeam, ev.User), Kind: kindMention,
+			Chat: bot.Address{Platform: bot.Slack, Team: team, Chat: ev.Channel, Thread: firstOf(ev.ThreadTS, ev.TS), Group: true},
+			Text: text}, true, nil
+	}
+	return in, false, nil
+}
+
+// fromInteraction converts a block_actions payload: the pressed button's value is its token.
+func (a *Adapter) fromInteraction(raw []byte) (in bot.Incoming, ok bool, err error) {
+	var ia interaction
+	if err := json.Unmarshal(raw, &ia); err != nil {
+		return in, false, err
+	}
+	if ia.Type != "block_actions" || ia.User.ID == "" {
+		return in, false, nil
+	}
+	var token, actionTS string
+	for _, act := range ia.Actions {
+		if act.Type == "button" && act.Value != "" {
+			token, actionTS = act.Value, act.ActionTS
+			break
+		}
+	}
+	if token == "" {
+		return in, false, nil
+	}
+	team := ia.Team.ID
+	chat := firstOf(ia.Container.ChannelID, ia.Channel.ID)
+	in = bot.Incoming{
+		ID:       "slack:act:" + firstOf(ia.TriggerID, team+":"+ia.User.ID+":"+actionTS),
+		From:     Identity(firstOf(ia.User.TeamID, team), ia.User.ID),
+		Chat:     bot.Address{Platform: bot.Slack, Team: team, Chat: chat, Group: !isIM(chat)},
+		Button:   token,
+		Callback: ia.ResponseURL,
+		Kind:     kindButton,
+	}
+	if !in.Chat.Group {
+		in.Chat.User = ia.User.ID
+	}
+	if ts := firstOf(ia.Container.MessageTS, ia.Message.TS); ts != "" && chat != "" && !ia.Container.IsEphemeral {
+		in.Message = &bot.MessageRef{Platform: bot.Slack, Team: team, Chat: chat, ID: ts}
+	}
+	return in, true, nil
+}
+
+// fromCommand converts a slash command. "/tiltas concern K-1 …" is "/concern K-1 …",
+// "/tiltas link CODE" is "link CODE" and "/tiltas" alone is "/help". Typed in a direct message,
+// the answer goes to the person's direct messages with the bot (which is where it was typed,
+// unless it was a conversation between two people); typed in a channel, to the channel, where
+// the engine says no more than a channel may hear.
+func (a *Adapter) fromCommand(ctx context.Context, c command) (in bot.Incoming, ok bool) {
+	if c.UserID == "" || c.Command == "" {
+		return in, false
+	}
+	in = bot.Incoming{
+		ID:       "slack:cmd:" + firstOf(c.TriggerID, c.TeamID+":"+c.UserID+":"+c.Command+":"+c.Text),
+		From:     Identity(c.TeamID, c.UserID),
+		Text:     commandText(a.cfg.Command, c.Command, c.Text),
+		Callback: c.ResponseURL,
+		Kind:     kindCommand,
+	}
+	in.Chat = bot.Address{Platform: bot.Slack, Team: c.TeamID, Chat: c.ChannelID, Group: true}
+	if c.ChannelID == "" || isIM(c.ChannelID) {
+		in.Chat = DM(c.TeamID, c.UserID)
+		if c.ChannelID != "" {
+			if rec, _, err := bot.Load[dmRecord](ctx, a.deps.Records, dmKey(c.TeamID, c.UserID)); err == nil && rec.Chat == c.ChannelID {
+				in.Chat.Chat = c.ChannelID
+			}
+		}
+	}
+	return in, true
+}
+
+// commandText maps a slash command to the text the engine parses.
+func commandText(main, cmd, text string) string {
+	text = strings.TrimSpace(plain(text))
+	if !strings.EqualFold(cmd, main) {
+		return strings.TrimSpace(cmd + " " + text)
+	}
+	if text == "" {
+		return "/help"
+	}
+	sub, rest := text, ""
+	if i := strings.IndexFunc(text, unicode.IsSpace); i >= 0 {
+		sub, rest = text[:i], strings.TrimSpace(text[i:])
+	}
+	sub = strings.TrimPrefix(sub, "/")
+	if strings.EqualFold(sub, "link") {
+		return strings.TrimSpace("link " + rest)
+	}
+	return strings.TrimSpace("/" + sub + " " + rest)
+}
+
+var leadingMention = regexp.MustCompile(`^\s*<@[A-Z0-9]+(?:\|[^>]*)?>[\s:,]*`)
+
+// mentionCommand turns "<@BOT> concern K-1" into "/concern K-1"; a mention that does not start
+// the message is not addressed to the bot.
+func mentionCommand(text string) (string, bool) {
+	loc := leadingMention.FindStringIndex(text)
+	if loc == nil {
+		return "", false
+	}
+	rest := strings.TrimSpace(plain(text[loc[1]:]))
+	if rest == "" {
+		return "/help", true
+	}
+	if !strings.HasPrefix(rest, "/") {
+		rest = "/" + rest
+	}
+	return rest, true
+}
+
+var entities = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&")
+
+// plain undoes Slack's escaping of &, < and > in what people typed.
+func plain(s string) string { return entities.Replace(s) }
+
+func firstOf(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
