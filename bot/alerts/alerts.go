@@ -248,7 +248,7 @@ func (f *Flow) name(id string) string {
 }
 
 func (f *Flow) nextID(ctx context.Context, prefix string) (string, error) {
-	n, err := f.e.Marks.Count(ctx, "seq/alert", 0)
+	n, err := f.e.Marks.Count(ctx, "seq/alert/"+prefix, 0)
 	if err != nil {
 		return "", err
 	}

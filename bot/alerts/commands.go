@@ -153,6 +153,9 @@ func (f *Flow) sent(ctx context.Context, r *bot.Request, a *Alert) error {
 	if len(names) == 0 {
 		return r.Say(ctx, "alert.sent_nobody", "ID", a.ID)
 	}
+	if a.Kind == Notice {
+		return r.Say(ctx, "notice.sent", "ID", a.ID, "Case", a.Case, "Names", f.e.Texts.Join(r.Lang, names))
+	}
 	return r.Say(ctx, "alert.sent", "ID", a.ID, "Case", a.Case, "Names", f.e.Texts.Join(r.Lang, names))
 }
 

@@ -47,7 +47,7 @@ func (f *Flow) view(a *Alert, p *bot.Person, lang string) bot.Message {
 		m.Lines = append(m.Lines,
 			T("notice.line.school", "School", school),
 			T("notice.line.incident", "When", f.e.Texts.DateTime(lang, a.Incident.In(loc)), "Present", present))
-		if len(a.Steps) > 0 && !a.Steps[0].Until.IsZero() && a.State == Open {
+		if len(a.Steps) > 0 && !a.Steps[0].Until.IsZero() && a.State == Open && a.Step == 0 && a.Round == 0 {
 			m.Lines = append(m.Lines, T("notice.line.deadline", "When", f.e.Texts.DateTime(lang, a.Steps[0].Until.In(loc))))
 		}
 	default:

@@ -93,7 +93,8 @@ func runDemo(ctx context.Context, cfg *config.Config, clock *bot.ManualClock, as
 		return chat
 	}
 	con := console.New(out, clock, name)
-	worker := &delivery.Worker{Platform: bot.Console, Queue: mem, Messenger: con, Records: mem, Clock: clock, Log: log, Failed: e.Undeliverable}
+	// One conversation at a time, so the transcript reads in the order things happened.
+	worker := &delivery.Worker{Platform: bot.Console, Queue: mem, Messenger: con, Records: mem, Clock: clock, Log: log, Failed: e.Undeliverable, Parallel: 1}
 	runner := &scheduler.Runner{Queue: mem, Fire: e.Fire, Clock: clock, Log: log}
 	settle := func(ctx context.Context) error {
 		for range 20 {

@@ -117,7 +117,7 @@ func New(t testing.TB, o Options) *Harness {
 			t.Fatal(err)
 		}
 	}
-	h.worker = &delivery.Worker{Platform: bot.Console, Queue: st.Queue, Messenger: h.Chats, Records: st.Records, Clock: clock, Failed: e.Undeliverable}
+	h.worker = &delivery.Worker{Platform: bot.Console, Queue: st.Queue, Messenger: h.Chats, Records: st.Records, Clock: clock, Failed: e.Undeliverable, Parallel: 1}
 	h.runner = &scheduler.Runner{Queue: st.Timers, Fire: e.Fire, Clock: clock}
 	t.Cleanup(func() {
 		if m := texts.Missing(); len(m) > 0 {

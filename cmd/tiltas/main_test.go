@@ -1,0 +1,197 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+func runCLI(t *testing.T, input string, args ...string) (string, string, int) {
+	t.Helper()
+	old := stdin
+	stdin = strings.NewReader(input)
+	defer func() { stdin = old }()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+// demoScript acts as two people, shows help, walks through a dialog with button, free-text and
+// date steps, and moves the clock. README.md shows its transcript.
+const demoScript = `/as giedre-s
+/help
+/concern
+K-2026-117
+2
+7
+Vaikas trečią dieną ateina be šiltų drabužių, alkanas.
+11
+12
+/as aiste-r
+15
+/as tomas-k
+/notice
+24
+K-2026-120
+vakar 21:30
+26
+28
+/clock +4h
+/as aiste-r
+32
+Šeima aplankyta, vaikui suteikta pagalba.
+/clock 2026-12-03 08:05
+/as vytautas-d
+35
+`
+
+func TestDemoScript(t *testing.T) {
+	out, errs, code := runCLI(t, demoScript, "demo", "-start", "2026-12-02 16:00")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, want := range []string{
+		"(you are now giedre-s: Giedrė Sabaliauskienė",
+		"/concern — pranešti apie susirūpinimą",
+		"→ Nepriežiūros požymiai",                     // a button step, answered
+		"„Vaikas trečią dieną ateina be šiltų drabužių", // the free-text step, in the summary
+		"išsiųstas: Aistė Rimkutė, Mindaugas Lukoševičius ir Rūta Grigaitė",
+		"(you are now aiste-r",
+		"Jūsų pranešimą A1 (K-2026-117) patvirtino Aistė Rimkutė",
+		"Vaikas susijęs su įvykiu 2026 m. gruodžio 1 d., antradienis, 21:30", // the date step
+		"A1 (K-2026-117) vis dar neišspręstas", // the acknowledgement timeout, after 4 hours
+		"Rezultatas: „Šeima aplankyta, vaikui suteikta pagalba.“",
+		"(clock → 2026-12-03 08:05 Thu)",
+		"[12-03 08:00] → Vytautas Dambrauskas", // the notice escalates to the head at 08:00
+		"Gavimą patvirtino Vytautas Dambrauskas",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("transcript lacks %q", want)
+		}
+	}
+	if strings.Contains(out, "there is no button") || strings.Contains(out, "Nesupratau") {
+		t.Errorf("the script went astray:\n%s", out)
+	}
+	if os.Getenv("TILTAS_WRITE_TRANSCRIPT") != "" {
+		_ = os.WriteFile(os.Getenv("TILTAS_WRITE_TRANSCRIPT"), []byte(out), 0o644)
+	}
+}
+
+func TestCheckConfig(t *testing.T) {
+	out, _, code := runCLI(t, "", "check-config", "-c", "../../config/example.yaml")
+	if code != 0 || !strings.Contains(out, "ok: 17 people in 7 institutions") {
+		t.Fatalf("example: exit %d, %q", code, out)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("language: fr\npeople:\n  - {id: a, name: A, institution: nowhere, roles: [wizard]}\n"), 0o644)
+	_, errs, code := runCLI(t, "", "check-config", "-c", bad)
+	if code != 2 {
+		t.Fatalf("exit %d, want 2", code)
+	}
+	for _, want := range []string{"4 problems", `language: unknown language "fr"`, `people[0].institution: unknown institution "nowhere"`, `people[0].roles[0]: unknown role "wizard"`} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("missing %q in:\n%s", want, errs)
+		}
+	}
+}
+
+func TestEverySubcommandHasHelp(t *testing.T) {
+	for _, c := range commands() {
+		_, errs, code := runCLI(t, "", c.name, "--help")
+		if code != 0 || !strings.Contains(errs, "Usage: tiltas "+c.name) {
+			t.Errorf("%s --help: exit %d, %q", c.name, code, errs)
+		}
+	}
+	if _, _, code := runCLI(t, "", "frobnicate"); code != 2 {
+		t.Errorf("unknown command exit %d", code)
+	}
+}
+
+// TestComposeFile checks docker-compose.yml's structure (no Docker engine runs here): Tiltas and
+// Redis with AOF persistence, the config mounted, and config/compose.yaml kept equal to the
+// example but for the Redis address.
+func TestComposeFile(t *testing.T) {
+	raw, err := os.ReadFile("../../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		Services map[string]struct {
+			Image     string         `yaml:"image"`
+			Build     any            `yaml:"build"`
+			Command   []string       `yaml:"command"`
+			DependsOn map[string]any `yaml:"depends_on"`
+			Volumes   []string       `yaml:"volumes"`
+			Ports     []string       `yaml:"ports"`
+		} `yaml:"services"`
+		Volumes map[string]any `yaml:"volumes"`
+	}
+	if err := yaml.Unmarshal(raw, &c); err != nil {
+		t.Fatal(err)
+	}
+	redis, tiltas := c.Services["redis"], c.Services["tiltas"]
+	if cmd := strings.Join(redis.Command, " "); !strings.Contains(cmd, "--appendonly yes") {
+		t.Errorf("redis runs without AOF: %q", cmd)
+	}
+	if _, ok := c.Volumes["redis-data"]; len(redis.Volumes) == 0 || !ok {
+		t.Error("redis data is not on a volume")
+	}
+	if tiltas.Build == nil || tiltas.DependsOn["redis"] == nil || strings.Join(tiltas.Command, " ") != "serve -c /etc/tiltas/config.yaml" {
+		t.Errorf("tiltas service: %+v", tiltas)
+	}
+	mounted := false
+	for _, v := range tiltas.Volumes {
+		if strings.HasPrefix(v, "./config/compose.yaml:/etc/tiltas/config.yaml") {
+			mounted = true
+		}
+	}
+	if !mounted {
+		t.Errorf("config not mounted: %v", tiltas.Volumes)
+	}
+	example, _ := os.ReadFile("../../config/example.yaml")
+	compose, _ := os.ReadFile("../../config/compose.yaml")
+	strip := func(b []byte) string {
+		var keep []string
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "#") || strings.Contains(l, "url: redis://") {
+				continue
+			}
+			keep = append(keep, l)
+		}
+		return strings.Join(keep, "\n")
+	}
+	if strip(example) != strip(compose) {
+		t.Error("config/compose.yaml drifted from config/example.yaml (only the Redis URL and the header may differ)")
+	}
+	if !strings.Contains(string(compose), "url: redis://redis:6379/0") {
+		t.Error("compose config does not point at the redis service")
+	}
+}
+
+// TestDockerfileBuildsWhatTheTestsBuild keeps the image's build command and scripts/test's in step.
+func TestDockerfileBuildsWhatTheTestsBuild(t *testing.T) {
+	df, _ := os.ReadFile("../../Dockerfile")
+	st, _ := os.ReadFile("../../scripts/test")
+	want := "CGO_ENABLED=0 go build -trimpath -tags timetzdata"
+	if !strings.Contains(string(df), want) || !strings.Contains(string(st), want) {
+		t.Fatalf("both must build with %q", want)
+	}
+	if !regexp.MustCompile(`(?m)^USER nonroot`).Match(df) {
+		t.Error("the image runs as root")
+	}
+	if testing.Short() {
+		return
+	}
+	cmd := exec.Command("go", "build", "-trimpath", "-tags", "timetzdata", "-o", filepath.Join(t.TempDir(), "tiltas"), ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("static build: %v\n%s", err, out)
+	}
+}
