@@ -60,13 +60,13 @@ func TestDemoScript(t *testing.T) {
 	for _, want := range []string{
 		"(you are now giedre-s: Giedrė Sabaliauskienė",
 		"/concern — pranešti apie susirūpinimą",
-		"→ Nepriežiūros požymiai",                     // a button step, answered
+		"→ Nepriežiūros požymiai",                       // a button step, answered
 		"„Vaikas trečią dieną ateina be šiltų drabužių", // the free-text step, in the summary
 		"išsiųstas: Aistė Rimkutė, Mindaugas Lukoševičius ir Rūta Grigaitė",
 		"(you are now aiste-r",
 		"Jūsų pranešimą A1 (K-2026-117) patvirtino Aistė Rimkutė",
 		"Vaikas susijęs su įvykiu 2026 m. gruodžio 1 d., antradienis, 21:30", // the date step
-		"A1 (K-2026-117) vis dar neišspręstas", // the acknowledgement timeout, after 4 hours
+		"A1 (K-2026-117) vis dar neišspręstas",                               // the acknowledgement timeout, after 4 hours
 		"Rezultatas: „Šeima aplankyta, vaikui suteikta pagalba.“",
 		"(clock → 2026-12-03 08:05 Thu)",
 		"[12-03 08:00] → Vytautas Dambrauskas", // the notice escalates to the head at 08:00
