@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,37 +24,18 @@ func runCLI(t *testing.T, input string, args ...string) (string, string, int) {
 	return out.String(), errb.String(), code
 }
 
-// demoScript acts as two people, shows help, walks through a dialog with button, free-text and
-// date steps, and moves the clock. README.md shows its transcript.
-const demoScript = `/as giedre-s
-/help
-/concern
-K-2026-117
-2
-7
-Vaikas trečią dieną ateina be šiltų drabužių, alkanas.
-11
-12
-/as aiste-r
-15
-/as tomas-k
-/notice
-24
-K-2026-120
-vakar 21:30
-26
-28
-/clock +4h
-/as aiste-r
-32
-Šeima aplankyta, vaikui suteikta pagalba.
-/clock 2026-12-03 08:05
-/as vytautas-d
-35
-`
+var update = flag.Bool("update", false, "rewrite docs/demo-transcript.txt")
+
+// TestDemoScript runs examples/demo.txt, which acts as several people, shows help, walks through
+// dialogs with button, free-text and date steps, and moves the clock. Its transcript is
+// docs/demo-transcript.txt (go test ./cmd/tiltas -run DemoScript -update rewrites it).
 
 func TestDemoScript(t *testing.T) {
-	out, errs, code := runCLI(t, demoScript, "demo", "-start", "2026-12-02 16:00")
+	script, err := os.ReadFile("../../examples/demo.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := runCLI(t, string(script), "demo", "-start", "2026-12-02 16:00")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
@@ -79,8 +61,14 @@ func TestDemoScript(t *testing.T) {
 	if strings.Contains(out, "there is no button") || strings.Contains(out, "Nesupratau") {
 		t.Errorf("the script went astray:\n%s", out)
 	}
-	if os.Getenv("TILTAS_WRITE_TRANSCRIPT") != "" {
-		_ = os.WriteFile(os.Getenv("TILTAS_WRITE_TRANSCRIPT"), []byte(out), 0o644)
+	if *update {
+		if err := os.WriteFile("../../docs/demo-transcript.txt", []byte(out), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	golden, _ := os.ReadFile("../../docs/demo-transcript.txt")
+	if string(golden) != out {
+		t.Errorf("docs/demo-transcript.txt is out of date: run go test ./cmd/tiltas -run DemoScript -update")
 	}
 }
 
