@@ -8,7 +8,9 @@ import (
 	"github.com/tiltas/tiltas/keyring"
 )
 
-func key(id string, b byte) keyring.Key { return keyring.Key{ID: id, Secret: bytes.Repeat([]byte{b}, 32)} }
+func key(id string, b byte) keyring.Key {
+	return keyring.Key{ID: id, Secret: bytes.Repeat([]byte{b}, 32)}
+}
 
 func TestRotation(t *testing.T) {
 	old, _ := keyring.New([]keyring.Key{key("k1", 1)})
