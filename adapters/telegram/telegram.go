@@ -1,0 +1,318 @@
+// Package telegram connects Tiltas to Telegram through github.com/go-telegram/bot: it delivers
+// the outbox's messages (HTML with every string escaped, long texts split at line ends, inline
+// keyboards carrying the engine's opaque tokens), answers button presses, and feeds what people
+// send into the durable inbox, by long polling under a lease or through a webhook.
+//
+// Nothing here handles an update: the adapter only converts and pushes, and the inbound
+// Processor handles each chat's updates one at a time. The library's own polling loop and
+// webhook handler are not used, because both confirm or accept an update before it is durable.
+package telegram
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	tg "github.com/go-telegram/bot"
+	"github.com/go-telegram/bot/models"
+
+	"github.com/tiltas/tiltas/bot"
+	"github.com/tiltas/tiltas/inbound"
+)
+
+// Modes of receiving updates.
+const (
+	ModePolling = "polling"
+	ModeWebhook = "webhook"
+)
+
+// Defaults for Config.
+const (
+	DefaultAPIURL      = "https://api.telegram.org"
+	DefaultLease       = 10 * time.Second
+	DefaultPollTimeout = 4 * time.Second
+	DefaultMaxBody     = 1 << 20
+	DefaultSendTimeout = 30 * time.Second
+)
+
+// PollLease is the Locker lease a replica holds while it polls: Telegram answers a second
+// concurrent getUpdates with 409 Conflict.
+const PollLease = "telegram-poll"
+
+// Config is the adapter's part of the configuration. Token and, in webhook mode, WebhookURL and
+// WebhookSecret are required.
+type Config struct {
+	Token string
+	// APIURL is the Bot API server (default https://api.telegram.org): a self-hosted one, or a
+	// fake in tests.
+	APIURL string
+	// BotUsername decides which "/cmd@name" commands in groups are ours. Start asks getMe when it
+	// is empty.
+	BotUsername string
+	// Mode is "polling" (default) or "webhook".
+	Mode string
+	// WebhookURL is the public HTTPS URL Telegram posts updates to (webhook mode).
+	WebhookURL string
+	// WebhookSecret is sent by Telegram in X-Telegram-Bot-Api-Secret-Token and checked on every
+	// webhook request: 1-256 characters of A-Z, a-z, 0-9, _ and -.
+	WebhookSecret string
+	// WebhookConnections is setWebhook's max_connections (default 1): one connection delivers
+	// updates in order, so that the inbox receives each chat's updates in the order sent.
+	WebhookConnections int
+	// MaxBody bounds a webhook request body (default 1 MiB).
+	MaxBody int64
+	// Lease is how long a dead poller keeps the others waiting (default 10s; at least 2s makes
+	// sense); PollTimeout is the long-poll wait (default 4s; whole seconds from 1s to half the
+	// lease), so that the poller renews its lease in time.
+	Lease       time.Duration
+	PollTimeout time.Duration
+	// SendTimeout bounds one Bot API call made for delivery (default 30s).
+	SendTimeout time.Duration
+}
+
+// Deps are the services the adapter works through.
+type Deps struct {
+	// Inbox receives every update worth handling, before it is confirmed to Telegram.
+	Inbox bot.Inbox
+	// Locker elects the one replica that polls.
+	Locker bot.Locker
+	// Records keeps the polling offset and the groups that became supergroups.
+	Records bot.Records
+	Log     *slog.Logger
+	// Owner names this replica in the poll lease (default: random).
+	Owner string
+}
+
+// Adapter is the Telegram side of Tiltas: a bot.Messenger for the delivery worker, an
+// inbound.Answerer for the processor, a poller and a webhook handler.
+type Adapter struct {
+	cfg       Config
+	deps      Deps
+	log       *slog.Logger
+	tg        *tg.Bot
+	transport *http.Transport
+	poll      *http.Client
+	username  string
+	secret    [32]byte // sha256 of WebhookSecret, compared in constant time
+}
+
+var (
+	_ bot.Messenger    = (*Adapter)(nil)
+	_ inbound.Answerer = (*Adapter)(nil)
+)
+
+var reSecret = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
+
+// New builds the adapter from cfg. It makes no network call: Start talks to Telegram.
+func New(cfg Config, deps Deps) (*Adapter, error) {
+	var errs []error
+	if strings.TrimSpace(cfg.Token) == "" {
+		errs = append(errs, errors.New("telegram: token is empty"))
+	}
+	switch cfg.Mode {
+	case "":
+		cfg.Mode = ModePolling
+	case ModePolling, ModeWebhook:
+	default:
+		errs = append(errs, fmt.Errorf("telegram: mode %q: want polling or webhook", cfg.Mode))
+	}
+	if cfg.Mode == ModeWebhook {
+		if !strings.HasPrefix(cfg.WebhookURL, "https://") {
+			errs = append(errs, errors.New("telegram: webhook mode needs an https:// webhook URL"))
+		}
+		if !reSecret.MatchString(cfg.WebhookSecret) {
+			errs = append(errs, errors.New("telegram: webhook mode needs a webhook secret of 1-256 characters A-Z, a-z, 0-9, _ and -"))
+		}
+	}
+	if deps.Inbox == nil {
+		errs = append(errs, errors.New("telegram: no inbox"))
+	}
+	if deps.Records == nil {
+		errs = append(errs, errors.New("telegram: no records store"))
+	}
+	if deps.Locker == nil && cfg.Mode == ModePolling {
+		errs = append(errs, errors.New("telegram: polling needs a locker"))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	cfg.APIURL = strings.TrimRight(cfg.APIURL, "/")
+	if cfg.APIURL == "" {
+		cfg.APIURL = DefaultAPIURL
+	}
+	if cfg.WebhookConnections <= 0 {
+		cfg.WebhookConnections = 1
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = DefaultMaxBody
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = DefaultLease
+	}
+	if cfg.PollTimeout <= 0 {
+		cfg.PollTimeout = DefaultPollTimeout
+	}
+	cfg.PollTimeout = max(time.Second, min(cfg.PollTimeout, cfg.Lease/2)).Truncate(time.Second)
+	if cfg.SendTimeout <= 0 {
+		cfg.SendTimeout = DefaultSendTimeout
+	}
+	if deps.Log == nil {
+		deps.Log = slog.New(slog.DiscardHandler)
+	}
+	if deps.Owner == "" {
+		deps.Owner = bot.NewID()
+	}
+	a := &Adapter{cfg: cfg, deps: deps, log: deps.Log.With("adapter", "telegram"), username: strings.TrimPrefix(cfg.BotUsername, "@")}
+	a.secret = hashSecret(cfg.WebhookSecret)
+	// One pool for sends and polls. The default transport keeps two idle connections per host,
+	// which makes parallel deliveries open and close connections all the time.
+	a.transport = &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:   true,
+		MaxIdleConns:        64,
+		MaxIdleConnsPerHost: 32,
+		IdleConnTimeout:     90 * time.Second,
+		TLSHandshakeTimeout: 10 * time.Second,
+	}
+	a.poll = &http.Client{Transport: a.transport}
+	b, err := tg.New(cfg.Token,
+		tg.WithServerURL(cfg.APIURL),
+		tg.WithSkipGetMe(),
+		tg.WithHTTPClient(cfg.SendTimeout, &http.Client{Transport: a.transport, Timeout: cfg.SendTimeout}),
+		tg.WithErrorsHandler(func(err error) { a.log.Warn("telegram library error", "err", redact(err, cfg.Token)) }),
+		tg.WithDefaultHandler(func(context.Context, *tg.Bot, *models.Update) {}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("telegram: %w", redact(err, cfg.Token))
+	}
+	a.tg = b
+	return a, nil
+}
+
+// Close drops idle connections to the Bot API; call it after the adapter's goroutines stopped.
+func (a *Adapter) Close() { a.transport.CloseIdleConnections() }
+
+// BotUsername is the username commands in groups must name, once known.
+func (a *Adapter) BotUsername() string { return a.username }
+
+// Command is one entry of the bot's command menu, in both languages.
+type Command struct {
+	Name          string
+	DescriptionLT string
+	DescriptionEN string
+}
+
+// EngineCommands lists e's commands that have help, with their help texts in Lithuanian and
+// English, for Start.
+func EngineCommands(e *bot.Engine) []Command {
+	var out []Command
+	for _, c := range e.Commands() {
+		if c.Help == "" {
+			continue
+		}
+		out = append(out, Command{Name: c.Name, DescriptionLT: e.Texts.T("lt", c.Help), DescriptionEN: e.Texts.T("en", c.Help)})
+	}
+	return out
+}
+
+var reCommandName = regexp.MustCompile(`^[a-z0-9_]{1,32}$`)
+
+// Start prepares Telegram for this mode: setWebhook (with the secret) in webhook mode,
+// deleteWebhook in polling mode, and the command menu with setMyCommands, Lithuanian by default
+// and English for English-speaking clients. It asks getMe for the username when none is
+// configured. Run it once at start-up, before RunPolling or serving the webhook.
+func (a *Adapter) Start(ctx context.Context, commands []Command) error {
+	if a.username == "" {
+		me, err := a.tg.GetMe(ctx)
+		if err != nil {
+			return fmt.Errorf("telegram getMe: %w", redact(err, a.cfg.Token))
+		}
+		a.username = me.Username
+	}
+	if a.cfg.Mode == ModeWebhook {
+		_, err := a.tg.SetWebhook(ctx, &tg.SetWebhookParams{
+			URL: a.cfg.WebhookURL, SecretToken: a.cfg.WebhookSecret,
+			MaxConnections: a.cfg.WebhookConnections, AllowedUpdates: allowedUpdates,
+		})
+		if err != nil {
+			return fmt.Errorf("telegram setWebhook: %w", redact(err, a.cfg.Token))
+		}
+	} else if _, err := a.tg.DeleteWebhook(ctx, &tg.DeleteWebhookParams{}); err != nil {
+		return fmt.Errorf("telegram deleteWebhook: %w", redact(err, a.cfg.Token))
+	}
+	var lt, en []models.BotCommand
+	for _, c := range commands {
+		if !reCommandName.MatchString(c.Name) {
+			a.log.Warn("command left out of the menu: Telegram does not allow its name", "command", c.Name)
+			continue
+		}
+		if d := menuText(c.DescriptionLT); d != "" {
+			lt = append(lt, models.BotCommand{Command: c.Name, Description: d})
+		}
+		if d := menuText(cmpOr(c.DescriptionEN, c.DescriptionLT)); d != "" {
+			en = append(en, models.BotCommand{Command: c.Name, Description: d})
+		}
+	}
+	for _, set := range []struct {
+		lang string
+		cmds []models.BotCommand
+	}{{"", lt}, {"en", en}} {
+		if len(set.cmds) > 100 {
+			set.cmds = set.cmds[:100]
+		}
+		var err error
+		if len(set.cmds) == 0 {
+			_, err = a.tg.DeleteMyCommands(ctx, &tg.DeleteMyCommandsParams{LanguageCode: set.lang})
+		} else {
+			_, err = a.tg.SetMyCommands(ctx, &tg.SetMyCommandsParams{Commands: set.cmds, LanguageCode: set.lang})
+		}
+		if err != nil {
+			return fmt.Errorf("telegram setMyCommands %q: %w", set.lang, redact(err, a.cfg.Token))
+		}
+	}
+	return nil
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// menuText fits a description to Telegram's 1-256 characters.
+func menuText(s string) string {
+	s = strings.TrimSpace(s)
+	if utf8.RuneCountInString(s) > 256 {
+		s = string([]rune(s)[:255]) + "…"
+	}
+	return s
+}
+
+// allowedUpdates are the kinds Tiltas handles; Telegram need not send the rest.
+var allowedUpdates = []string{models.AllowedUpdateMessage, models.AllowedUpdateCallbackQuery}
+
+// redact removes the token from err's text, for errors the library did not already clean.
+func redact(err error, token string) error {
+	if err == nil || token == "" || !strings.Contains(err.Error(), token) {
+		return err
+	}
+	return redactedError{msg: strings.ReplaceAll(err.Error(), token, "<token>"), err: err}
+}
+
+// redactedError keeps the chain for errors.Is and errors.As but never prints the token.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e redactedError) Error() string { return e.msg }
+func (e redactedError) Unwrap() error { return e.err }
