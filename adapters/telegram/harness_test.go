@@ -150,7 +150,7 @@ func newHarness(t *testing.T, o options) *harness {
 		// limits set them on the fake.
 		limits: memory.NewLimiter(memory.LimitConfig{}),
 		logs:   logs, log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		users:  map[string]int64{}, handled: map[string]int{},
+		users: map[string]int64{}, handled: map[string]int{},
 	}
 	h.e, h.flow = h.newEngine()
 	for i, p := range h.e.Directory().People {
