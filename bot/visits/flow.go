@@ -356,9 +356,13 @@ func (f *Flow) announce(ctx context.Context, actor string, old, v Visit) {
 		for _, p := range involved {
 			switch s := v.state(p); {
 			case s == Joined:
-				add(p, func(lang string) string { return f.T(lang, "visits.told.confirmed_in", "Visit", v.No, "Team", f.team(lang, v)) })
+				add(p, func(lang string) string {
+					return f.T(lang, "visits.told.confirmed_in", "Visit", v.No, "Team", f.team(lang, v))
+				})
 			case p == v.Organizer:
-				add(p, func(lang string) string { return f.T(lang, "visits.told.confirmed", "Visit", v.No, "Team", f.team(lang, v)) })
+				add(p, func(lang string) string {
+					return f.T(lang, "visits.told.confirmed", "Visit", v.No, "Team", f.team(lang, v))
+				})
 			case s == Standby:
 				add(p, func(lang string) string { return f.T(lang, "visits.told.confirmed_standby", "Visit", v.No) })
 			case s == "" || s == Suggested:
@@ -380,7 +384,9 @@ func (f *Flow) announce(ctx context.Context, actor string, old, v Visit) {
 	}
 	if len(left) > 0 {
 		names := f.names(left)
-		line := func(lang string) string { return f.T(lang, "visits.told.left", "Visit", v.No, "Names", f.e.Texts.Join(lang, names)) }
+		line := func(lang string) string {
+			return f.T(lang, "visits.told.left", "Visit", v.No, "Names", f.e.Texts.Join(lang, names))
+		}
 		for _, p := range append([]string{v.Organizer}, now...) {
 			if !slices.Contains(left, p) && p != actor && !slices.Contains(promoted, p) {
 				add(p, line)
@@ -404,7 +410,9 @@ func (f *Flow) announce(ctx context.Context, actor string, old, v Visit) {
 		n.manage, n.urgent = true, true
 		for _, p := range v.Pool {
 			if s := v.state(p); p != actor && p != v.Organizer && (s == "" || s == Suggested || s == Joined) {
-				add(p, func(lang string) string { return f.T(lang, "visits.told.short", "Visit", v.No, "Missing", f.needs(lang, miss)) })
+				add(p, func(lang string) string {
+					return f.T(lang, "visits.told.short", "Visit", v.No, "Missing", f.needs(lang, miss))
+				})
 			}
 		}
 	}

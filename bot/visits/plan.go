@@ -85,7 +85,7 @@ func (f *Flow) planDialog() *bot.Dialog {
 			if i < maxPicks {
 				steps = append(steps, bot.Step{Name: more, Kind: bot.AskChoice, Prompt: "visits.plan.pick_more",
 					Options: f.yesNo("visits.plan.pick_more_yes", "visits.plan.pick_more_no"),
-					If: func(a bot.Answers) bool { _, ok := a[pick]; return ok && len(f.pickable(role, a)) > 0 }})
+					If:      func(a bot.Answers) bool { _, ok := a[pick]; return ok && len(f.pickable(role, a)) > 0 }})
 			}
 		}
 	}
