@@ -1,0 +1,577 @@
+package meetings
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/tiltas/tiltas/bot"
+)
+
+func (f *Flow) registerChanges() {
+	f.e.Action("meetings.cancel", func(ctx context.Context, r *bot.Request, a bot.Action) error {
+		o, s, err := f.organizerOf(ctx, r, a.Ref)
+		if err != nil {
+			return err
+		}
+		if err := f.open(ctx, r, &o); err != nil {
+			return err
+		}
+		return f.e.StartDialog(ctx, r, "meetings.cancel", bot.Answers{"occ": a.Ref, "mtitle": s.Title, "mwhen": f.e.Texts.DateTime(r.Lang, o.Start)})
+	})
+	f.e.Dialog(&bot.Dialog{Name: "meetings.cancel", Title: "meetings.cancel.title",
+		Steps: []bot.Step{{Name: "ok", Kind: bot.AskConfirm, Prompt: "meetings.cancel.prompt"}},
+		Done: func(ctx context.Context, r *bot.Request, a bot.Answers) error {
+			return f.cancelOcc(ctx, r, a["occ"])
+		}})
+
+	f.e.Action("meetings.move", func(ctx context.Context, r *bot.Request, a bot.Action) error {
+		o, s, err := f.organizerOf(ctx, r, a.Ref)
+		if err != nil {
+			return err
+		}
+		if err := f.open(ctx, r, &o); err != nil {
+			return err
+		}
+		return f.e.StartDialog(ctx, r, "meetings.move", bot.Answers{"occ": a.Ref, "mtitle": s.Title, "mwhen": f.e.Texts.DateTime(r.Lang, o.Start)})
+	})
+	f.e.Dialog(&bot.Dialog{Name: "meetings.move", Title: "meetings.move.title",
+		Steps: []bot.Step{
+			{Name: "when", Kind: bot.AskDateTime, Prompt: "meetings.move.prompt", Check: f.checkFuture},
+			{Name: "ok", Kind: bot.AskConfirm, Prompt: "meetings.move.confirm"},
+		},
+		Summary: func(r *bot.Request, a bot.Answers) []string {
+			return []string{r.T("meetings.move.summary", "From", a["mwhen"], "To", f.e.Texts.DateTime(r.Lang, a.Time("when", f.loc())))}
+		},
+		Done: func(ctx context.Context, r *bot.Request, a bot.Answers) error {
+			return f.moveOcc(ctx, r, a["occ"], a.Time("when", f.loc()))
+		}})
+
+	f.e.Action("meetings.series", func(ctx context.Context, r *bot.Request, a bot.Action) error {
+		s, err := f.loadSeries(ctx, a.Ref)
+		if errors.Is(err, bot.ErrNotFound) {
+			return bot.Tell("meetings.gone")
+		}
+		if err != nil {
+			return err
+		}
+		if !f.isOrganizer(r.Person, s) {
+			return f.refuse(ctx, r, seriesKey(a.Ref), "not_organizer")
+		}
+		if !s.Ended.IsZero() {
+			return bot.Tell("meetings.series.is_ended")
+		}
+		return f.e.StartDialog(ctx, r, "meetings.change", bot.Answers{"series": a.Ref, "mtitle": s.Title})
+	})
+	is := func(field string) func(bot.Answers) bool { return answered("field", field) }
+	f.e.Dialog(&bot.Dialog{Name: "meetings.change", Title: "meetings.change.title",
+		Steps: []bot.Step{
+			{Name: "field", Kind: bot.AskChoice, Prompt: "meetings.change.field", Options: func(r *bot.Request, _ bot.Answers) []bot.Option {
+				return []bot.Option{
+					{Value: "time", Label: r.T("meetings.change.field_time")},
+					{Value: "duration", Label: r.T("meetings.change.field_duration")},
+					{Value: "place", Label: r.T("meetings.change.field_place")},
+					{Value: "video", Label: r.T("meetings.change.field_video")},
+					{Value: "title", Label: r.T("meetings.change.field_title")},
+					{Value: "end", Label: r.T("meetings.change.field_end")},
+				}
+			}},
+			{Name: "clock", Kind: bot.AskClock, Prompt: "meetings.change.clock", If: is("time")},
+			{Name: "minutes", Kind: bot.AskCount, Prompt: "meetings.change.duration", Min: 15, Max: 600, If: is("duration")},
+			{Name: "place", Kind: bot.AskText, Prompt: "meetings.change.place", MaxLen: 200, Optional: true, If: is("place")},
+			{Name: "video", Kind: bot.AskText, Prompt: "meetings.change.video", MaxLen: 300, Optional: true, If: is("video"), Check: checkURL},
+			{Name: "title", Kind: bot.AskText, Prompt: "meetings.change.new_title", MaxLen: 120, If: is("title")},
+			{Name: "ok", Kind: bot.AskConfirm, Prompt: "meetings.change.confirm"},
+		},
+		Summary: f.changeSummary,
+		Done:    f.changeSeries})
+
+	f.e.Dialog(&bot.Dialog{Name: "meetings.new", Title: "meetings.new.title",
+		Steps: []bot.Step{
+			{Name: "title", Kind: bot.AskText, Prompt: "meetings.new.title_prompt", MaxLen: 120},
+			{Name: "start", Kind: bot.AskDateTime, Prompt: "meetings.new.start", Check: f.checkFuture},
+			{Name: "repeat", Kind: bot.AskChoice, Prompt: "meetings.new.repeat", Options: f.repeatOptions},
+			{Name: "minutes", Kind: bot.AskCount, Prompt: "meetings.new.duration", Min: 15, Max: 600},
+			{Name: "place", Kind: bot.AskText, Prompt: "meetings.new.place", MaxLen: 200, Optional: true},
+			{Name: "video", Kind: bot.AskText, Prompt: "meetings.new.video", MaxLen: 300, Optional: true, Check: checkURL},
+			{Name: "who", Kind: bot.AskChoice, Prompt: "meetings.new.who", Options: func(r *bot.Request, _ bot.Answers) []bot.Option {
+				return []bot.Option{
+					{Value: "leaders", Label: r.T("meetings.new.who_leaders")},
+					{Value: "leaders_more", Label: r.T("meetings.new.who_more")},
+					{Value: "list", Label: r.T("meetings.new.who_list")},
+				}
+			}},
+			{Name: "list", Kind: bot.AskText, Prompt: "meetings.new.list", MaxLen: 1000, If: answered("who", "list"), Check: f.checkList},
+			{Name: "ok", Kind: bot.AskConfirm, Prompt: "meetings.new.confirm"},
+		},
+		Summary: f.newSummary,
+		Done:    f.created})
+
+	f.e.Action("meetings.minutes", func(ctx context.Context, r *bot.Request, a bot.Action) error {
+		o, s, err := f.organizerOf(ctx, r, a.Ref)
+		if err != nil {
+			return err
+		}
+		if o.Cancelled {
+			return bot.Tell("meetings.is_cancelled")
+		}
+		if f.e.Now().Before(o.Start) {
+			return bot.Tell("meetings.minutes.early")
+		}
+		return f.e.StartDialog(ctx, r, "meetings.minutes", bot.Answers{"occ": a.Ref, "mtitle": s.Title})
+	})
+	f.e.Dialog(&bot.Dialog{Name: "meetings.minutes", Title: "meetings.minutes.dialog",
+		Steps: []bot.Step{
+			{Name: "text", Kind: bot.AskText, Prompt: "meetings.minutes.prompt", MaxLen: f.cfg.MinutesMax},
+			{Name: "ok", Kind: bot.AskConfirm, Prompt: "meetings.minutes.confirm"},
+		},
+		Summary: func(r *bot.Request, a bot.Answers) []string { return []string{a["text"]} },
+		Done: func(ctx context.Context, r *bot.Request, a bot.Answers) error {
+			return f.postMinutes(ctx, r, a["occ"], a["text"])
+		}})
+}
+
+// answered makes a step's If: ask it only when step name was answered with value.
+func answered(name, value string) func(bot.Answers) bool {
+	return func(a bot.Answers) bool { return a[name] == value }
+}
+
+// checkFuture accepts a date and time that is still ahead.
+func (f *Flow) checkFuture(_ context.Context, _ *bot.Request, v string, _ bot.Answers) (string, error) {
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil || !t.After(f.e.Now()) {
+		return "", bot.Tell("meetings.past")
+	}
+	return v, nil
+}
+
+// checkURL accepts an http(s) link, or nothing.
+func checkURL(_ context.Context, _ *bot.Request, v string, _ bot.Answers) (string, error) {
+	if v == "" {
+		return v, nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.Host == "" || u.Scheme != "https" && u.Scheme != "http" {
+		return "", bot.Tell("meetings.bad_url")
+	}
+	return v, nil
+}
+
+// changeErr turns what went wrong in an organizer's change into the refusal they see, recording
+// refusals.
+func (f *Flow) changeErr(ctx context.Context, r *bot.Request, id string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, errNotOrganizer):
+		return f.refuse(ctx, r, occKey(id), "not_organizer")
+	case errors.Is(err, errClosed):
+		cur, _, lerr := f.load(ctx, id)
+		if lerr != nil {
+			return lerr
+		}
+		if oerr := f.open(ctx, r, &cur); oerr != nil {
+			return oerr
+		}
+		return bot.Tell("core.stale")
+	case errors.Is(err, bot.ErrNotFound):
+		return bot.Tell("meetings.gone")
+	}
+	return err
+}
+
+// tell sends everyone o concerns, except the organizer who changed it, one notice (their new
+// copy, which supersedes the one they had), and edits the copies nobody gets a new one of (the
+// organizer's own, the summaries) to show o as it is now. It returns how many were told.
+func (f *Flow) tell(ctx context.Context, s *seriesRec, o *occurrence, actor, kind string, head func(t tr, lang string) string) (int, error) {
+	var to []string
+	for _, id := range f.audience(s, o) {
+		if id != actor {
+			to = append(to, id)
+		}
+	}
+	c := f.e.Copies(occKey(o.ID))
+	holders, err := c.Holders(ctx)
+	if err != nil {
+		return 0, err
+	}
+	card := func(p *bot.Person, lang string) bot.Message { return f.card(s, o, p, lang, "", false) }
+	for _, h := range holders {
+		if !slices.Contains(to, h) {
+			if err := c.EditOne(ctx, h, int64(o.Seq), card); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if err := f.e.Copies(summaryRecord(o.ID)).Edit(ctx, int64(o.Seq), func(p *bot.Person, lang string) bot.Message {
+		return f.summary(s, o, p, lang)
+	}); err != nil {
+		return 0, err
+	}
+	_, err = c.Send(ctx, "meetings:"+kind+":"+o.ID+":"+strconv.Itoa(o.Seq), to, bot.Notice{Sender: actor},
+		func(p *bot.Person, lang string) bot.Message {
+			return f.card(s, o, p, lang, head(f.tr(lang), lang), false)
+		})
+	return len(to), err
+}
+
+// cancelOcc cancels one occurrence: its reminders stop and everyone is told once.
+func (f *Flow) cancelOcc(ctx context.Context, r *bot.Request, id string) error {
+	o, s, err := f.update(ctx, id, func(o *occurrence, s *seriesRec) error {
+		if !f.isOrganizer(r.Person, s) {
+			return errNotOrganizer
+		}
+		if o.Cancelled || !f.e.Now().Before(o.Start) {
+			return errClosed
+		}
+		o.Cancelled = true
+		return nil
+	})
+	if err := f.changeErr(ctx, r, id, err); err != nil {
+		return err
+	}
+	if err := f.unschedule(ctx, s, &o); err != nil {
+		return err
+	}
+	f.e.Record(ctx, bot.AuditEvent{Actor: r.Person.ID, Kind: "meeting.cancelled", Record: occKey(id)})
+	n, err := f.tell(ctx, s, &o, r.Person.ID, "cancelled", func(t tr, _ string) string {
+		return t.T("meetings.head.cancelled", "Name", r.Person.Name)
+	})
+	if err != nil {
+		return err
+	}
+	return r.Reply(ctx, bot.Message{Lines: []string{f.tr(r.Lang).N("meetings.cancel.done", n)}})
+}
+
+// moveOcc moves one occurrence: its reminders follow and everyone is told once.
+func (f *Flow) moveOcc(ctx context.Context, r *bot.Request, id string, when time.Time) error {
+	o, s, err := f.update(ctx, id, func(o *occurrence, s *seriesRec) error {
+		if !f.isOrganizer(r.Person, s) {
+			return errNotOrganizer
+		}
+		if o.Cancelled || !f.e.Now().Before(o.Start) {
+			return errClosed
+		}
+		if !when.After(f.e.Now()) {
+			return bot.Tell("meetings.past")
+		}
+		o.Start, o.End, o.Moved, o.Holiday = when, when.Add(s.Duration), true, ""
+		return nil
+	})
+	if err := f.changeErr(ctx, r, id, err); err != nil {
+		return err
+	}
+	if err := f.schedule(ctx, s, &o, false); err != nil {
+		return err
+	}
+	if err := f.retain(ctx, &o); err != nil {
+		return err
+	}
+	f.e.Record(ctx, bot.AuditEvent{Actor: r.Person.ID, Kind: "meeting.moved", Record: occKey(id)})
+	n, err := f.tell(ctx, s, &o, r.Person.ID, "moved", func(t tr, lang string) string {
+		return t.T("meetings.head.moved", "Name", r.Person.Name, "When", f.e.Texts.DateTime(lang, o.Start))
+	})
+	if err != nil {
+		return err
+	}
+	return r.Reply(ctx, bot.Message{Lines: []string{f.tr(r.Lang).N("meetings.move.done", n, "When", f.e.Texts.DateTime(r.Lang, o.Start))}})
+}
+
+func (f *Flow) changeSummary(r *bot.Request, a bot.Answers) []string {
+	t := f.tr(r.Lang)
+	switch a["field"] {
+	case "time":
+		return []string{t.T("meetings.series.diff_time", "Time", a["clock"])}
+	case "duration":
+		return []string{t.N("meetings.series.diff_duration", a.Int("minutes"))}
+	case "place":
+		if a["place"] == "" {
+			return []string{t.T("meetings.series.diff_no_place")}
+		}
+		return []string{t.T("meetings.series.diff_place", "Place", a["place"])}
+	case "video":
+		if a["video"] == "" {
+			return []string{t.T("meetings.series.diff_no_video")}
+		}
+		return []string{t.T("meetings.series.diff_video", "URL", a["video"])}
+	case "title":
+		return []string{t.T("meetings.series.diff_title", "Title", a["title"])}
+	}
+	return []string{t.T("meetings.change.sum_end")}
+}
+
+// changeSeries applies an organizer's change to a whole series.
+func (f *Flow) changeSeries(ctx context.Context, r *bot.Request, a bot.Answers) error {
+	id := a["series"]
+	if a["field"] == "end" {
+		s, err := f.loadSeries(ctx, id)
+		if err != nil {
+			return err
+		}
+		if !f.isOrganizer(r.Person, s) {
+			return f.refuse(ctx, r, seriesKey(id), "not_organizer")
+		}
+		n, err := f.endSeries(ctx, id, r.Person.ID)
+		if err != nil {
+			return err
+		}
+		f.e.Record(ctx, bot.AuditEvent{Actor: r.Person.ID, Kind: "meeting.series_ended", Record: seriesKey(id)})
+		return r.Reply(ctx, bot.Message{Lines: []string{f.tr(r.Lang).N("meetings.change.ended", n)}})
+	}
+	var old seriesRec
+	cur, err := bot.Update(ctx, f.e.Records, seriesKey(id), func(s *seriesRec, exists bool) ([]bot.IndexOp, error) {
+		if !exists {
+			return nil, bot.ErrNotFound
+		}
+		if !f.isOrganizer(r.Person, s) {
+			return nil, errNotOrganizer
+		}
+		if !s.Ended.IsZero() {
+			return nil, errClosed
+		}
+		old = *s
+		switch a["field"] {
+		case "time":
+			st := s.Start.In(f.loc())
+			h, m, _ := bot.ParseClock(a["clock"])
+			s.Start = time.Date(st.Year(), st.Month(), st.Day(), h, m, 0, 0, f.loc())
+		case "duration":
+			s.Duration = time.Duration(a.Int("minutes")) * time.Minute
+		case "place":
+			s.Place = a["place"]
+		case "video":
+			s.VideoURL = a["video"]
+		case "title":
+			s.Title = a["title"]
+		}
+		s.Seq++
+		s.Updated = f.e.Clock.Now()
+		return nil, nil
+	})
+	switch {
+	case errors.Is(err, errNotOrganizer):
+		return f.refuse(ctx, r, seriesKey(id), "not_organizer")
+	case errors.Is(err, errClosed):
+		return bot.Tell("meetings.series.is_ended")
+	case errors.Is(err, bot.ErrNotFound):
+		return bot.Tell("meetings.gone")
+	case err != nil:
+		return err
+	}
+	old.Start, cur.Start = old.Start.In(f.loc()), cur.Start.In(f.loc())
+	f.e.Record(ctx, bot.AuditEvent{Actor: r.Person.ID, Kind: "meeting.series_changed", Record: seriesKey(id), Reason: a["field"]})
+	n, err := f.applySeries(ctx, &old, &cur, r.Person.ID)
+	if err != nil {
+		return err
+	}
+	return r.Reply(ctx, bot.Message{Lines: []string{f.tr(r.Lang).N("meetings.change.done", n)}})
+}
+
+// applySeries carries a series change (from chat or from config) to its planned occurrences:
+// each moves to where the new rule puts it (unless an organizer moved it) or is cancelled when
+// the rule no longer has it, its reminders follow, its copies are edited, and then everyone
+// affected is told once. It returns how many were told.
+func (f *Flow) applySeries(ctx context.Context, old, cur *seriesRec, actor string) (int, error) {
+	now := f.e.Now()
+	occs, err := f.upcoming(ctx, cur.ID)
+	if err != nil {
+		return 0, err
+	}
+	var errs []error
+	var deps []string
+	for _, o := range occs {
+		if !now.Before(o.Start) {
+			continue
+		}
+		slot, ok := f.slotOf(cur, o.ID)
+		u, _, err := f.update(ctx, o.ID, func(o *occurrence, _ *seriesRec) error {
+			if o.Cancelled {
+				return errDone
+			}
+			if !ok {
+				o.Cancelled = true
+				return nil
+			}
+			if !o.Moved {
+				o.Orig, o.Start, o.Holiday = slot.Orig, slot.Start, slot.Holiday
+			}
+			o.End = o.Start.Add(cur.Duration)
+			return nil
+		})
+		if errors.Is(err, errDone) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := f.unschedule(ctx, old, &u); err != nil {
+			errs = append(errs, err)
+		}
+		if !u.Cancelled {
+			if err := f.schedule(ctx, cur, &u, false); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		f.refreshAll(ctx, cur, &u)
+		for _, d := range deputies(&u) {
+			deps = append(deps, d)
+		}
+	}
+	if err := f.planSeries(ctx, cur); err != nil {
+		errs = append(errs, err)
+	}
+	was, now2 := f.invitees(old), f.invitees(cur)
+	var people []string
+	for _, group := range [][]string{was, now2, f.organizers(old), f.organizers(cur), deps} {
+		for _, id := range group {
+			if id != actor && !slices.Contains(people, id) && f.e.Directory().Person(id) != nil {
+				people = append(people, id)
+			}
+		}
+	}
+	next, hasNext, err := f.next(ctx, cur)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	ended := !cur.Ended.IsZero()
+	msgID := "meetings:series:" + cur.ID + ":" + strconv.Itoa(cur.Seq)
+	for _, who := range people {
+		removed := slices.Contains(was, who) && !slices.Contains(now2, who) && !slices.Contains(cur.Organizers, who)
+		added := !slices.Contains(was, who) && slices.Contains(now2, who)
+		head := func(lang string) []string {
+			t := f.tr(lang)
+			switch {
+			case removed:
+				return []string{t.T("meetings.series.uninvited")}
+			case ended:
+				return []string{t.T("meetings.series.ended")}
+			}
+			var lines []string
+			if actor == "system" {
+				lines = append(lines, t.T("meetings.series.changed_config"))
+			} else {
+				lines = append(lines, t.T("meetings.series.changed", "Name", f.name(actor)))
+			}
+			if added {
+				lines = append(lines, t.T("meetings.series.invited"))
+			}
+			return append(lines, f.diff(t, old, cur)...)
+		}
+		if hasNext && !removed && !ended {
+			_, err := f.e.Copies(occKey(next.ID)).Send(ctx, msgID, []string{who}, bot.Notice{Sender: actor, Record: seriesKey(cur.ID)},
+				func(p *bot.Person, lang string) bot.Message {
+					m := f.card(cur, &next, p, lang, "", false)
+					m.Lines = append(append(head(lang), f.tr(lang).T("meetings.series.next")), m.Lines...)
+					return m
+				})
+			if err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		err := f.e.Notify(ctx, bot.Notice{ID: msgID + ":" + who, To: who, Sender: actor, Record: seriesKey(cur.ID),
+			Build: func(lang string) bot.Message { return bot.Message{Title: cur.Title, Lines: head(lang)} }})
+		if err != nil && !errors.Is(err, bot.ErrNotLinked) {
+			errs = append(errs, err)
+		}
+	}
+	return len(people), errors.Join(errs...)
+}
+
+// diff says, in lang, what changed in a series.
+func (f *Flow) diff(t tr, old, cur *seriesRec) []string {
+	var out []string
+	if old.Title != cur.Title {
+		out = append(out, t.T("meetings.series.diff_title", "Title", cur.Title))
+	}
+	if old.RRule != cur.RRule || !sameDay(old.Start, cur.Start) || old.Holidays != cur.Holidays {
+		out = append(out, t.T("meetings.series.diff_rule"))
+	}
+	if old.Start.Format("15:04") != cur.Start.Format("15:04") {
+		out = append(out, t.T("meetings.series.diff_time", "Time", cur.Start.Format("15:04")))
+	}
+	if old.Duration != cur.Duration {
+		out = append(out, t.N("meetings.series.diff_duration", int(cur.Duration/time.Minute)))
+	}
+	switch {
+	case old.Place == cur.Place:
+	case cur.Place == "":
+		out = append(out, t.T("meetings.series.diff_no_place"))
+	default:
+		out = append(out, t.T("meetings.series.diff_place", "Place", cur.Place))
+	}
+	switch {
+	case old.VideoURL == cur.VideoURL:
+	case cur.VideoURL == "":
+		out = append(out, t.T("meetings.series.diff_no_video"))
+	default:
+		out = append(out, t.T("meetings.series.diff_video", "URL", cur.VideoURL))
+	}
+	if !slices.Equal(f.invitees(old), f.invitees(cur)) {
+		out = append(out, t.T("meetings.series.diff_invitees"))
+	}
+	if !slices.Equal(old.Organizers, cur.Organizers) {
+		out = append(out, t.T("meetings.series.diff_organizers"))
+	}
+	if !slices.Equal(old.Reminders, cur.Reminders) || old.RSVPDeadline != cur.RSVPDeadline || old.AgendaCutoff != cur.AgendaCutoff {
+		out = append(out, t.T("meetings.series.diff_reminders"))
+	}
+	return out
+}
+
+func sameDay(a, b time.Time) bool {
+	ay, am, ad := a.Date()
+	by, bm, bd := b.Date()
+	return ay == by && am == bm && ad == bd
+}
+
+// postMinutes sends an occurrence's decisions to everyone it concerns. Posting again sends the
+// corrected text.
+func (f *Flow) postMinutes(ctx context.Context, r *bot.Request, id, text string) error {
+	o, s, err := f.update(ctx, id, func(o *occurrence, s *seriesRec) error {
+		if !f.isOrganizer(r.Person, s) {
+			return errNotOrganizer
+		}
+		if o.Cancelled {
+			return errClosed
+		}
+		if f.e.Now().Before(o.Start) {
+			return bot.Tell("meetings.minutes.early")
+		}
+		o.Minutes, o.MinutesBy = text, r.Person.ID
+		o.MinutesSeq++
+		return nil
+	})
+	if err := f.changeErr(ctx, r, id, err); err != nil {
+		return err
+	}
+	f.e.Record(ctx, bot.AuditEvent{Actor: r.Person.ID, Kind: "meeting.minutes_posted", Record: occKey(id)})
+	n := 0
+	for _, who := range f.audience(s, &o) {
+		if who == r.Person.ID {
+			continue
+		}
+		err := f.e.Notify(ctx, bot.Notice{ID: "meetings:minutes:" + id + ":" + strconv.Itoa(o.MinutesSeq) + ":" + who, To: who, Sender: r.Person.ID, Record: occKey(id),
+			Build: func(lang string) bot.Message {
+				t := f.tr(lang)
+				title := t.T("meetings.minutes.title", "Title", s.Title)
+				if o.MinutesSeq > 1 {
+					title = t.T("meetings.minutes.title_corrected", "Title", s.Title)
+				}
+				return bot.Message{Title: title, Lines: []string{
+					t.T("meetings.card.when", "When", f.e.Texts.Span(lang, o.Start, o.End)),
+					o.Minutes,
+					t.T("meetings.minutes.by", "Name", r.Person.Name),
+				}}
+			}})
+		if err != nil && !errors.Is(err, bot.ErrNotLinked) {
+			return err
+		}
+		n++
+	}
+	return r.Reply(ctx, bot.Message{Lines: []string{f.tr(r.Lang).N("meetings.minutes.sent", n)}})
+}

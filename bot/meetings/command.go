@@ -1,0 +1,206 @@
+package meetings
+
+import (
+	"context"
+	"errors"
+	"math"
+	"strings"
+
+	"github.com/tiltas/tiltas/bot"
+)
+
+func (f *Flow) registerCommands() {
+	f.e.Command(bot.Command{Name: "meeting", Aliases: []string{"posedis", "meetings"}, Help: "meetings.help", Private: true, Run: f.command})
+}
+
+// command is /meeting: with no argument each person sees the meetings that concern them (an
+// organizer with the attendance summary); "calendar" gives their private feed link, "ics" the
+// series as a file, "agenda" proposes an agenda item, "new" lets a coordinator create a series.
+func (f *Flow) command(ctx context.Context, r *bot.Request) error {
+	sub := ""
+	if len(r.Args) > 0 {
+		sub = strings.ToLower(r.Args[0])
+	}
+	switch sub {
+	case "":
+		return f.show(ctx, r)
+	case "calendar", "kalendorius":
+		return f.feedLink(ctx, r)
+	case "ics":
+		return f.sendSeriesICS(ctx, r)
+	case "agenda", "darbotvarke", "darbotvarkė":
+		return f.agendaCommand(ctx, r)
+	case "new", "naujas":
+		if !r.Person.Has(bot.RoleCoordinator) {
+			return f.refuse(ctx, r, "command/meeting.new", "role")
+		}
+		return f.e.StartDialog(ctx, r, "meetings.new", nil)
+	}
+	return bot.Tell("meetings.usage")
+}
+
+// mine is a series with the next occurrence of it that concerns a person.
+type mine struct {
+	s *seriesRec
+	o occurrence
+}
+
+// mySeries returns, for each series that concerns r's person, its next occurrence.
+func (f *Flow) mySeries(ctx context.Context, p *bot.Person) ([]mine, error) {
+	all, err := f.allSeries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []mine
+	for _, s := range all {
+		o, ok, err := f.next(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		if ok && f.sees(p, s, &o) {
+			out = append(out, mine{s, o})
+		}
+	}
+	return out, nil
+}
+
+func (f *Flow) show(ctx context.Context, r *bot.Request) error {
+	ms, err := f.mySeries(ctx, r.Person)
+	if err != nil {
+		return err
+	}
+	shown := map[string]bool{}
+	for _, m := range ms {
+		shown[m.o.ID] = true
+		if f.isInvitee(r.Person, m.s) || deputyFor(&m.o, r.Person.ID) != "" {
+			if err := f.showCard(ctx, m.s, &m.o, r.Person.ID); err != nil {
+				return err
+			}
+		}
+		if f.isOrganizer(r.Person, m.s) {
+			if err := f.showSummary(ctx, m.s, &m.o, r.Person.ID); err != nil {
+				return err
+			}
+		}
+	}
+	// Meetings someone sends this person to, which their series would not show.
+	occs, err := f.upcoming(ctx, "")
+	if err != nil {
+		return err
+	}
+	for _, o := range occs {
+		if shown[o.ID] || o.Cancelled || deputyFor(&o, r.Person.ID) == "" {
+			continue
+		}
+		s, err := f.loadSeries(ctx, o.Series)
+		if err != nil {
+			continue
+		}
+		shown[o.ID] = true
+		if err := f.showCard(ctx, s, &o, r.Person.ID); err != nil {
+			return err
+		}
+	}
+	if err := f.minutesPending(ctx, r); err != nil {
+		return err
+	}
+	if len(shown) == 0 {
+		return r.Say(ctx, "meetings.none")
+	}
+	return nil
+}
+
+// minutesPending reminds an organizer of recent meetings whose decisions are not posted yet.
+func (f *Flow) minutesPending(ctx context.Context, r *bot.Request) error {
+	now := f.e.Now()
+	ids, err := f.e.Records.Range(ctx, idxOccurrences, float64(now.AddDate(0, 0, -14).Unix()), float64(now.Unix()), 0)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		o, s, err := f.load(ctx, id)
+		if err != nil || o.Cancelled || o.MinutesSeq > 0 || o.End.After(now) || !f.isOrganizer(r.Person, s) {
+			continue
+		}
+		m := bot.Message{Title: s.Title, Lines: []string{r.T("meetings.minutes.ask", "When", f.e.Texts.DateTime(r.Lang, o.Start))},
+			Buttons: [][]bot.Button{{bot.Btn(r.T("meetings.btn.minutes"), "meetings.minutes", o.ID, "")}}}
+		if err := r.Reply(ctx, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// agendaCommand starts an agenda item for the next meeting the person is invited to that still
+// takes items.
+func (f *Flow) agendaCommand(ctx context.Context, r *bot.Request) error {
+	ms, err := f.mySeries(ctx, r.Person)
+	if err != nil {
+		return err
+	}
+	var last error = bot.Tell("meetings.none")
+	for _, m := range ms {
+		if !f.isInvitee(r.Person, m.s) {
+			continue
+		}
+		if err := f.startAgendaAdd(ctx, r, m.o.ID); err == nil || !bot.IsProblem(err) {
+			return err
+		} else {
+			last = err
+		}
+	}
+	return last
+}
+
+// sendSeriesICS sends every series that concerns the person as one .ics file.
+func (f *Flow) sendSeriesICS(ctx context.Context, r *bot.Request) error {
+	data, n, err := f.personICS(ctx, r.Person, r.Lang)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return r.Say(ctx, "meetings.none")
+	}
+	return r.Reply(ctx, bot.Message{Lines: []string{r.T("meetings.ics.series")}, File: &bot.File{Name: "tiltas-meetings.ics", Type: "text/calendar", Data: data}})
+}
+
+// feedLink gives the person a new private calendar link; the old one stops working.
+func (f *Flow) feedLink(ctx context.Context, r *bot.Request) error {
+	if f.cfg.FeedURL == "" {
+		if err := r.Say(ctx, "meetings.feed.off"); err != nil {
+			return err
+		}
+		return f.sendSeriesICS(ctx, r)
+	}
+	u, err := f.IssueFeed(ctx, r.Person.ID)
+	if err != nil {
+		return err
+	}
+	return r.Reply(ctx, bot.Message{Lines: []string{r.T("meetings.feed.link"), u, r.T("meetings.feed.private")}})
+}
+
+// occurrencesOf returns the stored occurrences of series in [from, to] by start.
+func (f *Flow) occurrencesOf(ctx context.Context, series string, from, to float64) ([]occurrence, error) {
+	ids, err := f.e.Records.Range(ctx, idxOccurrences, from, to, 0)
+	if err != nil {
+		return nil, err
+	}
+	var out []occurrence
+	for _, id := range ids {
+		if sid, _, _ := splitOcc(id); series != "" && sid != series {
+			continue
+		}
+		o, _, err := bot.Load[occurrence](ctx, f.e.Records, occKey(id))
+		if errors.Is(err, bot.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		f.localize(&o)
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+var inf = math.Inf(1)

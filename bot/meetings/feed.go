@@ -1,0 +1,84 @@
+package meetings
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tiltas/tiltas/bot"
+)
+
+// feedToken is what a calendar feed token stands for; it is stored under the token's hash only,
+// so that the stored data cannot be turned back into working links.
+type feedToken struct {
+	Person string    `json:"person"`
+	Issued time.Time `json:"issued"`
+}
+
+// feedOf remembers a person's current token hash, so that issuing a new link retires the old one.
+type feedOf struct {
+	Hash string `json:"hash"`
+}
+
+func feedHash(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// IssueFeed gives person a new secret calendar-subscription URL (FeedURL/<token>.ics); the link
+// they had before stops working. The link itself is the credential, so it goes only to the
+// person's direct chat.
+func (f *Flow) IssueFeed(ctx context.Context, person string) (string, error) {
+	if f.cfg.FeedURL == "" {
+		return "", fmt.Errorf("calendar feed: no public URL configured: %w", bot.ErrInvalid)
+	}
+	if f.e.Directory().Person(person) == nil {
+		return "", fmt.Errorf("calendar feed for %s: %w", person, bot.ErrNotFound)
+	}
+	token := bot.NewID() + bot.NewID()
+	h := feedHash(token)
+	if _, err := bot.Save(ctx, f.e.Records, "meetingfeed/"+h, feedToken{Person: person, Issued: f.e.Clock.Now()}, 0); err != nil {
+		return "", err
+	}
+	old := ""
+	if _, err := bot.Update(ctx, f.e.Records, "meetingfeedof/"+person, func(v *feedOf, _ bool) ([]bot.IndexOp, error) {
+		old, v.Hash = v.Hash, h
+		return nil, nil
+	}); err != nil {
+		return "", err
+	}
+	if old != "" && old != h {
+		if err := bot.Delete(ctx, f.e.Records, "meetingfeed/"+old); err != nil {
+			return "", err
+		}
+	}
+	f.e.Record(ctx, bot.AuditEvent{Actor: person, Kind: "meeting.feed_issued"})
+	return f.cfg.FeedURL + "/" + token + ".ics", nil
+}
+
+// Feed returns the iCalendar behind a feed token (with or without ".ics"): the meetings that
+// concern its person now, in their language. An unknown or retired token, or a person no longer
+// in the directory, is bot.ErrNotFound, which the HTTP route answers with 404.
+func (f *Flow) Feed(ctx context.Context, token string) ([]byte, error) {
+	token = strings.TrimSuffix(token, ".ics")
+	if token == "" || len(token) > 128 {
+		return nil, bot.ErrNotFound
+	}
+	ft, _, err := bot.Load[feedToken](ctx, f.e.Records, "meetingfeed/"+feedHash(token))
+	if errors.Is(err, bot.ErrNotFound) {
+		return nil, bot.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	p := f.e.Directory().Person(ft.Person)
+	if p == nil {
+		return nil, bot.ErrNotFound
+	}
+	data, _, err := f.personICS(ctx, p, f.e.Language(ctx, p))
+	return data, err
+}

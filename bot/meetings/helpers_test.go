@@ -1,0 +1,103 @@
+package meetings_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tiltas/tiltas/bot"
+	"github.com/tiltas/tiltas/bot/meetings"
+	"github.com/tiltas/tiltas/config"
+	"github.com/tiltas/tiltas/internal/flowtest"
+	"github.com/tiltas/tiltas/scheduler"
+)
+
+var vilnius = flowtest.Vilnius
+
+// at reads a local time in Europe/Vilnius.
+func at(s string) time.Time {
+	t, err := time.ParseInLocation("2006-01-02 15:04", s, vilnius)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+// invitees of the example's heads' meeting: every leader, the juvenile officers and the schools'
+// social pedagogues.
+var invitees = []string{"tomas-k", "rasa-m", "algirdas-p", "dalia-s", "lina-j", "ruta-g", "giedre-s", "vytautas-d", "laura-t", "petras-n", "kestutis-a"}
+
+// flowConfig mirrors cmd/tiltas's meetingsConfig, with a public URL for calendar feeds.
+func flowConfig(c *config.Config) meetings.Config {
+	out := meetings.Config{Parse: scheduler.ParseRRule, FeedURL: "https://tiltas.example.lt/calendar", UIDDomain: "tiltas.example.lt",
+		Retention: c.Retention.Meetings.D()}
+	for _, s := range c.Meetings {
+		start, _ := time.ParseInLocation("2006-01-02 15:04", s.Start, c.Location())
+		ms := meetings.Series{ID: s.ID, Title: s.Title, RRule: s.RRule, Start: start, Duration: s.Duration.D(),
+			Place: s.Place, VideoURL: s.VideoURL, Organizers: s.Organizers,
+			Invitees:     bot.Audience{People: s.Invitees.People, Institutions: s.Invitees.Institutions},
+			RSVPDeadline: s.RSVPDeadline.D(), AgendaCutoff: s.AgendaCutoff.D(), Holidays: meetings.Holidays(s.Holidays)}
+		for _, r := range s.Invitees.Roles {
+			ms.Invitees.Roles = append(ms.Invitees.Roles, bot.Role(r))
+		}
+		for _, r := range s.Reminders {
+			ms.Reminders = append(ms.Reminders, r.D())
+		}
+		out.Series = append(out.Series, ms)
+	}
+	return out
+}
+
+type harness struct {
+	*flowtest.Harness
+	flow *meetings.Flow
+}
+
+// newHarness runs the meetings flow over o's stores (memory unless o.Stores is set: the Redis
+// end-to-end test passes Redis ones) and plans, as serve does at start.
+func newHarness(t *testing.T, o flowtest.Options) *harness {
+	t.Helper()
+	h := &harness{}
+	o.Register = func(e *bot.Engine, c *config.Config) { h.flow = meetings.Register(e, flowConfig(c)) }
+	h.Harness = flowtest.New(t, o)
+	if err := h.flow.Plan(h.Ctx); err != nil {
+		t.Fatalf("plan: %v", err)
+	}
+	h.Settle()
+	return h
+}
+
+// jump moves the clock straight to t and fires what fell due, for stretches where nothing is
+// checked in between.
+func (h *harness) jump(t time.Time) {
+	h.T.Helper()
+	if t.Before(h.Clock.Now()) {
+		h.T.Fatalf("jump back to %v", t)
+	}
+	h.Clock.Set(t)
+	h.Settle()
+}
+
+// count counts the messages in person's chat that contain text.
+func (h *harness) count(person, text string) int {
+	n := 0
+	for _, m := range h.Inbox(person) {
+		if strings.Contains(m.Text(), text) {
+			n++
+		}
+	}
+	return n
+}
+
+// withMeetings returns the example config with its meetings section replaced by section.
+func withMeetings(section string) string {
+	ex := string(config.Example())
+	i := strings.Index(ex, "\nmeetings:\n")
+	j := strings.Index(ex, "\nvisits:\n")
+	if i < 0 || j < i {
+		panic("example config has no meetings section before visits")
+	}
+	return ex[:i+1] + section + ex[j:]
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }

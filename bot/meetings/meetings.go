@@ -1,0 +1,402 @@
+// Package meetings keeps the monthly heads' meeting (and any other meeting series, or a one-off
+// meeting such as a case conference) happening: occurrences come from an RFC 5545 RRULE with
+// Lithuanian public holidays moved or skipped, invitees are reminded in their language and answer
+// with one tap, organizers see who comes and collect the agenda, changes reach everyone once, and
+// the series is exported as iCalendar. Meetings carry no case details.
+package meetings
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tiltas/tiltas/bot"
+)
+
+// Holidays says what happens to an occurrence that falls on a Lithuanian public holiday.
+type Holidays string
+
+// Holiday rules.
+const (
+	HolidaysMove   Holidays = "move"   // to the next working day, same clock time
+	HolidaysSkip   Holidays = "skip"   // no meeting that time
+	HolidaysIgnore Holidays = "ignore" // meet anyway
+)
+
+// Series is a meeting series; a one-off meeting is a series whose rule has COUNT=1. Start is the
+// first start in the municipality's time zone: the rule keeps its clock time across DST changes.
+type Series struct {
+	ID         string          `json:"id"`
+	Title      string          `json:"title"`
+	RRule      string          `json:"rrule"`
+	Start      time.Time       `json:"start"`
+	Duration   time.Duration   `json:"duration"`
+	Place      string          `json:"place,omitempty"`
+	VideoURL   string          `json:"video_url,omitempty"`
+	Invitees   bot.Audience    `json:"invitees"`
+	Organizers []string        `json:"organizers"`
+	Reminders  []time.Duration `json:"reminders"`
+	// RSVPDeadline and AgendaCutoff are how long before the start answers are summed up for the
+	// organizers and agenda items stop being accepted.
+	RSVPDeadline time.Duration `json:"rsvp_deadline"`
+	AgendaCutoff time.Duration `json:"agenda_cutoff"`
+	Holidays     Holidays      `json:"holidays"`
+}
+
+// Config is the flow's settings, built by cmd/tiltas from config.Config.
+type Config struct {
+	// Series are the configured series. Config is their source of truth: a series changed in the
+	// file replaces the stored one (and everyone affected is told) the next time Plan runs.
+	Series []Series
+	// Parse turns an RRULE into occurrences (cmd passes scheduler.ParseRRule), so that this
+	// package needs no RRULE library.
+	Parse bot.RecurrenceParser
+	// FeedURL is the public base of the per-person calendar feeds; a person's feed is
+	// FeedURL + "/" + token + ".ics". Empty: no feed links, only .ics files in chat.
+	FeedURL string
+	// UIDDomain ends every iCalendar UID ("vadovu-pasitarimas@tiltas.example.lt"); default "tiltas".
+	UIDDomain string
+	// Lead is how long before an occurrence's earliest timer it is planned (default 7 days).
+	Lead time.Duration
+	// NudgeBefore is how long before the RSVP deadline non-responders are nudged (default 24h).
+	NudgeBefore time.Duration
+	// MinutesAfter is how long after a meeting ends its organizers are asked for the decisions
+	// (default 1h).
+	MinutesAfter time.Duration
+	// Retention is how long an occurrence (its answers, agenda and minutes) is kept after it
+	// ends; zero keeps it.
+	Retention time.Duration
+	// AgendaMax and MinutesMax limit the length of an agenda item and of the minutes, in
+	// characters (defaults 300 and 3000).
+	AgendaMax, MinutesMax int
+}
+
+func (c *Config) defaults() {
+	if c.UIDDomain == "" {
+		c.UIDDomain = "tiltas"
+	}
+	if c.Lead <= 0 {
+		c.Lead = 7 * 24 * time.Hour
+	}
+	if c.NudgeBefore <= 0 {
+		c.NudgeBefore = 24 * time.Hour
+	}
+	if c.MinutesAfter <= 0 {
+		c.MinutesAfter = time.Hour
+	}
+	if c.AgendaMax <= 0 {
+		c.AgendaMax = 300
+	}
+	if c.MinutesMax <= 0 {
+		c.MinutesMax = 3000
+	}
+	c.FeedURL = strings.TrimSuffix(c.FeedURL, "/")
+}
+
+// Flow holds the engine and config; its methods are the commands, actions, dialogs and timers.
+type Flow struct {
+	e   *bot.Engine
+	cfg Config
+}
+
+// Register adds the meetings command, dialogs, buttons and timers to e. It does no I/O: cmd runs
+// Plan at start and daily, and Plan keeps itself going with timers in between.
+func Register(e *bot.Engine, cfg Config) *Flow {
+	cfg.defaults()
+	f := &Flow{e: e, cfg: cfg}
+	f.registerCommands()
+	f.registerRSVP()
+	f.registerAgenda()
+	f.registerChanges()
+	f.registerTimers()
+	e.OnPurge("meeting/", f.purge)
+	return f
+}
+
+// retain schedules o's deletion, Retention after it ends.
+func (f *Flow) retain(ctx context.Context, o *occurrence) error {
+	if f.cfg.Retention <= 0 {
+		return nil
+	}
+	return f.e.Retain(ctx, occKey(o.ID), o.End.Add(f.cfg.Retention))
+}
+
+// purge removes what an occurrence past its retention links to; the engine deletes the record.
+func (f *Flow) purge(ctx context.Context, key string) error {
+	id := strings.TrimPrefix(key, "meeting/")
+	if err := f.e.Copies(summaryRecord(id)).Forget(ctx); err != nil {
+		return err
+	}
+	return bot.Delete(ctx, f.e.Records, key, bot.IndexOp{Index: idxOccurrences, Member: id, Remove: true})
+}
+
+// Answers to the invitation.
+const (
+	Attending    = "yes"
+	NotAttending = "no"
+	Deputy       = "deputy"
+	Maybe        = "maybe"
+)
+
+var answers = []string{Attending, NotAttending, Deputy, Maybe}
+
+// seriesRec is a series as stored: configured ones are seeded from config, others created in chat.
+type seriesRec struct {
+	Series
+	Source    string    `json:"source"` // "config" or "chat"
+	Hash      string    `json:"hash,omitempty"`
+	Ended     time.Time `json:"ended,omitzero"` // nothing starts at or after this
+	Seq       int       `json:"seq"`
+	Created   time.Time `json:"created"`
+	Updated   time.Time `json:"updated"`
+	CreatedBy string    `json:"created_by,omitempty"`
+}
+
+// rsvp is one invitee's current answer.
+type rsvp struct {
+	Answer string    `json:"answer"`
+	Deputy string    `json:"deputy,omitempty"`
+	At     time.Time `json:"at"`
+}
+
+// item is one agenda item.
+type item struct {
+	N    int       `json:"n"`
+	By   string    `json:"by"`
+	Text string    `json:"text"`
+	At   time.Time `json:"at"`
+}
+
+// occurrence is one meeting of a series, keyed by the date the rule gives it ("series.20260101"),
+// so that a move or a new clock time keeps its answers and agenda.
+type occurrence struct {
+	ID         string          `json:"id"`
+	Series     string          `json:"series"`
+	Orig       time.Time       `json:"orig"`
+	Start      time.Time       `json:"start"`
+	End        time.Time       `json:"end"`
+	Holiday    string          `json:"holiday,omitempty"` // the holiday it was moved from
+	Moved      bool            `json:"moved,omitempty"`   // moved by an organizer
+	Cancelled  bool            `json:"cancelled,omitempty"`
+	RSVP       map[string]rsvp `json:"rsvp,omitempty"`
+	Agenda     []item          `json:"agenda,omitempty"`
+	Items      int             `json:"items,omitempty"`
+	Done       map[string]bool `json:"done,omitempty"` // effects of timers already taken
+	Unreached  []string        `json:"unreached,omitempty"`
+	Minutes    string          `json:"minutes,omitempty"`
+	MinutesBy  string          `json:"minutes_by,omitempty"`
+	MinutesSeq int             `json:"minutes_seq,omitempty"`
+	Seq        int             `json:"seq"`
+	Updated    time.Time       `json:"updated"`
+}
+
+const (
+	idxSeries      = "meetings:series"
+	idxOccurrences = "meetings:occurrences"
+)
+
+func seriesKey(id string) string { return "meetingseries/" + id }
+func occKey(id string) string    { return "meeting/" + id }
+
+// occID names the occurrence the rule puts on orig's date.
+func occID(series string, orig time.Time) string { return series + "." + orig.Format("20060102") }
+
+// splitOcc returns the series ID and rule date of an occurrence ID.
+func splitOcc(id string) (string, string, bool) {
+	i := strings.LastIndexByte(id, '.')
+	if i <= 0 || len(id)-i-1 != 8 {
+		return "", "", false
+	}
+	return id[:i], id[i+1:], true
+}
+
+var errDone = errors.New("already done")
+
+func (f *Flow) loc() *time.Location { return f.e.Directory().Location }
+
+// loadSeries returns the stored series with id.
+func (f *Flow) loadSeries(ctx context.Context, id string) (*seriesRec, error) {
+	s, _, err := bot.Load[seriesRec](ctx, f.e.Records, seriesKey(id))
+	if err != nil {
+		return nil, err
+	}
+	s.Start = s.Start.In(f.loc())
+	if !s.Ended.IsZero() {
+		s.Ended = s.Ended.In(f.loc())
+	}
+	return &s, nil
+}
+
+// allSeries returns every stored series, configured ones first brought in line with config.
+func (f *Flow) allSeries(ctx context.Context) ([]*seriesRec, error) {
+	if err := f.syncConfig(ctx); err != nil {
+		return nil, err
+	}
+	ids, err := f.e.Records.Range(ctx, idxSeries, math.Inf(-1), math.Inf(1), 0)
+	if err != nil {
+		return nil, err
+	}
+	var out []*seriesRec
+	for _, id := range ids {
+		s, err := f.loadSeries(ctx, id)
+		if errors.Is(err, bot.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// load returns an occurrence and its series. An occurrence not planned yet (beyond the planning
+// horizon) is built from the rule, unsaved, so that people can answer early.
+func (f *Flow) load(ctx context.Context, id string) (occurrence, *seriesRec, error) {
+	sid, _, ok := splitOcc(id)
+	if !ok {
+		return occurrence{}, nil, fmt.Errorf("occurrence %q: %w", id, bot.ErrNotFound)
+	}
+	s, err := f.loadSeries(ctx, sid)
+	if err != nil {
+		return occurrence{}, nil, err
+	}
+	o, _, err := bot.Load[occurrence](ctx, f.e.Records, occKey(id))
+	if errors.Is(err, bot.ErrNotFound) {
+		slot, ok := f.slotOf(s, id)
+		if !ok {
+			return occurrence{}, nil, fmt.Errorf("occurrence %q: %w", id, bot.ErrNotFound)
+		}
+		return f.newOcc(s, slot), s, nil
+	}
+	if err != nil {
+		return occurrence{}, nil, err
+	}
+	f.localize(&o)
+	return o, s, nil
+}
+
+func (f *Flow) localize(o *occurrence) {
+	o.Orig, o.Start, o.End = o.Orig.In(f.loc()), o.Start.In(f.loc()), o.End.In(f.loc())
+}
+
+func (f *Flow) newOcc(s *seriesRec, slot Slot) occurrence {
+	return occurrence{ID: occID(s.ID, slot.Orig), Series: s.ID, Orig: slot.Orig, Start: slot.Start,
+		End: slot.Start.Add(s.Duration), Holiday: slot.Holiday}
+}
+
+// update changes an occurrence by compare-and-set, creating it from the rule if it is not stored
+// yet. fn may run more than once.
+func (f *Flow) update(ctx context.Context, id string, fn func(o *occurrence, s *seriesRec) error) (occurrence, *seriesRec, error) {
+	sid, _, ok := splitOcc(id)
+	if !ok {
+		return occurrence{}, nil, fmt.Errorf("occurrence %q: %w", id, bot.ErrNotFound)
+	}
+	s, err := f.loadSeries(ctx, sid)
+	if err != nil {
+		return occurrence{}, nil, err
+	}
+	created := false
+	o, err := bot.Update(ctx, f.e.Records, occKey(id), func(o *occurrence, exists bool) ([]bot.IndexOp, error) {
+		created = !exists
+		if !exists {
+			slot, ok := f.slotOf(s, id)
+			if !ok {
+				return nil, fmt.Errorf("occurrence %q: %w", id, bot.ErrNotFound)
+			}
+			*o = f.newOcc(s, slot)
+		}
+		f.localize(o)
+		start := o.Start
+		if err := fn(o, s); err != nil {
+			return nil, err
+		}
+		o.Seq++
+		o.Updated = f.e.Clock.Now()
+		if !exists || !o.Start.Equal(start) {
+			return []bot.IndexOp{{Index: idxOccurrences, Member: o.ID, Score: float64(o.Start.Unix())}}, nil
+		}
+		return nil, nil
+	})
+	if err != nil {
+		return occurrence{}, nil, err
+	}
+	f.localize(&o)
+	if created {
+		if err := f.retain(ctx, &o); err != nil {
+			return occurrence{}, nil, err
+		}
+	}
+	return o, s, nil
+}
+
+// invitees returns who is invited to s now, resolved against the current directory.
+func (f *Flow) invitees(s *seriesRec) []string { return f.e.Directory().Resolve(s.Invitees) }
+
+// deputies returns who comes in someone's place, by principal.
+func deputies(o *occurrence) map[string]string {
+	out := map[string]string{}
+	for who, a := range o.RSVP {
+		if a.Answer == Deputy && a.Deputy != "" {
+			out[who] = a.Deputy
+		}
+	}
+	return out
+}
+
+// deputyFor returns whose deputy person is at o, or "".
+func deputyFor(o *occurrence, person string) string {
+	for who, d := range deputies(o) {
+		if d == person {
+			return who
+		}
+	}
+	return ""
+}
+
+// audience is everyone who hears about o: invitees, the deputies they send, and organizers.
+func (f *Flow) audience(s *seriesRec, o *occurrence) []string {
+	out := f.invitees(s)
+	for _, d := range deputies(o) {
+		if !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	for _, id := range s.Organizers {
+		if !slices.Contains(out, id) && f.e.Directory().Person(id) != nil {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// isOrganizer reports whether p may change s: its organizers and the coordinators.
+func (f *Flow) isOrganizer(p *bot.Person, s *seriesRec) bool {
+	return p.Has(bot.RoleCoordinator) || slices.Contains(s.Organizers, p.ID)
+}
+
+func (f *Flow) isInvitee(p *bot.Person, s *seriesRec) bool {
+	return slices.Contains(f.invitees(s), p.ID)
+}
+
+// sees reports whether p may see o at all: only the people it concerns do.
+func (f *Flow) sees(p *bot.Person, s *seriesRec, o *occurrence) bool {
+	return f.isOrganizer(p, s) || f.isInvitee(p, s) || deputyFor(o, p.ID) != ""
+}
+
+// refuse records a refused action and tells the person they may not do it.
+func (f *Flow) refuse(ctx context.Context, r *bot.Request, record, reason string) error {
+	f.e.Refused(ctx, r.Person.ID, record, reason)
+	return bot.Tell("meetings.forbidden")
+}
+
+func (f *Flow) name(id string) string {
+	if p := f.e.Directory().Person(id); p != nil {
+		return p.Name
+	}
+	return id
+}
