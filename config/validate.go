@@ -447,6 +447,26 @@ func (v *validator) visits(c *Config) {
 			v.add(fmt.Sprintf("visits.reminders[%d]", i), "must be positive")
 		}
 	}
+	if d := c.Visits.Deadline.D(); d <= 0 || d > 30*24*time.Hour {
+		v.add("visits.deadline", "want more than 0 and at most 30d")
+	}
+	if c.Visits.OutcomeNudge.D() < time.Hour {
+		v.add("visits.outcome_nudge", "must be at least 1h")
+	}
+	if n := c.Visits.DescriptorMax; n < 20 || n > 2000 {
+		v.add("visits.note_max", "want 20 to 2000")
+	}
+	areas := map[string]bool{}
+	for _, in := range c.Institutions {
+		for _, a := range in.Areas {
+			areas[a] = true
+		}
+	}
+	for _, p := range c.People {
+		for _, a := range p.Areas {
+			areas[a] = true
+		}
+	}
 	ids := map[string]bool{}
 	for i, s := range c.Visits.Series {
 		p := fmt.Sprintf("visits.series[%d]", i)
@@ -468,6 +488,12 @@ func (v *validator) visits(c *Config) {
 		v.audience(p+".invitees", s.Invitees)
 		if v.people[s.Organizer] == nil {
 			v.add(p+".organizer", "unknown person %q", s.Organizer)
+		}
+		if !areas[s.Area] {
+			v.add(p+".area", "unknown area %q (areas are named by institutions and people)", s.Area)
+		}
+		if d := s.Duration.D(); d < 30*time.Minute || d > 12*time.Hour {
+			v.add(p+".duration", "want 30m to 12h")
 		}
 	}
 }
