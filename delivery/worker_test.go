@@ -1,0 +1,280 @@
+package delivery_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tiltas/tiltas/adapters/redis"
+	"github.com/tiltas/tiltas/bot"
+	"github.com/tiltas/tiltas/delivery"
+	"github.com/tiltas/tiltas/internal/redistest"
+)
+
+// platform is a fake chat platform at the Messenger boundary: it records every call and can
+// answer 429, 5xx or a permanent error.
+type platform struct {
+	mu    sync.Mutex
+	calls map[string][]time.Time // conversation → call times
+	sent  map[string]int         // message text → times delivered
+	fail  func(to bot.Address, text string) error
+	block   chan struct{} // when set, every call waits on it (a hung worker)
+	waiting chan struct{} // told when a call starts waiting on block
+}
+
+func newPlatform() *platform {
+	return &platform{calls: map[string][]time.Time{}, sent: map[string]int{}}
+}
+
+func (p *platform) Send(ctx context.Context, to bot.Address, m bot.Message) (bot.MessageRef, error) {
+	if p.block != nil {
+		select {
+		case p.waiting <- struct{}{}:
+		default:
+		}
+		select {
+		case <-p.block:
+		case <-ctx.Done():
+			return bot.MessageRef{}, ctx.Err()
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls[to.Key()] = append(p.calls[to.Key()], time.Now())
+	if p.fail != nil {
+		if err := p.fail(to, m.Text()); err != nil {
+			return bot.MessageRef{}, err
+		}
+	}
+	p.sent[m.Text()]++
+	return bot.MessageRef{Platform: to.Platform, Chat: to.User, ID: fmt.Sprint(len(p.sent))}, nil
+}
+
+func (p *platform) Edit(ctx context.Context, ref bot.MessageRef, m bot.Message) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.sent["edit:"+ref.ID+":"+m.Text()]++
+	return nil
+}
+
+func (p *platform) count(text string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sent[text]
+}
+
+func (p *platform) total() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, v := range p.sent {
+		n += v
+	}
+	return n
+}
+
+func newStore(t *testing.T, prefix string) *redis.Store {
+	t.Helper()
+	s, err := redis.New(redis.Options{Client: redistest.Client(t), Prefix: prefix, ClaimTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func msg(i int, chat string) bot.Outgoing {
+	return bot.Outgoing{ID: fmt.Sprintf("m%d", i), Op: bot.OpSend, To: bot.Address{Platform: bot.Telegram, User: chat}, Msg: bot.Message{Lines: []string{fmt.Sprintf("message %d", i)}}, Queued: time.Now()}
+}
+
+func worker(s *redis.Store, p bot.Messenger, failed func(context.Context, bot.Outgoing, string)) *delivery.Worker {
+	return &delivery.Worker{Platform: bot.Telegram, Queue: s, Messenger: p, Records: s, Failed: failed, Batch: 16}
+}
+
+// waitFor polls cond for up to a generous deadline (a hang becomes a failure, not a wait forever).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestWorkerKilledMidBatchLosesNothing(t *testing.T) {
+	prefix := redistest.Prefix(t, redistest.Client(t))
+	a, b := newStore(t, prefix), newStore(t, prefix)
+	ctx := context.Background()
+	const n = 200
+	for i := range n {
+		if err := a.Enqueue(ctx, msg(i, fmt.Sprint(i%23))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Worker A takes a batch and hangs on the platform; then it is killed.
+	hung := newPlatform()
+	hung.block, hung.waiting = make(chan struct{}), make(chan struct{}, 1)
+	actx, kill := context.WithCancel(ctx)
+	adone := make(chan struct{})
+	go func() { _ = worker(a, hung, nil).Run(actx); close(adone) }()
+	select {
+	case <-hung.waiting: // A holds a batch and is stuck in a send
+	case <-time.After(30 * time.Second):
+		t.Fatal("worker A never took a batch")
+	}
+	kill()
+	<-adone
+	// Worker B delivers everything, A's batch after the claim timeout.
+	live := newPlatform()
+	bctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() { _ = worker(b, live, nil).Run(bctx) }()
+	waitFor(t, "every message", func() bool { return live.total() == n })
+	time.Sleep(1500 * time.Millisecond) // a second claim timeout: nothing is delivered twice
+	for i := range n {
+		if c := live.count(fmt.Sprintf("message %d", i)); c != 1 {
+			t.Errorf("message %d delivered %d times", i, c)
+		}
+	}
+	if depth, _, _ := b.Stats(ctx); depth != 0 {
+		t.Errorf("%d messages left in the queue", depth)
+	}
+}
+
+func TestRetryAfterIsObeyedForThatChat(t *testing.T) {
+	prefix := redistest.Prefix(t, redistest.Client(t))
+	s := newStore(t, prefix)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p := newPlatform()
+	var firstRefusal time.Time
+	p.fail = func(to bot.Address, text string) error {
+		if to.User == "slow" && firstRefusal.IsZero() {
+			firstRefusal = time.Now()
+			return &bot.DeliveryError{Reason: "rate_limited", RetryAfter: 2 * time.Second}
+		}
+		return nil
+	}
+	w := worker(s, p, nil)
+	w.Limiter = redis.NewLimiter(redistest.Client(t), prefix, redis.DefaultLimitConfig())
+	go func() { _ = w.Run(ctx) }()
+	if err := s.Enqueue(ctx, msg(1, "slow"), msg(2, "slow"), msg(3, "other")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "both messages to the slow chat", func() bool { return p.count("message 1")+p.count("message 2") == 2 })
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	calls := p.calls[bot.Address{Platform: bot.Telegram, User: "slow"}.Key()]
+	if len(calls) != 3 {
+		t.Fatalf("calls to the slow chat: %d, want 3 (one refused, two delivered)", len(calls))
+	}
+	for _, c := range calls[1:] {
+		if c.Sub(firstRefusal) < 2*time.Second {
+			t.Errorf("a call %v after the 429, before retry_after (2s) passed", c.Sub(firstRefusal))
+		}
+	}
+	if p.sent["message 3"] != 1 {
+		t.Error("another chat's message was held back too")
+	}
+}
+
+func TestOutageThenEverythingArrives(t *testing.T) {
+	prefix := redistest.Prefix(t, redistest.Client(t))
+	s := newStore(t, prefix)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p := newPlatform()
+	until := time.Now().Add(2 * time.Second)
+	p.fail = func(bot.Address, string) error {
+		if time.Now().Before(until) {
+			return &bot.DeliveryError{Reason: "unavailable", Err: errors.New("502 Bad Gateway")}
+		}
+		return nil
+	}
+	for i := range 40 {
+		if err := s.Enqueue(ctx, msg(i, fmt.Sprint(i%5))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	go func() { _ = worker(s, p, nil).Run(ctx) }()
+	waitFor(t, "every message after the outage", func() bool { return p.total() == 40 })
+	for i := range 40 {
+		if p.count(fmt.Sprintf("message %d", i)) != 1 {
+			t.Errorf("message %d delivered %d times", i, p.count(fmt.Sprintf("message %d", i)))
+		}
+	}
+}
+
+func TestPermanentFailureStopsAndIsReported(t *testing.T) {
+	prefix := redistest.Prefix(t, redistest.Client(t))
+	s := newStore(t, prefix)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p := newPlatform()
+	p.fail = func(to bot.Address, _ string) error {
+		if to.User == "blocked" {
+			return &bot.DeliveryError{Permanent: true, Reason: "blocked"}
+		}
+		return nil
+	}
+	var mu sync.Mutex
+	var reasons []string
+	go func() {
+		_ = worker(s, p, func(_ context.Context, o bot.Outgoing, reason string) {
+			mu.Lock()
+			reasons = append(reasons, o.ID+":"+reason)
+			mu.Unlock()
+		}).Run(ctx)
+	}()
+	if err := s.Enqueue(ctx, msg(1, "blocked"), msg(2, "fine")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the failure report", func() bool { mu.Lock(); defer mu.Unlock(); return len(reasons) == 1 })
+	waitFor(t, "the other message", func() bool { return p.count("message 2") == 1 })
+	time.Sleep(1500 * time.Millisecond)
+	p.mu.Lock()
+	if n := len(p.calls[bot.Address{Platform: bot.Telegram, User: "blocked"}.Key()]); n != 1 {
+		t.Errorf("a permanent failure was retried: %d calls", n)
+	}
+	p.mu.Unlock()
+	if reasons[0] != "m1:blocked" {
+		t.Errorf("reported %v", reasons)
+	}
+}
+
+func TestDeliveredMessageIsNotSentAgainAndEditsFindIt(t *testing.T) {
+	prefix := redistest.Prefix(t, redistest.Client(t))
+	s := newStore(t, prefix)
+	ctx := context.Background()
+	p := newPlatform()
+	w := worker(s, p, nil)
+	first := msg(1, "a")
+	first.RefKey = "alert/A1/ona"
+	if err := s.Enqueue(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A timer replayed after a crash queues the same message again: nothing is sent.
+	if err := s.Enqueue(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	edit := bot.Outgoing{ID: "e1", Op: bot.OpEdit, To: first.To, RefKey: "alert/A1/ona", Msg: bot.Message{Lines: []string{"acknowledged"}}, Queued: time.Now()}
+	if err := s.Enqueue(ctx, edit); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if p.count("message 1") != 1 {
+		t.Errorf("sent %d times", p.count("message 1"))
+	}
+	if p.count("edit:1:acknowledged") != 1 {
+		t.Errorf("edit did not reach the sent message: %v", p.sent)
+	}
+}

@@ -1,0 +1,66 @@
+// Package redistest gives tests a real Redis: the server scripts/test starts. A test that needs
+// Redis and finds none fails with a message saying how to run the suite; it never skips.
+package redistest
+
+import (
+	"context"
+	"crypto/rand"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+var (
+	mu      sync.Mutex
+	clients = map[string]goredis.UniversalClient{}
+)
+
+// Client returns a client for TILTAS_TEST_REDIS_URL, or fails tb.
+func Client(tb testing.TB) goredis.UniversalClient {
+	tb.Helper()
+	url := getenv("TILTAS_TEST_REDIS_URL")
+	if url == "" {
+		tb.Fatal("TILTAS_TEST_REDIS_URL is not set: this test needs a real redis-server. Run the suite with scripts/test, which starts one (and a Cluster) and sets it.")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if c := clients[url]; c != nil {
+		return c
+	}
+	o, err := goredis.ParseURL(url)
+	if err != nil {
+		tb.Fatalf("TILTAS_TEST_REDIS_URL: %v", err)
+	}
+	o.PoolSize = 64
+	c := goredis.NewClient(o)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Ping(ctx).Err(); err != nil {
+		tb.Fatalf("redis at TILTAS_TEST_REDIS_URL does not answer: %v", err)
+	}
+	clients[url] = c
+	return c
+}
+
+// Prefix returns a key prefix no other test uses and deletes its keys when tb ends.
+func Prefix(tb testing.TB, c goredis.UniversalClient) string {
+	p := "t-" + strings.ToLower(rand.Text()[:10])
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		iter := c.Scan(ctx, 0, p+":*", 1000).Iterator()
+		var keys []string
+		for iter.Next(ctx) {
+			keys = append(keys, iter.Val())
+		}
+		for len(keys) > 0 {
+			n := min(len(keys), 500)
+			c.Unlink(ctx, keys[:n]...)
+			keys = keys[n:]
+		}
+	})
+	return p
+}
