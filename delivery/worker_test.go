@@ -17,10 +17,10 @@ import (
 // platform is a fake chat platform at the Messenger boundary: it records every call and can
 // answer 429, 5xx or a permanent error.
 type platform struct {
-	mu    sync.Mutex
-	calls map[string][]time.Time // conversation → call times
-	sent  map[string]int         // message text → times delivered
-	fail  func(to bot.Address, text string) error
+	mu      sync.Mutex
+	calls   map[string][]time.Time // conversation → call times
+	sent    map[string]int         // message text → times delivered
+	fail    func(to bot.Address, text string) error
 	block   chan struct{} // when set, every call waits on it (a hung worker)
 	waiting chan struct{} // told when a call starts waiting on block
 }
