@@ -214,7 +214,11 @@ func TestRateLimitRetryAfterIsObeyed(t *testing.T) {
 	h.srv.FailNext(chat, 1, 429, "", 2)
 	h.say("giedre-s", "/help")
 	h.seeFor("giedre-s", "štai ką galite")
-	calls := h.calls("sendMessage", chat)
+	var calls []telegramtest.Call
+	h.eventually("the send to be answered", func() bool {
+		calls = h.calls("sendMessage", chat)
+		return len(calls) == 2 && calls[1].Code != 0
+	})
 	if len(calls) != 2 || calls[0].Code != 429 || calls[1].Code != 200 {
 		t.Fatalf("sendMessage calls = %+v", calls)
 	}
