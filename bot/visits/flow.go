@@ -206,6 +206,17 @@ func (f *Flow) after(ctx context.Context, actor string, old, v Visit) []string {
 	return slices.DeleteFunc(unreached, func(p string) bool { return p == v.Organizer && !v.invited(p) })
 }
 
+// uniq drops repeated IDs, keeping the first of each.
+func uniq(ids []string) []string {
+	var out []string
+	for _, id := range ids {
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 func (f *Flow) logErr(err error, msg, id string) {
 	if err != nil {
 		f.e.Log.Error(msg, "flow", "visits", "visit", id, "err", err)
@@ -320,7 +331,7 @@ func (f *Flow) announce(ctx context.Context, actor string, old, v Visit) {
 		return n
 	}
 	by := f.name(actor)
-	involved := append([]string{v.Organizer}, v.Pool...)
+	involved := uniq(append([]string{v.Organizer}, v.Pool...))
 	was, now := old.Participants(), v.Participants()
 	switch {
 	case old.Status != Cancelled && v.Status == Cancelled:
@@ -387,10 +398,26 @@ func (f *Flow) announce(ctx context.Context, actor string, old, v Visit) {
 		line := func(lang string) string {
 			return f.T(lang, "visits.told.left", "Visit", v.No, "Names", f.e.Texts.Join(lang, names))
 		}
-		for _, p := range append([]string{v.Organizer}, now...) {
-			if !slices.Contains(left, p) && p != actor && !slices.Contains(promoted, p) {
-				add(p, line)
+		for _, p := range uniq(append([]string{v.Organizer}, now...)) {
+			if slices.Contains(left, p) || p == actor || slices.Contains(promoted, p) {
+				continue
 			}
+			if p != v.Organizer {
+				add(p, line)
+				continue
+			}
+			// The organizer also reads the reasons people gave.
+			add(p, func(lang string) string {
+				var parts []string
+				for _, q := range left {
+					if note := v.Replies[q].Note; note != "" {
+						parts = append(parts, f.T(lang, "visits.told.left_note", "Name", f.name(q), "Note", note))
+					} else {
+						parts = append(parts, f.name(q))
+					}
+				}
+				return f.T(lang, "visits.told.left", "Visit", v.No, "Names", f.e.Texts.Join(lang, parts))
+			})
 		}
 		if len(promoted) > 0 {
 			pn := f.names(promoted)

@@ -153,6 +153,9 @@ func (f *Flow) answerText(lang string, v Visit, p string) string {
 	case Suggested:
 		return f.T(lang, "visits.answer.suggested", "When", f.e.Texts.DateTime(lang, r.Suggest))
 	case Withdrawn:
+		if r.Note != "" {
+			return f.T(lang, "visits.answer.withdrawn") + ": " + r.Note
+		}
 		return f.T(lang, "visits.answer.withdrawn")
 	}
 	return f.T(lang, "visits.answer.none")

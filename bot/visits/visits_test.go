@@ -16,9 +16,10 @@ import (
 // scenario is one story of the flow. Every scenario runs here on the in-memory stores; the Redis
 // end-to-end test runs the same table through runScenarios with Redis stores.
 type scenario struct {
-	name  string
-	start time.Time // where the clock starts (default: flowtest's Tuesday 2026-12-01 09:00)
-	run   func(t *testing.T, h *harness)
+	name     string
+	start    time.Time // where the clock starts (default: flowtest's Tuesday 2026-12-01 09:00)
+	unlinked []string  // people without a chat account
+	run      func(t *testing.T, h *harness)
 }
 
 func TestVisits(t *testing.T) {
@@ -29,7 +30,7 @@ func TestVisits(t *testing.T) {
 func runScenarios(t *testing.T, stores func(t testing.TB) *flowtest.Stores) {
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
-			sc.run(t, newHarness(t, flowtest.Options{Start: sc.start, Stores: stores(t)}))
+			sc.run(t, newHarness(t, flowtest.Options{Start: sc.start, Unlinked: sc.unlinked, Stores: stores(t)}))
 		})
 	}
 }
@@ -145,6 +146,45 @@ var scenarios = []scenario{
 		}
 	}},
 
+	{name: "named invitees and a team other than the usual", run: func(t *testing.T, h *harness) {
+		// 2 police officers and 1 probation officer; Tomas and Rasa by name, probation by area.
+		id := h.plan("ona-p", "2026-12-03 18:00", "21:00", "1", meeting, code, address, "2",
+			"4", "2", "0", "1", // custom: 2 police, no social worker, 1 probation
+			"3", "1", "1", "2", "2", // police: pick Tomas, one more, Rasa, enough
+			"1", "1", "taip") // probation: the area's; the usual deadline
+		v := h.visit(id)
+		if !slices.Equal(v.Pool, []string{"tomas-k", "rasa-m", "lina-j"}) {
+			t.Errorf("pool %v", v.Pool)
+		}
+		if want := []visits.Need{{Role: bot.RolePolice, Count: 2}, {Role: bot.RoleProbation, Count: 1}}; !slices.Equal(v.Needs, want) {
+			t.Errorf("needs %v", v.Needs)
+		}
+		h.MustSee("lina-j", "Needed: 2 police officers and 1 probation officer")
+		if toast := h.press("lina-j", "I'll take part"); toast != "Thank you! You are taking part." {
+			t.Errorf("English toast %q", toast)
+		}
+		h.press("tomas-k", "Dalyvausiu")
+		h.press("rasa-m", "Dalyvausiu")
+		if v := h.visit(id); v.Status != visits.Confirmed {
+			t.Fatalf("status %s", v.Status)
+		}
+		h.MustSee("lina-j", "details for participants")
+		h.MustSee("lina-j", address)
+		h.MustNotSee("ona-p", "informacija dalyviams") // she organizes only: no participant's details
+	}},
+
+	{name: "invitees without an account are named to the organizer", unlinked: []string{"algirdas-p"}, run: func(t *testing.T, h *harness) {
+		h.planStandard()
+		h.MustSee("jurate-z", "Nepasiekti, nes neturi Tiltas paskyros: Algirdas Paulauskas")
+		unreachable := false
+		for _, e := range h.Audit("delivery.unreachable") {
+			unreachable = unreachable || e.To == "algirdas-p"
+		}
+		if !unreachable {
+			t.Error("the unreachable invitee is not in the audit")
+		}
+	}},
+
 	{name: "a withdrawal is filled from standby first", run: func(t *testing.T, h *harness) {
 		id := h.planStandard()
 		h.press("tomas-k", "Dalyvausiu")
@@ -184,6 +224,7 @@ var scenarios = []scenario{
 		if v.Status != visits.Open || len(v.Missing()) != 1 {
 			t.Fatalf("status %s, missing %v", v.Status, v.Missing())
 		}
+		h.MustSee("jurate-z", "Nebegali dalyvauti: Ona Petraitienė („vaikas susirgo“)")
 		m := h.MustSee("jurate-z", "komanda nebesurinkta, trūksta: 1 socialinis darbuotojas")
 		if !slices.Contains(m.Buttons(), "Kviesti daugiau") || !slices.Contains(m.Buttons(), "Atšaukti reidą") {
 			t.Errorf("alert buttons: %v", m.Buttons())
