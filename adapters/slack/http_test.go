@@ -196,7 +196,7 @@ func TestConversion(t *testing.T) {
 	action := func(channel string) request {
 		p, _ := json.Marshal(map[string]any{"type": "block_actions", "team": map[string]any{"id": "T1"},
 			"user": map[string]any{"id": "U1", "team_id": "T1"}, "channel": map[string]any{"id": channel},
-			"container": map[string]any{"type": "message", "message_ts": "17.000100", "channel_id": channel},
+			"container":  map[string]any{"type": "message", "message_ts": "17.000100", "channel_id": channel},
 			"trigger_id": "tr.act." + channel, "response_url": "https://hooks.slack.com/actions/T1/2/y",
 			"actions": []map[string]any{{"type": "button", "action_id": "b0-0", "value": "tok123", "action_ts": "18.1"}}})
 		return request{path: slack.InteractivityPath, ctype: "application/x-www-form-urlencoded", secret: secret,
