@@ -170,8 +170,20 @@ func (f *Flow) created(ctx context.Context, r *bot.Request, a bot.Answers) error
 		return r.Say(ctx, "meetings.new.none")
 	}
 	// Stored before planning, so that planning does not also remind of it now: the invitation
-	// does that.
-	first, _, err = f.update(ctx, first.ID, func(*occurrence, *seriesRec) error { return nil })
+	// does that, and stands for the reminders due within a day of it (the last one, with the
+	// final agenda, still comes).
+	first, _, err = f.update(ctx, first.ID, func(o *occurrence, s *seriesRec) error {
+		soon := f.e.Now().Add(24 * time.Hour)
+		for _, off := range s.Reminders {
+			if off != lastReminder(s) && Before(o.Start, off).Before(soon) {
+				if o.Done == nil {
+					o.Done = map[string]bool{}
+				}
+				o.Done["remind:"+offKey(off)+"@"+unix(o.Start)] = true
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}

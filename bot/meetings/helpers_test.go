@@ -89,6 +89,12 @@ func (h *harness) count(person, text string) int {
 	return n
 }
 
+// exampleMeetings is the example config's meetings section.
+func exampleMeetings() string {
+	ex := string(config.Example())
+	return ex[strings.Index(ex, "\nmeetings:\n")+1 : strings.Index(ex, "\nvisits:\n")+1]
+}
+
 // withMeetings returns the example config with its meetings section replaced by section.
 func withMeetings(section string) string {
 	ex := string(config.Example())
@@ -101,3 +107,9 @@ func withMeetings(section string) string {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// meetingsRegister registers a second flow on h's engine, as a restart with a changed config
+// would.
+func meetingsRegister(h *harness, cfg meetings.Config) *meetings.Flow {
+	return meetings.Register(h.Engine, cfg)
+}

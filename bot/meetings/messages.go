@@ -43,7 +43,9 @@ func (f *Flow) card(s *seriesRec, o *occurrence, p *bot.Person, lang, head strin
 		m.Lines = append(m.Lines, t.T("meetings.card.video", "URL", s.VideoURL))
 	}
 	if o.Cancelled {
+		// The .ics of a cancelled meeting cancels it in calendars it was imported into.
 		m.Lines = append(m.Lines, t.T("meetings.card.cancelled"))
+		m.Buttons = [][]bot.Button{{bot.Btn(t.T("meetings.btn.ics"), "meetings.ics", o.ID, "")}}
 		return m
 	}
 	open := now.Before(o.Start)
