@@ -270,6 +270,7 @@ func (h *harness) start() *replica {
 // engine, adapter, processor and worker.
 func (h *harness) restart() {
 	h.t.Helper()
+	h.delivered() // what a stopped worker had taken would wait out the outbox's claim timeout
 	h.rep.stop()
 	h.e, h.flow = h.newEngine()
 	h.rep = h.start()
