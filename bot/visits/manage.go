@@ -360,7 +360,7 @@ func (f *Flow) overviewStatus(lang string, v Visit) string {
 	case Reporting:
 		return f.e.Texts.N(lang, "visits.overview.reporting", len(v.pendingCases()))
 	}
-	if v.Short {
+	if v.Short || !f.e.Now().Before(v.Deadline) {
 		return f.T(lang, "visits.overview.short", "Missing", f.needs(lang, v.Missing()))
 	}
 	return f.T(lang, "visits.overview.open", "Missing", f.needs(lang, v.Missing()), "Deadline", f.e.Texts.DateTime(lang, v.Deadline))

@@ -68,7 +68,7 @@ func (f *Flow) manageButtons(lang string, v Visit) [][]bot.Button {
 func (f *Flow) statusLine(lang string, v Visit) string {
 	switch v.Status {
 	case Open:
-		if v.Short {
+		if v.Short || !f.e.Now().Before(v.Deadline) {
 			return f.T(lang, "visits.status.short", "Missing", f.needs(lang, v.Missing()))
 		}
 		return f.T(lang, "visits.status.open", "Missing", f.needs(lang, v.Missing()), "Deadline", f.e.Texts.DateTime(lang, v.Deadline))

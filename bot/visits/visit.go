@@ -194,10 +194,8 @@ func (v *Visit) pendingCases() []string {
 	return out
 }
 
-// Problems a change reports to the person who tried it.
-var (
-	errSame = errors.New("unchanged")
-)
+// errSame stops a compare-and-set without writing: the change was already made, or is moot.
+var errSame = errors.New("unchanged")
 
 // join records p's confirmation: a free slot of a required role they hold, else the standby
 // list; people holding no required role join as extra participants. It reports the new state.
