@@ -419,6 +419,11 @@ func (v *validator) meetings(c *Config) {
 			v.add(p+".title", "required")
 		}
 		v.schedule(p, s.RRule, s.Start)
+		// Occurrences are known by their date (answers and agenda stay with them when they
+		// move), so a series meets at most once a day.
+		if o, err := rrule.StrToROption(s.RRule); err == nil && o.Freq > rrule.DAILY {
+			v.add(p+".rrule", "meet at most daily (FREQ=DAILY, WEEKLY, MONTHLY or YEARLY), got %q", s.RRule)
+		}
 		if s.Duration.D() < time.Minute {
 			v.add(p+".duration", "must be at least 1m")
 		}
