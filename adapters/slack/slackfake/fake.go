@@ -43,6 +43,10 @@ type Options struct {
 	BotToken, AppToken, SigningSecret string
 	Team                              string // the workspace's ID
 	BotUser                           string // the bot's user ID, for mentions
+	// AckTimeout is how long the fake waits for an envelope's ack or a request's answer
+	// (default 10 s: Slack waits 3 s, the fake is generous so that a slow -race run does not
+	// flake).
+	AckTimeout time.Duration
 	// AllowInvalid stops the server from failing the test at cleanup when it refused a
 	// request as invalid; for tests that provoke exactly that.
 	AllowInvalid bool
@@ -123,6 +127,7 @@ type Server struct {
 	target string // HTTP mode: the app's base URL
 	sock   *socket
 	sockCh chan struct{} // closed and replaced when a socket connects
+	hellos int           // Socket Mode connections made
 	conns  []*websocket.Conn
 	stop   chan struct{}
 	wg     sync.WaitGroup
@@ -148,6 +153,9 @@ func New(tb testing.TB, o Options) *Server {
 	}
 	if o.BotUser == "" {
 		o.BotUser = DefaultBotUser
+	}
+	if o.AckTimeout <= 0 {
+		o.AckTimeout = 10 * time.Second
 	}
 	s := &Server{tb: tb, opts: o, chans: map[string][]*Message{}, blocked: map[string]time.Time{},
 		uploads: map[string]*File{}, hooks: map[string]hook{}, missing: map[string]string{},

@@ -14,10 +14,6 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// ackTimeout is how long the fake waits for an envelope's ack or a request's answer; Slack
-// waits three seconds, the fake is generous so that a slow -race run does not flake.
-const ackTimeout = 10 * time.Second
-
 // pingEvery is how often the fake pings a Socket Mode connection, as Slack does.
 const pingEvery = 5 * time.Second
 
@@ -30,7 +26,7 @@ type socket struct {
 func (k *socket) write(v any) error {
 	k.wmu.Lock()
 	defer k.wmu.Unlock()
-	_ = k.conn.SetWriteDeadline(time.Now().Add(ackTimeout))
+	_ = k.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	return k.conn.WriteJSON(v)
 }
 
@@ -63,6 +59,7 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.sock = k
+	s.hellos++
 	close(s.sockCh)
 	s.sockCh = make(chan struct{})
 	s.mu.Unlock()
@@ -124,6 +121,13 @@ func (s *Server) WaitSocket(timeout time.Duration) error {
 			return errors.New("slackfake: no socket mode connection")
 		}
 	}
+}
+
+// Connections counts the Socket Mode connections made so far.
+func (s *Server) Connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hellos
 }
 
 // Disconnect asks the Socket Mode client to reconnect, as Slack does before it recycles a
@@ -189,7 +193,7 @@ func (s *Server) envelope(kind string, payload any, retry int) error {
 	select {
 	case <-ch:
 		return nil
-	case <-time.After(ackTimeout):
+	case <-time.After(s.opts.AckTimeout):
 		s.mu.Lock()
 		delete(k.acks, id)
 		s.mu.Unlock()
@@ -229,7 +233,7 @@ func (s *Server) post(target, kind string, payload any, retry int) error {
 		req.Header.Set("X-Slack-Retry-Num", fmt.Sprint(retry))
 		req.Header.Set("X-Slack-Retry-Reason", "http_timeout")
 	}
-	client := &http.Client{Timeout: ackTimeout}
+	client := &http.Client{Timeout: s.opts.AckTimeout}
 	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("slackfake: %s: %w", path, err)
