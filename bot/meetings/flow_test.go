@@ -408,9 +408,9 @@ func TestConfigChangeReachesEveryoneOnce(t *testing.T) {
 	h := newHarness(t, flowtest.Options{})
 	cfg := flowConfig(h.Config)
 	cfg.Series[0].Place = "Savivaldybė, 305 kab."
-	f := meetingsRegister(h, cfg)
+	h.flow.SetSeries(cfg.Series) // as serve does on SIGHUP
 	for range 2 {
-		if err := f.Plan(h.Ctx); err != nil {
+		if err := h.flow.Plan(h.Ctx); err != nil {
 			t.Fatal(err)
 		}
 		h.Settle()
@@ -421,6 +421,25 @@ func TestConfigChangeReachesEveryoneOnce(t *testing.T) {
 		}
 	}
 	h.MustSee("dalia-s", "Posėdžių ciklas pakeistas:")
+	// A restart with the changed config (a new flow over the same stores) tells nobody again.
+	f := meetingsRegister(h, cfg)
+	if err := f.Plan(h.Ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.Settle()
+	if n := h.count("dalia-s", "Posėdžių ciklas pakeistas:"); n != 1 {
+		t.Errorf("told %d times after a restart", n)
+	}
+	// A series dropped from config ends, and everyone is told once.
+	h.flow.SetSeries(nil)
+	if err := h.flow.Plan(h.Ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.Settle()
+	h.MustSee("dalia-s", "Posėdžių ciklas baigtas: daugiau posėdžių nebus.")
+	if c, _ := h.flow.Cancelled(h.Ctx, dec3); !c {
+		t.Error("the December meeting of a dropped series still stands")
+	}
 }
 
 func TestDeputyIsToldAndCountedAndReleased(t *testing.T) {
@@ -530,4 +549,16 @@ func TestOrganizerEndsTheSeries(t *testing.T) {
 	}
 	h.Say("dalia-s", "/meeting")
 	h.MustSee("dalia-s", "Artimiausių posėdžių, kuriuose dalyvaujate, nėra.")
+}
+
+func TestSummaryShowsWhoCannotBeReached(t *testing.T) {
+	h := newHarness(t, flowtest.Options{Unlinked: []string{"petras-n"}})
+	h.Say("jurate-z", "/meeting")
+	m := h.MustSee("jurate-z", "Kas dalyvaus:")
+	if !strings.Contains(m.Text(), "Iš jų be susietos paskyros (priminimų negauna): Petras Navickas") {
+		t.Errorf("summary:\n%s", m.Text())
+	}
+	if !slices.ContainsFunc(h.Audit("delivery.unreachable"), func(e bot.AuditEvent) bool { return e.To == "petras-n" }) {
+		t.Error("unreachable invitee not audited")
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tiltas/tiltas/bot"
@@ -99,8 +100,9 @@ func (c *Config) defaults() {
 
 // Flow holds the engine and config; its methods are the commands, actions, dialogs and timers.
 type Flow struct {
-	e   *bot.Engine
-	cfg Config
+	e      *bot.Engine
+	cfg    Config
+	series atomic.Pointer[[]Series] // the configured series, swapped on reload
 }
 
 // Register adds the meetings command, dialogs, buttons and timers to e. It does no I/O: cmd runs
@@ -108,6 +110,7 @@ type Flow struct {
 func Register(e *bot.Engine, cfg Config) *Flow {
 	cfg.defaults()
 	f := &Flow{e: e, cfg: cfg}
+	f.SetSeries(cfg.Series)
 	f.registerCommands()
 	f.registerRSVP()
 	f.registerAgenda()
@@ -115,6 +118,13 @@ func Register(e *bot.Engine, cfg Config) *Flow {
 	f.registerTimers()
 	e.OnPurge("meeting/", f.purge)
 	return f
+}
+
+// SetSeries replaces the configured series after a config reload. The change reaches stored
+// series, occurrences and people the next time Plan runs (or anything else looks at the series).
+func (f *Flow) SetSeries(series []Series) {
+	series = slices.Clone(series)
+	f.series.Store(&series)
 }
 
 // retain schedules o's deletion, Retention after it ends.

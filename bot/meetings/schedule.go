@@ -304,7 +304,8 @@ func hashSeries(s Series) string {
 func (f *Flow) syncConfig(ctx context.Context) error {
 	now := f.e.Clock.Now()
 	var errs []error
-	for _, cs := range f.cfg.Series {
+	configured := *f.series.Load()
+	for _, cs := range configured {
 		cs.Start = cs.Start.In(f.loc())
 		h := hashSeries(cs)
 		var old *seriesRec
@@ -344,7 +345,7 @@ func (f *Flow) syncConfig(ctx context.Context) error {
 		return errors.Join(append(errs, err)...)
 	}
 	for _, id := range ids {
-		if slices.ContainsFunc(f.cfg.Series, func(s Series) bool { return s.ID == id }) {
+		if slices.ContainsFunc(configured, func(s Series) bool { return s.ID == id }) {
 			continue
 		}
 		s, err := f.loadSeries(ctx, id)
