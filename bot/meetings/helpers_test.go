@@ -1,6 +1,7 @@
 package meetings_test
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -53,11 +54,27 @@ type harness struct {
 	flow *meetings.Flow
 }
 
-// newHarness runs the meetings flow over o's stores (memory unless o.Stores is set: the Redis
-// end-to-end test passes Redis ones) and plans, as serve does at start.
+// storesFor, when set, gives each harness its stores; clock is the harness's clock. The Redis
+// end-to-end test sets it to run every flow test on Redis. Tests here do not run in parallel.
+var storesFor func(tb testing.TB, clock bot.Clock) *flowtest.Stores
+
+// newHarness runs the meetings flow over o's stores (memory unless o.Stores or storesFor says
+// otherwise) and plans, as serve does at start.
 func newHarness(t *testing.T, o flowtest.Options) *harness {
 	t.Helper()
 	h := &harness{}
+	if o.Stores == nil && storesFor != nil {
+		start := o.Start
+		if start.IsZero() {
+			start = at("2026-12-01 09:00")
+		}
+		o.Stores = storesFor(t, bot.ClockFunc(func() time.Time {
+			if h.Harness == nil {
+				return start
+			}
+			return h.Clock.Now()
+		}))
+	}
 	o.Register = func(e *bot.Engine, c *config.Config) { h.flow = meetings.Register(e, flowConfig(c)) }
 	h.Harness = flowtest.New(t, o)
 	if err := h.flow.Plan(h.Ctx); err != nil {
@@ -113,3 +130,5 @@ func contains(s, sub string) bool { return strings.Contains(s, sub) }
 func meetingsRegister(h *harness, cfg meetings.Config) *meetings.Flow {
 	return meetings.Register(h.Engine, cfg)
 }
+
+func funcPC(f func(*testing.T)) uintptr { return reflect.ValueOf(f).Pointer() }

@@ -146,13 +146,13 @@ func (f *Flow) purge(ctx context.Context, key string) error {
 
 // Answers to the invitation.
 const (
-	Attending    = "yes"
-	NotAttending = "no"
-	Deputy       = "deputy"
-	Maybe        = "maybe"
+	attending    = "yes"
+	notAttending = "no"
+	sendsDeputy  = "deputy"
+	maybe        = "maybe"
 )
 
-var answers = []string{Attending, NotAttending, Deputy, Maybe}
+var answers = []string{attending, notAttending, sendsDeputy, maybe}
 
 // seriesRec is a series as stored: configured ones are seeded from config, others created in chat.
 type seriesRec struct {
@@ -351,7 +351,7 @@ func (f *Flow) invitees(s *seriesRec) []string { return f.e.Directory().Resolve(
 func deputies(o *occurrence) map[string]string {
 	out := map[string]string{}
 	for who, a := range o.RSVP {
-		if a.Answer == Deputy && a.Deputy != "" {
+		if a.Answer == sendsDeputy && a.Deputy != "" {
 			out[who] = a.Deputy
 		}
 	}

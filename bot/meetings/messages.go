@@ -76,8 +76,8 @@ func (f *Flow) card(s *seriesRec, o *occurrence, p *bot.Person, lang, head strin
 			return t.T(id)
 		}
 		m.Buttons = append(m.Buttons,
-			[]bot.Button{bot.Btn(mark(Attending, "meetings.btn.yes"), "meetings.rsvp", o.ID, Attending), bot.Btn(mark(NotAttending, "meetings.btn.no"), "meetings.rsvp", o.ID, NotAttending)},
-			[]bot.Button{bot.Btn(mark(Deputy, "meetings.btn.deputy"), "meetings.rsvp", o.ID, Deputy), bot.Btn(mark(Maybe, "meetings.btn.maybe"), "meetings.rsvp", o.ID, Maybe)})
+			[]bot.Button{bot.Btn(mark(attending, "meetings.btn.yes"), "meetings.rsvp", o.ID, attending), bot.Btn(mark(notAttending, "meetings.btn.no"), "meetings.rsvp", o.ID, notAttending)},
+			[]bot.Button{bot.Btn(mark(sendsDeputy, "meetings.btn.deputy"), "meetings.rsvp", o.ID, sendsDeputy), bot.Btn(mark(maybe, "meetings.btn.maybe"), "meetings.rsvp", o.ID, maybe)})
 		if now.Before(cutoff) {
 			m.Buttons = append(m.Buttons, []bot.Button{bot.Btn(t.T("meetings.btn.agenda_add"), "meetings.agenda.add", o.ID, "")})
 		}
@@ -106,11 +106,11 @@ func (f *Flow) organizerButtons(t tr, o *occurrence) [][]bot.Button {
 
 func (f *Flow) answerText(t tr, a rsvp) string {
 	switch a.Answer {
-	case Attending:
+	case attending:
 		return t.T("meetings.answer.yes")
-	case NotAttending:
+	case notAttending:
 		return t.T("meetings.answer.no")
-	case Deputy:
+	case sendsDeputy:
 		return t.T("meetings.answer.deputy", "Name", f.name(a.Deputy))
 	}
 	return t.T("meetings.answer.maybe")
@@ -150,11 +150,11 @@ func (f *Flow) summary(s *seriesRec, o *occurrence, p *bot.Person, lang string) 
 			if slices.Contains(o.Unreached, id) {
 				unreached = append(unreached, f.name(id))
 			}
-		case a.Answer == Attending:
+		case a.Answer == attending:
 			yes = append(yes, f.name(id))
-		case a.Answer == NotAttending:
+		case a.Answer == notAttending:
 			no = append(no, f.name(id))
-		case a.Answer == Deputy:
+		case a.Answer == sendsDeputy:
 			deps = append(deps, t.T("meetings.summary.deputy", "Name", f.name(id), "Deputy", f.name(a.Deputy)))
 		default:
 			maybe = append(maybe, f.name(id))

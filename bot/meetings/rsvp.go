@@ -16,7 +16,7 @@ func (f *Flow) registerRSVP() {
 			if a["deputy"] == r.Person.ID || f.e.Directory().Person(a["deputy"]) == nil {
 				return bot.Tell("meetings.deputy.self")
 			}
-			text, err := f.answer(ctx, r, a["occ"], rsvp{Answer: Deputy, Deputy: a["deputy"]})
+			text, err := f.answer(ctx, r, a["occ"], rsvp{Answer: sendsDeputy, Deputy: a["deputy"]})
 			if err != nil {
 				return err
 			}
@@ -42,7 +42,7 @@ func (f *Flow) onRSVP(ctx context.Context, r *bot.Request, a bot.Action) error {
 	if !f.isInvitee(r.Person, s) {
 		return f.refuse(ctx, r, occKey(a.Ref), "not_invitee")
 	}
-	if a.Arg == Deputy {
+	if a.Arg == sendsDeputy {
 		if err := f.open(ctx, r, &o); err != nil {
 			return err
 		}
