@@ -10,6 +10,7 @@ import (
 	"github.com/tiltas/tiltas/adapters/slack/slackfake"
 	"github.com/tiltas/tiltas/bot"
 	"github.com/tiltas/tiltas/bot/alerts"
+	"github.com/tiltas/tiltas/config"
 )
 
 var modes = []string{slack.ModeSocket, slack.ModeHTTP}
@@ -218,7 +219,7 @@ func TestLongContentIsSplit(t *testing.T) {
 	for i := range many {
 		many[i] = strings.Repeat("x", 2900)
 	}
-	w := newWorld(t, func(e *bot.Engine) {
+	w := newWorld(t, func(e *bot.Engine, _ *config.Config) {
 		e.Command(bot.Command{Name: "long", Run: func(ctx context.Context, r *bot.Request) error {
 			return r.Reply(ctx, bot.Message{Title: "Ilgas", Lines: []string{long}})
 		}})

@@ -73,7 +73,7 @@ type world struct {
 	workers []*delivery.Worker
 }
 
-func newWorld(t *testing.T, register func(e *bot.Engine)) *world {
+func newWorld(t *testing.T, register func(e *bot.Engine, cfg *config.Config)) *world {
 	t.Helper()
 	cfg, err := config.Parse(bytes.NewReader(config.Example()), func(string) string { return "" })
 	if err != nil {
@@ -92,7 +92,7 @@ func newWorld(t *testing.T, register func(e *bot.Engine)) *world {
 		Audit: mem.Audit(), Texts: texts}, cfg.Settings(), cfg.Directory())
 	w.alerts = alerts.Register(w.engine, alertsConfig(cfg))
 	if register != nil {
-		register(w.engine)
+		register(w.engine, cfg)
 	}
 	w.proc = &inbound.Processor{Inbox: w.inbox, Locker: memory.NewLocker(clock), Marks: mem,
 		Handle: w.engine.Handle, Answer: map[bot.Platform]inbound.Answerer{}}

@@ -22,10 +22,15 @@ const secret = "test-signing-secret"
 // httpAdapter is an adapter in HTTP mode with its handler served, and the inbox it fills.
 func httpAdapter(t *testing.T, maxBody int64) (*httptest.Server, *memory.Inbox, *memory.Store) {
 	t.Helper()
+	return httpAdapterOn(t, "http://127.0.0.1:1/api/", "xoxb-test", maxBody)
+}
+
+func httpAdapterOn(t *testing.T, apiURL, token string, maxBody int64) (*httptest.Server, *memory.Inbox, *memory.Store) {
+	t.Helper()
 	inbox := memory.NewInbox(nil)
 	mem := memory.New(bot.SystemClock)
-	ad, err := slack.New(slack.Config{BotToken: "xoxb-test", SigningSecret: secret, Mode: slack.ModeHTTP,
-		APIURL: "http://127.0.0.1:1/api/", MaxBody: maxBody}, slack.Deps{Inbox: inbox, Records: mem})
+	ad, err := slack.New(slack.Config{BotToken: token, SigningSecret: secret, Mode: slack.ModeHTTP,
+		APIURL: apiURL, MaxBody: maxBody}, slack.Deps{Inbox: inbox, Records: mem})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +185,8 @@ func TestHTTPAnswers500WhenTheInboxFails(t *testing.T) {
 }
 
 func TestConversion(t *testing.T) {
-	srv, inbox, mem := httpAdapter(t, 0)
+	fake := slackfake.New(t, slackfake.Options{})
+	srv, inbox, mem := httpAdapterOn(t, fake.APIURL(), fake.Options().BotToken, 0)
 	// U2 has a known direct-message channel with the bot.
 	if _, err := bot.Save(context.Background(), mem, "slack/dm/T1/U2", map[string]string{"chat": "DBOT2"}, bot.Any); err != nil {
 		t.Fatal(err)
@@ -205,44 +211,52 @@ func TestConversion(t *testing.T) {
 	dm := bot.Address{Platform: bot.Slack, Team: "T1", Chat: "DU1", User: "U1"}
 	me := slack.Identity("T1", "U1")
 	tests := []struct {
-		name string
-		req  request
-		want *bot.Incoming // nil: acknowledged and dropped
+		name  string
+		setup func()
+		req   request
+		want  *bot.Incoming // nil: acknowledged and dropped
 	}{
-		{"direct message, Slack's escapes undone", ev("E1", dmEvent("a &lt; b &amp;&amp; c")),
+		{"direct message, Slack's escapes undone", nil, ev("E1", dmEvent("a &lt; b &amp;&amp; c")),
 			&bot.Incoming{ID: "slack:ev:E1", From: me, Chat: dm, Text: "a < b && c", Kind: "message"}},
-		{"link CODE in a direct message", ev("E2", dmEvent("link ABCD2345")),
+		{"link CODE in a direct message", nil, ev("E2", dmEvent("link ABCD2345")),
 			&bot.Incoming{ID: "slack:ev:E2", From: me, Chat: dm, Text: "link ABCD2345", Kind: "message"}},
-		{"bot message", ev("E3", map[string]any{"type": "message", "channel": "DU1", "channel_type": "im", "user": "U1", "bot_id": "B1", "text": "x"}), nil},
-		{"edit", ev("E4", map[string]any{"type": "message", "subtype": "message_changed", "channel": "DU1", "channel_type": "im", "message": map[string]any{"user": "U1", "text": "x"}}), nil},
-		{"file share", ev("E5", map[string]any{"type": "message", "subtype": "file_share", "channel": "DU1", "channel_type": "im", "user": "U1", "text": ""}), nil},
-		{"channel chatter", ev("E6", map[string]any{"type": "message", "channel": "C1", "channel_type": "channel", "user": "U1", "text": "/concern K-2026-1"}), nil},
-		{"mention in a channel", ev("E7", map[string]any{"type": "app_mention", "channel": "C1", "user": "U1", "text": "<@UBOT> concern K-2026-1", "ts": "5.5"}),
+		{"bot message", nil, ev("E3", map[string]any{"type": "message", "channel": "DU1", "channel_type": "im", "user": "U1", "bot_id": "B1", "text": "x"}), nil},
+		{"edit", nil, ev("E4", map[string]any{"type": "message", "subtype": "message_changed", "channel": "DU1", "channel_type": "im", "message": map[string]any{"user": "U1", "text": "x"}}), nil},
+		{"file share", nil, ev("E5", map[string]any{"type": "message", "subtype": "file_share", "channel": "DU1", "channel_type": "im", "user": "U1", "text": ""}), nil},
+		{"channel chatter", nil, ev("E6", map[string]any{"type": "message", "channel": "C1", "channel_type": "channel", "user": "U1", "text": "/concern K-2026-1"}), nil},
+		{"mention in a channel", nil, ev("E7", map[string]any{"type": "app_mention", "channel": "C1", "user": "U1", "text": "<@UBOT> concern K-2026-1", "ts": "5.5"}),
 			&bot.Incoming{ID: "slack:ev:E7", From: me, Chat: bot.Address{Platform: bot.Slack, Team: "T1", Chat: "C1", Thread: "5.5", Group: true}, Text: "/concern K-2026-1", Kind: "mention"}},
-		{"bare mention", ev("E8", map[string]any{"type": "app_mention", "channel": "C1", "user": "U1", "text": "<@UBOT>", "ts": "5.6", "thread_ts": "5.0"}),
+		{"bare mention", nil, ev("E8", map[string]any{"type": "app_mention", "channel": "C1", "user": "U1", "text": "<@UBOT>", "ts": "5.6", "thread_ts": "5.0"}),
 			&bot.Incoming{ID: "slack:ev:E8", From: me, Chat: bot.Address{Platform: bot.Slack, Team: "T1", Chat: "C1", Thread: "5.0", Group: true}, Text: "/help", Kind: "mention"}},
-		{"mention in passing", ev("E9", map[string]any{"type": "app_mention", "channel": "C1", "user": "U1", "text": "ask <@UBOT> later", "ts": "5.7"}), nil},
-		{"/tiltas concern", cmd("C1", "U1", "/tiltas", "concern K-2026-1 skubu smurtas"),
+		{"mention in passing", nil, ev("E9", map[string]any{"type": "app_mention", "channel": "C1", "user": "U1", "text": "ask <@UBOT> later", "ts": "5.7"}), nil},
+		{"/tiltas concern", nil, cmd("C1", "U1", "/tiltas", "concern K-2026-1 skubu smurtas"),
 			&bot.Incoming{ID: "slack:cmd:tr.U1C1concern K-2026-1 skubu smurtas", From: me, Chat: bot.Address{Platform: bot.Slack, Team: "T1", Chat: "C1", Group: true},
 				Text: "/concern K-2026-1 skubu smurtas", Callback: "https://hooks.slack.com/commands/T1/1/x", Kind: "command"}},
-		{"/tiltas link CODE in a DM of unknown kind", cmd("DU1", "U1", "/tiltas", "link ABCD2345"),
-			&bot.Incoming{ID: "slack:cmd:tr.U1DU1link ABCD2345", From: me, Chat: slack.DM("T1", "U1"),
+		{"/tiltas link CODE in a DM between two people", nil, cmd("DPEER", "U1", "/tiltas", "link ABCD2345"),
+			&bot.Incoming{ID: "slack:cmd:tr.U1DPEERlink ABCD2345", From: me, Chat: dm,
 				Text: "link ABCD2345", Callback: "https://hooks.slack.com/commands/T1/1/x", Kind: "command"}},
-		{"/tiltas in the bot's DM", cmd("DBOT2", "U2", "/tiltas", ""),
+		{"/tiltas in the bot's DM", nil, cmd("DBOT2", "U2", "/tiltas", ""),
 			&bot.Incoming{ID: "slack:cmd:tr.U2DBOT2", From: slack.Identity("T1", "U2"), Chat: bot.Address{Platform: bot.Slack, Team: "T1", Chat: "DBOT2", User: "U2"},
 				Text: "/help", Callback: "https://hooks.slack.com/commands/T1/1/x", Kind: "command"}},
-		{"another command of the app", cmd("DU1", "U1", "/concern", "K-2026-1"),
-			&bot.Incoming{ID: "slack:cmd:tr.U1DU1K-2026-1", From: me, Chat: slack.DM("T1", "U1"),
+		{"another command of the app", nil, cmd("DU1", "U1", "/concern", "K-2026-1"),
+			&bot.Incoming{ID: "slack:cmd:tr.U1DU1K-2026-1", From: me, Chat: dm,
 				Text: "/concern K-2026-1", Callback: "https://hooks.slack.com/commands/T1/1/x", Kind: "command"}},
-		{"button in a DM", action("DU1"),
+		{"button in a DM", nil, action("DU1"),
 			&bot.Incoming{ID: "slack:act:tr.act.DU1", From: me, Chat: dm, Button: "tok123", Callback: "https://hooks.slack.com/actions/T1/2/y", Kind: "callback",
 				Message: &bot.MessageRef{Platform: bot.Slack, Team: "T1", Chat: "DU1", ID: "17.000100"}}},
-		{"button in a channel", action("C9"),
+		{"button in a channel", nil, action("C9"),
 			&bot.Incoming{ID: "slack:act:tr.act.C9", From: me, Chat: bot.Address{Platform: bot.Slack, Team: "T1", Chat: "C9", Group: true}, Button: "tok123",
 				Callback: "https://hooks.slack.com/actions/T1/2/y", Kind: "callback", Message: &bot.MessageRef{Platform: bot.Slack, Team: "T1", Chat: "C9", ID: "17.000100"}}},
+		{"Slack cannot say which DM: the reply opens it", func() { fake.Fail(slackfake.Fault{Method: "conversations.open", Error: "internal_error"}) },
+			cmd("DPEER", "U3", "/tiltas", "help"),
+			&bot.Incoming{ID: "slack:cmd:tr.U3DPEERhelp", From: slack.Identity("T1", "U3"), Chat: slack.DM("T1", "U3"),
+				Text: "/help", Callback: "https://hooks.slack.com/commands/T1/1/x", Kind: "command"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if tt.setup != nil {
+				tt.setup()
+			}
 			if resp, body := tt.req.do(t, srv.URL); resp.StatusCode != 200 || body != "" {
 				t.Fatalf("answered %d %q, want an empty 200", resp.StatusCode, body)
 			}

@@ -176,10 +176,12 @@ func (a *Adapter) fromInteraction(raw []byte) (in bot.Incoming, ok bool, err err
 }
 
 // fromCommand converts a slash command. "/tiltas concern K-1 …" is "/concern K-1 …",
-// "/tiltas link CODE" is "link CODE" and "/tiltas" alone is "/help". Typed in a direct message,
-// the answer goes to the person's direct messages with the bot (which is where it was typed,
-// unless it was a conversation between two people); typed in a channel, to the channel, where
-// the engine says no more than a channel may hear.
+// "/tiltas link CODE" is "link CODE" and "/tiltas" alone is "/help". Typed in a channel, the
+// answer goes to the channel, where the engine says no more than a channel may hear. Typed in a
+// direct message, it belongs to the person's direct conversation with the bot, whichever DM it
+// was typed in (it may be one between two people, which the bot cannot read): that conversation
+// is known from Records or opened with conversations.open, so that the command and the words
+// that follow it (a dialog's answers) are in the same conversation.
 func (a *Adapter) fromCommand(ctx context.Context, c command) (in bot.Incoming, ok bool) {
 	if c.UserID == "" || c.Command == "" {
 		return in, false
@@ -194,10 +196,11 @@ func (a *Adapter) fromCommand(ctx context.Context, c command) (in bot.Incoming, 
 	in.Chat = bot.Address{Platform: bot.Slack, Team: c.TeamID, Chat: c.ChannelID, Group: true}
 	if c.ChannelID == "" || isIM(c.ChannelID) {
 		in.Chat = DM(c.TeamID, c.UserID)
-		if c.ChannelID != "" {
-			if rec, _, err := bot.Load[dmRecord](ctx, a.deps.Records, dmKey(c.TeamID, c.UserID)); err == nil && rec.Chat == c.ChannelID {
-				in.Chat.Chat = c.ChannelID
-			}
+		ch, _, err := a.dmChannel(ctx, c.TeamID, c.UserID)
+		if err != nil {
+			a.log.Warn("slack dm not known for a command; the reply opens it", "user", c.UserID, "err", err)
+		} else {
+			in.Chat.Chat = ch
 		}
 	}
 	return in, true

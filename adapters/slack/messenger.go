@@ -95,13 +95,19 @@ func (a *Adapter) conversation(ctx context.Context, to bot.Address) (string, boo
 	if to.User == "" {
 		return "", false, &bot.DeliveryError{Permanent: true, Reason: "invalid", Err: errors.New("slack send: address without chat or user")}
 	}
-	key := dmKey(to.Team, to.User)
+	return a.dmChannel(ctx, to.Team, to.User)
+}
+
+// dmChannel returns the bot's direct-message channel with user: remembered in Records, or
+// opened with conversations.open and remembered.
+func (a *Adapter) dmChannel(ctx context.Context, team, user string) (string, bool, error) {
+	key := dmKey(team, user)
 	if rec, _, err := bot.Load[dmRecord](ctx, a.deps.Records, key); err == nil && rec.Chat != "" {
 		return rec.Chat, true, nil
 	} else if err != nil && !errors.Is(err, bot.ErrNotFound) {
-		return "", false, fmt.Errorf("slack dm of %s: %w", to.User, err)
+		return "", false, fmt.Errorf("slack dm of %s: %w", user, err)
 	}
-	ch, _, _, err := a.api.OpenConversationContext(ctx, &slackgo.OpenConversationParameters{Users: []string{to.User}, ReturnIM: true})
+	ch, _, _, err := a.api.OpenConversationContext(ctx, &slackgo.OpenConversationParameters{Users: []string{user}, ReturnIM: true})
 	if err != nil {
 		return "", false, deliveryError("slack conversations.open", err)
 	}
@@ -109,7 +115,7 @@ func (a *Adapter) conversation(ctx context.Context, to bot.Address) (string, boo
 		return "", false, &bot.DeliveryError{Reason: "unavailable", Err: errors.New("slack conversations.open: no channel in the answer")}
 	}
 	if _, err := bot.Save(ctx, a.deps.Records, key, dmRecord{Chat: ch.ID}, bot.Any); err != nil {
-		a.log.Warn("dm channel not kept", "user", to.User, "err", err)
+		a.log.Warn("dm channel not kept", "user", user, "err", err)
 	}
 	return ch.ID, false, nil
 }
