@@ -114,6 +114,9 @@ func TestConcernAcknowledgedEndToEnd(t *testing.T) {
 			}
 			w.advance(30 * time.Minute)
 			s.mustNotSee("tomas-k", "Mėlynės") // acknowledged: no escalation
+			if strings.Contains(w.logs.String(), "Mėlynės") {
+				t.Error("what people wrote reached the logs")
+			}
 			for _, c := range s.fake.Calls("chat.update") {
 				if _, ok := c.Params["blocks"]; !ok {
 					t.Errorf("chat.update without blocks: %v", c.Params)
@@ -244,4 +247,63 @@ func TestLongContentIsSplit(t *testing.T) {
 		t.Fatalf("60 long lines and a button: %d+%d blocks, buttons %v %v", len(tail[0].Blocks), len(tail[1].Blocks), tail[0].Labels(), tail[1].Labels())
 	}
 	s.press("jurate-z", "Gerai") // the buttons are on the last part, whose ref the engine keeps
+}
+
+// TestChannelsHearCommandsAndMentionsOnlyAndNeverDetails: in a channel, only what is addressed
+// to the bot counts, private commands point to the DM, and a press on a channel's button is
+// answered to the presser alone.
+func TestChannelsHearCommandsAndMentionsOnlyAndNeverDetails(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode, func(t *testing.T) {
+			w := newWorld(t, nil)
+			s := w.addSlack(mode)
+			s.link(chain...)
+			s.channel("vtas-grupe", "CVTAS")
+			tomas := s.user("tomas-k")
+			if err := s.fake.SayIn("CVTAS", tomas, "/concern K-2026-117 skubu smurtas Kaimynai girdėjo"); err != nil {
+				t.Fatal(err)
+			}
+			w.settle()
+			if got := s.fake.Channel("CVTAS"); len(got) != 0 {
+				t.Fatalf("channel chatter was answered:\n%s", s.dump("CVTAS"))
+			}
+			if err := s.fake.Mention("CVTAS", tomas, "concern K-2026-117 skubu smurtas Kaimynai girdėjo"); err != nil {
+				t.Fatal(err)
+			}
+			w.settle()
+			got := s.fake.Channel("CVTAS")
+			if len(got) != 1 || got[0].Thread == "" || strings.Contains(got[0].Plain(), "Kaimynai") {
+				t.Fatalf("a mention with a private command: %+v\n%s", got, s.dump("CVTAS"))
+			}
+			if err := s.fake.Command("CVTAS", tomas, "help"); err != nil {
+				t.Fatal(err)
+			}
+			w.settle()
+			if got := s.fake.Channel("CVTAS"); len(got) != 2 || !strings.Contains(got[1].Plain(), "/concern") {
+				t.Fatalf("/tiltas help in the channel:\n%s", s.dump("CVTAS"))
+			}
+			if _, err := w.alerts.Get(w.ctx, "A1"); err == nil {
+				t.Fatal("an alert was raised from a channel")
+			}
+
+			raise(t, s, "Grupėje")
+			before := len(s.fake.Channel("CVTAS"))
+			s.pressIn("tomas-k", "CVTAS", "Patvirtinti") // police: not in the chain yet
+			if got := strings.Join(s.toasts("tomas-k"), "|"); !strings.Contains(got, "nebuvo siųstas") {
+				t.Errorf("outsider toast = %q", got)
+			}
+			if got := s.fake.Channel("CVTAS"); len(got) != before {
+				t.Errorf("the refusal was posted in the channel:\n%s", s.dump("CVTAS"))
+			}
+			s.pressIn("ruta-g", "CVTAS", "Patvirtinti")
+			if a, _ := w.alerts.Get(w.ctx, "A1"); a.State != alerts.Acknowledged || a.AckBy != "ruta-g" {
+				t.Fatalf("acknowledged from the channel: %+v", a)
+			}
+			for _, m := range s.fake.Channel("CVTAS") {
+				if strings.Contains(m.Plain(), "Grupėje") || strings.Contains(m.Plain(), "Kaimynai") {
+					t.Errorf("case details in the channel:\n%s", m.Plain())
+				}
+			}
+		})
+	}
 }

@@ -3,8 +3,10 @@ package slack_test
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -71,6 +73,27 @@ type world struct {
 	runner *scheduler.Runner
 	// workers deliver each platform's messages.
 	workers []*delivery.Worker
+	// logs collects the adapters' logs at debug level.
+	logs *logBuffer
+	log  *slog.Logger
+}
+
+// logBuffer is a concurrency-safe log sink.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func newWorld(t *testing.T, register func(e *bot.Engine, cfg *config.Config)) *world {
@@ -87,7 +110,14 @@ func newWorld(t *testing.T, register func(e *bot.Engine, cfg *config.Config)) *w
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	w := &world{t: t, ctx: ctx, clock: clock, mem: mem, inbox: memory.NewInbox(clock), cfg: cfg}
+	logs := &logBuffer{}
+	w := &world{t: t, ctx: ctx, clock: clock, mem: mem, inbox: memory.NewInbox(clock), cfg: cfg,
+		logs: logs, log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("logs:\n%s", logs.String())
+		}
+	})
 	w.engine = bot.NewEngine(bot.Deps{Clock: clock, Records: mem, Marks: mem, Outbox: mem, Timers: mem,
 		Audit: mem.Audit(), Texts: texts}, cfg.Settings(), cfg.Directory())
 	w.alerts = alerts.Register(w.engine, alertsConfig(cfg))
@@ -182,11 +212,18 @@ func (w *world) addSlack(mode string) *slackSide {
 	fake := slackfake.New(w.t, slackfake.Options{})
 	o := fake.Options()
 	ad, err := slack.New(slack.Config{BotToken: o.BotToken, AppToken: o.AppToken, SigningSecret: o.SigningSecret,
-		APIURL: fake.APIURL(), Mode: mode}, slack.Deps{Inbox: w.inbox, Records: w.mem})
+		APIURL: fake.APIURL(), Mode: mode}, slack.Deps{Inbox: w.inbox, Records: w.mem, Log: w.log})
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	s := &slackSide{w: w, fake: fake, ad: ad, users: map[string]string{}}
+	w.t.Cleanup(func() {
+		for _, secret := range []string{o.BotToken, o.AppToken, o.SigningSecret} {
+			if strings.Contains(w.logs.String(), secret) {
+				w.t.Errorf("a token or secret reached the logs")
+			}
+		}
+	})
 	w.proc.Answer[bot.Slack] = ad
 	w.addWorker(bot.Slack, ad)
 	switch mode {

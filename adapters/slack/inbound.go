@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/tiltas/tiltas/bot"
@@ -196,6 +197,8 @@ func (a *Adapter) fromCommand(ctx context.Context, c command) (in bot.Incoming, 
 	in.Chat = bot.Address{Platform: bot.Slack, Team: c.TeamID, Chat: c.ChannelID, Group: true}
 	if c.ChannelID == "" || isIM(c.ChannelID) {
 		in.Chat = DM(c.TeamID, c.UserID)
+		ctx, cancel := context.WithTimeout(ctx, dmLookupTimeout)
+		defer cancel()
 		ch, _, err := a.dmChannel(ctx, c.TeamID, c.UserID)
 		if err != nil {
 			a.log.Warn("slack dm not known for a command; the reply opens it", "user", c.UserID, "err", err)
@@ -205,6 +208,10 @@ func (a *Adapter) fromCommand(ctx context.Context, c command) (in bot.Incoming, 
 	}
 	return in, true
 }
+
+// dmLookupTimeout bounds the conversations.open a command may need, well within the three
+// seconds Slack waits for the acknowledgement.
+const dmLookupTimeout = time.Second
 
 // commandText maps a slash command to the text the engine parses.
 func commandText(main, cmd, text string) string {

@@ -268,3 +268,67 @@ func TestAnswerIsEphemeralToTheActor(t *testing.T) {
 		t.Error("posted a toast to a response_url that is not Slack's")
 	}
 }
+
+// TestEveryMessageKeepsWithinBlockKitLimits sends awkward content; the fake refuses (and fails
+// the test on) anything beyond Slack's limits, so each case only says how it should be split.
+func TestEveryMessageKeepsWithinBlockKitLimits(t *testing.T) {
+	row := func(n int) []bot.Button {
+		var out []bot.Button
+		for i := range n {
+			out = append(out, bot.Button{Label: "B" + strings.Repeat("x", i), Token: "tok" + strings.Repeat("y", i)})
+		}
+		return out
+	}
+	lines := func(n, size int, r string) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = strings.Repeat(r, size)
+		}
+		return out
+	}
+	tests := []struct {
+		name     string
+		m        bot.Message
+		messages int
+	}{
+		{"title only", bot.Message{Title: "Antraštė"}, 1},
+		{"buttons only", bot.Message{Buttons: [][]bot.Button{row(2)}}, 1},
+		{"a line of 3000 ampersands (15000 escaped)", bot.Message{Lines: lines(1, 3000, "&")}, 1},
+		{"a long title", bot.Message{Title: strings.Repeat("Labai ilga antraštė ", 300)}, 1},
+		{"a line without spaces", bot.Message{Lines: lines(1, 7001, "ą")}, 1},
+		{"thirty buttons in a row", bot.Message{Lines: []string{"x"}, Buttons: [][]bot.Button{row(30)}}, 1},
+		{"fifty-five rows of buttons", bot.Message{Lines: []string{"x"}, Buttons: func() [][]bot.Button {
+			var rows [][]bot.Button
+			for range 55 {
+				rows = append(rows, row(1))
+			}
+			return rows
+		}()}, 2},
+		{"a hundred and twenty long lines", bot.Message{Lines: lines(120, 2999, "z"), Buttons: [][]bot.Button{row(1)}}, 3},
+		{"lines that only fit one by one", bot.Message{Lines: lines(50, 1501, "w")}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ad, fake, _ := messenger(t, slackfake.Options{})
+			ref, err := ad.Send(context.Background(), slack.Channel(fake.Team(), "C1"), tt.m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := fake.Channel("C1")
+			if len(got) != tt.messages {
+				t.Fatalf("%d messages, want %d", len(got), tt.messages)
+			}
+			if ref.ID != got[len(got)-1].TS {
+				t.Errorf("ref %s is not the last message %s", ref.ID, got[len(got)-1].TS)
+			}
+			var text strings.Builder
+			for _, m := range got {
+				text.WriteString(strings.ReplaceAll(m.Plain(), "\n", ""))
+			}
+			want := strings.ReplaceAll(strings.Join(append([]string{strings.TrimSpace(tt.m.Title)}, tt.m.Lines...), ""), " ", "")
+			if g := strings.ReplaceAll(text.String(), " ", ""); g != want {
+				t.Errorf("text changed in the split: %d characters, want %d", len([]rune(g)), len([]rune(want)))
+			}
+		})
+	}
+}

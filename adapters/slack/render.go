@@ -41,8 +41,9 @@ type section struct {
 // render turns m into Block Kit: the title as bold sections, the lines as mrkdwn sections of at
 // most maxSectionText characters (long lines broken at spaces where possible), then one actions
 // block per row of buttons. Content that does not fit into maxBlocks blocks continues in further
-// messages; the buttons go with the last one. For an edit (single), the content is cut to fit
-// into one message instead, and the cut is marked with an ellipsis.
+// messages; the buttons go with the last one (rows beyond maxBlocks are cut: no flow comes near
+// that). For an edit (single), the content is cut to fit into one message instead, and the cut is
+// marked with an ellipsis.
 func render(m bot.Message, single bool) []part {
 	var secs []section
 	for _, l := range strings.Split(m.Title, "\n") {
