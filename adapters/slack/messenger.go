@@ -71,6 +71,10 @@ func (a *Adapter) Edit(ctx context.Context, ref bot.MessageRef, m bot.Message) e
 		return &bot.DeliveryError{Permanent: true, Reason: "invalid", Err: fmt.Errorf("slack edit: bad message ref on %q", ref.Platform)}
 	}
 	p := render(m, true)[0]
+	if len(p.blocks) == 0 {
+		// Without blocks chat.update would keep the old ones, buttons and all.
+		return &bot.DeliveryError{Permanent: true, Reason: "invalid", Err: errors.New("slack edit: empty message")}
+	}
 	_, _, _, err := a.api.UpdateMessageContext(ctx, ref.Chat, ref.ID,
 		slackgo.MsgOptionBlocks(p.blocks...), slackgo.MsgOptionText(p.text, false))
 	return deliveryError("slack chat.update", err)
