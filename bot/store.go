@@ -122,10 +122,12 @@ type DeliveryQueue interface {
 	Stats(ctx context.Context) (depth int64, oldest time.Duration, err error)
 }
 
-// Limiter spaces sends to a platform's limits. Reserve records a send at the earliest allowed
-// moment and returns how long to wait until then (zero: now).
+// Limiter spaces sends to a platform's limits.
 type Limiter interface {
-	Reserve(ctx context.Context, to Address) (time.Duration, error)
+	// Reserve records a send at the earliest allowed moment and returns how long to wait until
+	// then (zero: now). When that moment is more than maxWait away, nothing is recorded (a slot
+	// kept for a message that goes back to the queue would be wasted) and ok is false.
+	Reserve(ctx context.Context, to Address, maxWait time.Duration) (wait time.Duration, ok bool, err error)
 	// Block keeps sends to a conversation back until the platform's "retry after" has passed.
 	Block(ctx context.Context, to Address, d time.Duration) error
 }

@@ -165,13 +165,14 @@ func (w *Worker) deliver(ctx context.Context, d bot.Delivery) {
 		to = bot.Address{Platform: r.Platform, Team: r.Team, Chat: r.Chat}
 	}
 	if w.Limiter != nil {
-		wait, err := w.Limiter.Reserve(ctx, to)
+		wait, ok, err := w.Limiter.Reserve(ctx, to, w.MaxWait)
 		if err != nil {
 			log.Error("rate limiter failed", "err", err)
 			w.retry(ctx, d, now.Add(time.Second), log)
 			return
 		}
-		if wait > w.MaxWait {
+		if !ok {
+			// Too far off to hold the message: back to the queue, due when the limit allows.
 			w.Observe(w.Platform, "deferred")
 			w.retry(ctx, d, now.Add(wait), log)
 			return

@@ -96,25 +96,37 @@ func every(r Rate, margin time.Duration) *rate.Limiter {
 }
 
 // Reserve takes the platform's global slot, then the conversation's first slot after it (and
-// after any block), and returns the wait until the later of the two.
-func (l *Limiter) Reserve(ctx context.Context, to bot.Address) (time.Duration, error) {
+// after any block), and returns the wait until the later of the two. Beyond maxWait both
+// reservations are cancelled and nothing is kept.
+func (l *Limiter) Reserve(ctx context.Context, to bot.Address, maxWait time.Duration) (time.Duration, bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
 	t := now
+	var rs []*rate.Reservation
 	if g := l.globalFor(to.Platform); g != nil {
-		t = now.Add(g.ReserveN(now, 1).DelayFrom(now))
+		r := g.ReserveN(now, 1)
+		rs = append(rs, r)
+		t = now.Add(r.DelayFrom(now))
 	}
 	c := l.conv(to)
 	t = latest(t, c.at, c.blocked)
 	if c.lim != nil {
-		t = t.Add(c.lim.ReserveN(t, 1).DelayFrom(t))
+		r := c.lim.ReserveN(t, 1)
+		rs = append(rs, r)
+		t = t.Add(r.DelayFrom(t))
+	}
+	if t.Sub(now) > maxWait {
+		for _, r := range rs {
+			r.CancelAt(now)
+		}
+		return t.Sub(now), false, nil
 	}
 	c.at = t
 	if l.reserves++; l.reserves%256 == 0 {
 		l.sweep(now)
 	}
-	return t.Sub(now), nil
+	return t.Sub(now), true, nil
 }
 
 // Block holds sends to the conversation back until d from now, on top of the usual spacing.

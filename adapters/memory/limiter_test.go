@@ -62,7 +62,7 @@ func TestLimiterWindows(t *testing.T) {
 			var times []time.Time
 			var longest time.Duration
 			for i := range tt.sends {
-				d, err := l.Reserve(t.Context(), tt.to(i))
+				d, _, err := l.Reserve(t.Context(), tt.to(i), time.Hour)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -97,7 +97,7 @@ func TestLimiterConcurrent(t *testing.T) {
 				if i%2 == 1 {
 					to = group(fmt.Sprint("-", g, "-", i%5))
 				}
-				d, err := l.Reserve(t.Context(), to)
+				d, _, err := l.Reserve(t.Context(), to, time.Hour)
 				if err != nil {
 					t.Error(err)
 					return
@@ -123,7 +123,7 @@ func TestLimiterConcurrent(t *testing.T) {
 func TestLimiterBlock(t *testing.T) {
 	l, now := limiter()
 	ctx := t.Context()
-	if d, _ := l.Reserve(ctx, private("u1")); d != 0 {
+	if d, _, _ := l.Reserve(ctx, private("u1"), time.Hour); d != 0 {
 		t.Fatalf("first send waits %v", d)
 	}
 	if err := l.Block(ctx, private("u1"), 10*time.Second); err != nil {
@@ -132,16 +132,16 @@ func TestLimiterBlock(t *testing.T) {
 	if err := l.Block(ctx, private("u1"), time.Second); err != nil {
 		t.Fatal(err) // a shorter block does not shorten the longer one
 	}
-	first, _ := l.Reserve(ctx, private("u1"))
-	second, _ := l.Reserve(ctx, private("u1"))
+	first, _, _ := l.Reserve(ctx, private("u1"), time.Hour)
+	second, _, _ := l.Reserve(ctx, private("u1"), time.Hour)
 	if first < 10*time.Second || second < first+time.Second {
 		t.Fatalf("after a 10s block: waits %v and %v", first, second)
 	}
-	if d, _ := l.Reserve(ctx, private("u2")); d >= time.Second {
+	if d, _, _ := l.Reserve(ctx, private("u2"), time.Hour); d >= time.Second {
 		t.Fatalf("another chat waits %v for the block", d)
 	}
 	*now = now.Add(time.Minute)
-	if d, _ := l.Reserve(ctx, private("u1")); d != 0 {
+	if d, _, _ := l.Reserve(ctx, private("u1"), time.Hour); d != 0 {
 		t.Fatalf("a minute later the blocked chat still waits %v", d)
 	}
 }
@@ -154,8 +154,25 @@ func BenchmarkLimiterReserve(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		i++
-		if _, err := l.Reserve(ctx, private(fmt.Sprint(i%1000))); err != nil {
+		if _, _, err := l.Reserve(ctx, private(fmt.Sprint(i%1000)), time.Hour); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestReserveBeyondMaxWaitKeepsNothing(t *testing.T) {
+	l, _ := limiter()
+	ctx := t.Context()
+	if _, ok, _ := l.Reserve(ctx, private("u1"), time.Second); !ok {
+		t.Fatal("first refused")
+	}
+	for range 5 {
+		if _, ok, _ := l.Reserve(ctx, private("u1"), 100*time.Millisecond); ok {
+			t.Fatal("a send beyond max wait was recorded")
+		}
+	}
+	wait, ok, _ := l.Reserve(ctx, private("u1"), 5*time.Second)
+	if !ok || wait > 1100*time.Millisecond {
+		t.Fatalf("after refusals: wait %v ok %v", wait, ok)
 	}
 }

@@ -77,8 +77,9 @@ func NewLimiter(c goredis.UniversalClient, prefix string, cfg LimitConfig) *Limi
 // and for each window of N sends in W, its N-th latest reservation + W). Any N+1 reservations
 // in a window then span at least W, even when one lands between earlier ones. It adds t to every
 // window, prunes reservations older than now-W and sets expiries.
-// KEYS: blocked-until, then the windows. ARGV: member, then N and W (µs) per window.
-// Returns {now, t} in µs.
+// Nothing is recorded when t is more than max wait away.
+// KEYS: blocked-until, then the windows. ARGV: member, max wait (µs), then N and W (µs) per window.
+// Returns {now, t, recorded} in µs.
 var reserveScript = goredis.NewScript(`
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
@@ -88,21 +89,24 @@ if blocked then
   t = math.max(t, tonumber(blocked))
 end
 for i = 2, #KEYS do
-  local n = tonumber(ARGV[2 * i - 2])
-  local w = tonumber(ARGV[2 * i - 1])
+  local n = tonumber(ARGV[2 * i - 1])
+  local w = tonumber(ARGV[2 * i])
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', string.format('(%.0f', now - w))
   local nth = redis.call('ZREVRANGE', KEYS[i], n - 1, n - 1, 'WITHSCORES')
   if nth[2] then
     t = math.max(t, tonumber(nth[2]) + w)
   end
 end
+if t - now > tonumber(ARGV[2]) then
+  return {now, t, 0}
+end
 for i = 2, #KEYS do
-  local w = tonumber(ARGV[2 * i - 1])
+  local w = tonumber(ARGV[2 * i])
   redis.call('ZADD', KEYS[i], string.format('%.0f', t), ARGV[1])
   local last = redis.call('ZREVRANGE', KEYS[i], 0, 0, 'WITHSCORES')
   redis.call('PEXPIRE', KEYS[i], math.ceil((tonumber(last[2]) - now + w) / 1000) + 1000)
 end
-return {now, t}
+return {now, t, 1}
 `)
 
 // blockScript moves a conversation's blocked-until later (never earlier).
@@ -118,21 +122,22 @@ end
 return 1
 `)
 
-// Reserve returns how long to wait before sending to the conversation.
-func (l *Limiter) Reserve(ctx context.Context, to bot.Address) (time.Duration, error) {
-	now, t, err := l.reserve(ctx, to)
+// Reserve returns how long to wait before sending to the conversation, recording the send only
+// when that is at most maxWait.
+func (l *Limiter) Reserve(ctx context.Context, to bot.Address, maxWait time.Duration) (time.Duration, bool, error) {
+	now, t, ok, err := l.reserve(ctx, to, maxWait)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	return t.Sub(now), nil
+	return t.Sub(now), ok, nil
 }
 
-// reserve returns the server's now and the reserved moment.
-func (l *Limiter) reserve(ctx context.Context, to bot.Address) (time.Time, time.Time, error) {
+// reserve returns the server's now, the earliest allowed moment and whether it was recorded.
+func (l *Limiter) reserve(ctx context.Context, to bot.Address, maxWait time.Duration) (time.Time, time.Time, bool, error) {
 	pl := l.cfg.Platforms[to.Platform]
 	conv := to.Key()
 	keys := []string{l.k.limitBlock(conv)}
-	args := []any{rand.Text()}
+	args := []any{rand.Text(), maxWait.Microseconds()}
 	window := func(key string, r Rate) {
 		if r.N > 0 && r.Window > 0 {
 			keys = append(keys, key)
@@ -147,12 +152,12 @@ func (l *Limiter) reserve(ctx context.Context, to bot.Address) (time.Time, time.
 	}
 	res, err := reserveScript.Run(ctx, l.c, keys, args...).Int64Slice()
 	if err != nil {
-		return time.Time{}, time.Time{}, fmt.Errorf("reserve send to %s: %w", conv, err)
+		return time.Time{}, time.Time{}, false, fmt.Errorf("reserve send to %s: %w", conv, err)
 	}
-	if len(res) != 2 {
-		return time.Time{}, time.Time{}, fmt.Errorf("reserve send to %s: unexpected reply", conv)
+	if len(res) != 3 {
+		return time.Time{}, time.Time{}, false, fmt.Errorf("reserve send to %s: unexpected reply", conv)
 	}
-	return time.UnixMicro(res[0]), time.UnixMicro(res[1]), nil
+	return time.UnixMicro(res[0]), time.UnixMicro(res[1]), res[2] == 1, nil
 }
 
 // Block keeps sends to the conversation back for d from now (the platform's "retry after").

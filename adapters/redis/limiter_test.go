@@ -111,7 +111,7 @@ func TestLimiterBlock(t *testing.T) {
 	ctx := t.Context()
 	c := standalone(t)
 	l := redis.NewLimiter(c, prefix(t, c), redis.DefaultLimitConfig())
-	if d, err := l.Reserve(ctx, private("u1")); err != nil || d != 0 {
+	if d, _, err := l.Reserve(ctx, private("u1"), time.Hour); err != nil || d != 0 {
 		t.Fatalf("first send waits %v, %v", d, err)
 	}
 	if err := l.Block(ctx, private("u1"), 30*time.Second); err != nil {
@@ -135,18 +135,18 @@ func TestLimiterBlock(t *testing.T) {
 	if d := next.Sub(blockedAt); d < time.Second+25*time.Millisecond {
 		t.Fatalf("second send after the block is %v after the first", d)
 	}
-	if d, _ := l.Reserve(ctx, private("u2")); d >= 20*time.Second {
+	if d, _, _ := l.Reserve(ctx, private("u2"), time.Hour); d >= 20*time.Second {
 		t.Fatalf("another chat waits %v for the block", d)
 	}
 	slack := bot.Address{Platform: bot.Slack, Team: "T1", Chat: "C1"}
 	for i := range 50 {
 		to := slack
 		to.Chat = fmt.Sprint("C", i)
-		if d, _ := l.Reserve(ctx, to); d != 0 {
+		if d, _, _ := l.Reserve(ctx, to, time.Hour); d != 0 {
 			t.Fatalf("Slack has no global limit, yet channel %d waits %v", i, d)
 		}
 	}
-	if d, _ := l.Reserve(ctx, bot.Address{Platform: bot.Console, User: "u"}); d != 0 {
+	if d, _, _ := l.Reserve(ctx, bot.Address{Platform: bot.Console, User: "u"}, time.Hour); d != 0 {
 		t.Fatalf("an unlimited platform waits %v", d)
 	}
 }
@@ -160,8 +160,30 @@ func BenchmarkLimiterReserve(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		i++
-		if _, err := l.Reserve(ctx, private(fmt.Sprint(i%1000))); err != nil {
+		if _, _, err := l.Reserve(ctx, private(fmt.Sprint(i%1000)), time.Hour); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestReserveBeyondMaxWaitKeepsNothing: a send too far off is not recorded, so the slot stays free
+// for the next one (a message put back on the queue must not waste a slot).
+func TestReserveBeyondMaxWaitKeepsNothing(t *testing.T) {
+	c := standalone(t)
+	ctx := t.Context()
+	l := redis.NewLimiter(c, prefix(t, c), redis.DefaultLimitConfig())
+	if _, ok, err := l.Reserve(ctx, private("u1"), time.Second); err != nil || !ok {
+		t.Fatalf("first: %v %v", ok, err)
+	}
+	for range 5 {
+		wait, ok, err := l.Reserve(ctx, private("u1"), 100*time.Millisecond)
+		if err != nil || ok || wait < 900*time.Millisecond {
+			t.Fatalf("too far off: wait %v ok %v err %v", wait, ok, err)
+		}
+	}
+	// Refused tries took no slot: the second send waits one window, not six.
+	wait, ok, err := l.Reserve(ctx, private("u1"), 5*time.Second)
+	if err != nil || !ok || wait > 1100*time.Millisecond {
+		t.Fatalf("after refusals: wait %v ok %v err %v", wait, ok, err)
 	}
 }
