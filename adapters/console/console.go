@@ -17,7 +17,10 @@ import (
 	"github.com/tiltas/tiltas/bot"
 )
 
-// Console prints what the bot sends. It is the console platform's Messenger.
+// Console prints what the bot sends. It is the console platform's Messenger. Messages to the
+// person the user acts as, and to groups, are shown whole with numbered buttons; messages to
+// others as one line, so that escalations stay visible without burying the conversation
+// (/all shows everyone's whole; /inbox shows the current person's latest again).
 type Console struct {
 	mu      sync.Mutex
 	out     io.Writer
@@ -26,10 +29,20 @@ type Console struct {
 	buttons map[int]pressable
 	nextBtn int
 	nextMsg int
+	viewer  string
+	all     bool
+	chats   map[string][]*shown
+	seen    map[string]int // chat → how many of its messages were printed whole
+}
+
+type shown struct {
+	ref bot.MessageRef
+	msg bot.Message
 }
 
 type pressable struct {
 	token string
+	label string
 	ref   bot.MessageRef
 	chat  bot.Address
 }
@@ -39,7 +52,52 @@ var _ bot.Messenger = (*Console)(nil)
 // New returns a console writing to out. name turns a chat ("dm:ona-p", "group:vtas") into what the
 // user reads.
 func New(out io.Writer, clock bot.Clock, name func(chat string) string) *Console {
-	return &Console{out: out, clock: clock, name: name, buttons: map[int]pressable{}}
+	return &Console{out: out, clock: clock, name: name, buttons: map[int]pressable{}, chats: map[string][]*shown{}, seen: map[string]int{}}
+}
+
+// SetViewer says whom the user acts as, and prints what they received meanwhile.
+func (c *Console) SetViewer(person string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.viewer = person
+	chat := "dm:" + person
+	msgs := c.chats[chat]
+	if unread := msgs[min(c.seen[chat], len(msgs)):]; len(unread) > 0 {
+		fmt.Fprintf(c.out, "    (%d new for %s:)\n", len(unread), person)
+		for _, m := range unread {
+			fmt.Fprintf(c.out, "    ── #%s\n", m.ref.ID)
+			c.print(m.msg, m.ref, bot.Address{Platform: bot.Console, Chat: chat})
+		}
+	}
+	c.seen[chat] = len(msgs)
+}
+
+// ShowAll prints everyone's messages whole (true) or only the viewer's and groups' (false).
+func (c *Console) ShowAll(all bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.all = all
+}
+
+// whole reports whether a message in chat is printed whole.
+func (c *Console) whole(chat string) bool {
+	return c.all || chat == "dm:"+c.viewer || strings.HasPrefix(chat, "group:")
+}
+
+// Inbox prints the last n messages of the viewer's direct chat as they read now.
+func (c *Console) Inbox(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	chat := "dm:" + c.viewer
+	msgs := c.chats[chat]
+	if len(msgs) == 0 {
+		fmt.Fprintln(c.out, "    (no messages yet)")
+		return
+	}
+	for _, m := range msgs[max(0, len(msgs)-n):] {
+		fmt.Fprintf(c.out, "    ── #%s\n", m.ref.ID)
+		c.print(m.msg, m.ref, bot.Address{Platform: bot.Console, Chat: chat})
+	}
 }
 
 // DM is the console address of a person's direct chat.
@@ -63,9 +121,29 @@ func (c *Console) Send(_ context.Context, to bot.Address, m bot.Message) (bot.Me
 	defer c.mu.Unlock()
 	c.nextMsg++
 	ref := bot.MessageRef{Platform: bot.Console, Chat: to.Chat, ID: strconv.Itoa(c.nextMsg)}
+	c.chats[to.Chat] = append(c.chats[to.Chat], &shown{ref: ref, msg: m})
+	if c.whole(to.Chat) {
+		c.seen[to.Chat] = len(c.chats[to.Chat])
+	}
+	if !c.whole(to.Chat) {
+		fmt.Fprintf(c.out, "[%s] → %s  #%s: %s\n", c.clock.Now().Format("01-02 15:04"), c.name(to.Chat), ref.ID, summary(m))
+		return ref, nil
+	}
 	fmt.Fprintf(c.out, "[%s] → %s  #%s\n", c.clock.Now().Format("01-02 15:04"), c.name(to.Chat), ref.ID)
 	c.print(m, ref, to)
 	return ref, nil
+}
+
+// summary is a message in one line.
+func summary(m bot.Message) string {
+	s := m.Title
+	if s == "" && len(m.Lines) > 0 {
+		s = m.Lines[0]
+	}
+	if r := []rune(s); len(r) > 70 {
+		s = string(r[:69]) + "…"
+	}
+	return s
 }
 
 // Edit prints the new content of an earlier message; its old buttons stop working.
@@ -76,6 +154,15 @@ func (c *Console) Edit(_ context.Context, ref bot.MessageRef, m bot.Message) err
 		if b.ref == ref {
 			delete(c.buttons, n)
 		}
+	}
+	for _, sm := range c.chats[ref.Chat] {
+		if sm.ref == ref {
+			sm.msg = m
+		}
+	}
+	if !c.whole(ref.Chat) {
+		fmt.Fprintf(c.out, "[%s] ✎ %s  #%s (edited): %s\n", c.clock.Now().Format("01-02 15:04"), c.name(ref.Chat), ref.ID, summary(m))
+		return nil
 	}
 	fmt.Fprintf(c.out, "[%s] ✎ %s  #%s (edited)\n", c.clock.Now().Format("01-02 15:04"), c.name(ref.Chat), ref.ID)
 	c.print(m, ref, bot.Address{Platform: bot.Console, Chat: ref.Chat, Group: strings.HasPrefix(ref.Chat, "group:")})
@@ -98,11 +185,25 @@ func (c *Console) print(m bot.Message, ref bot.MessageRef, to bot.Address) {
 		var cells []string
 		for _, b := range row {
 			c.nextBtn++
-			c.buttons[c.nextBtn] = pressable{token: b.Token, ref: ref, chat: to}
+			c.buttons[c.nextBtn] = pressable{token: b.Token, label: b.Label, ref: ref, chat: to}
 			cells = append(cells, fmt.Sprintf("[%d] %s", c.nextBtn, b.Label))
 		}
 		fmt.Fprintf(c.out, "    %s\n", strings.Join(cells, "   "))
 	}
+}
+
+// find returns the number of the newest button, in the viewer's chat or a group, whose label
+// contains text.
+func (c *Console) find(text string) (int, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	best := 0
+	for n, b := range c.buttons {
+		if n > best && (b.chat.Chat == "dm:"+c.viewer || b.chat.Group) && strings.Contains(bot.Fold(b.label), bot.Fold(text)) {
+			best = n
+		}
+	}
+	return best, best > 0
 }
 
 // button returns the pressable button n.
@@ -135,8 +236,7 @@ type Shell struct {
 
 // Run reads lines until EOF or /quit. In script mode (piped input) each line is echoed, so the
 // output is a transcript.
-func (s *Shell) Run(ctx context.Context, in io.Reader, script bool, first string) error {
-	s.as(first)
+func (s *Shell) Run(ctx context.Context, in io.Reader, script bool) error {
 	lines := make(chan string)
 	errc := make(chan error, 1)
 	go func() {
@@ -196,8 +296,12 @@ func (s *Shell) Run(ctx context.Context, in io.Reader, script bool, first string
 	}
 }
 
+// Start makes the user act as person, before Run.
+func (s *Shell) Start(person string) { s.as(person) }
+
 func (s *Shell) as(person string) {
 	s.person = person
+	defer s.Console.SetViewer(person)
 	s.chat = DM(person)
 	desc, ok := s.Who(person)
 	if !ok {
@@ -223,6 +327,20 @@ func (s *Shell) do(ctx context.Context, line string) (bool, error) {
 		}
 		s.chat = GroupChat(f[1])
 		fmt.Fprintf(s.Out, "    (you now write in group %s)\n", f[1])
+		return false, nil
+	case "/all":
+		on := len(f) < 2 || f[1] != "off"
+		s.Console.ShowAll(on)
+		fmt.Fprintf(s.Out, "    (everyone's messages shown whole: %v)\n", on)
+		return false, nil
+	case "/inbox":
+		n := 5
+		if len(f) == 2 {
+			if v, err := strconv.Atoi(f[1]); err == nil && v > 0 {
+				n = v
+			}
+		}
+		s.Console.Inbox(n)
 		return false, nil
 	case "/dm":
 		s.chat = DM(s.person)
@@ -251,13 +369,22 @@ func (s *Shell) do(ctx context.Context, line string) (bool, error) {
 		}
 		return false, nil
 	case "/press":
-		if len(f) != 2 {
-			return false, fmt.Errorf("usage: /press N")
+		if len(f) < 2 {
+			return false, fmt.Errorf("usage: /press N, or /press LABEL (the newest button of yours with that label)")
 		}
-		return false, s.press(ctx, f[1])
+		arg := strings.Join(f[1:], " ")
+		if _, err := strconv.Atoi(arg); err != nil {
+			n, ok := s.Console.find(arg)
+			if !ok {
+				return false, fmt.Errorf("no button of yours says %q", arg)
+			}
+			fmt.Fprintf(s.Out, "    (pressing [%d])\n", n)
+			arg = strconv.Itoa(n)
+		}
+		return false, s.press(ctx, arg)
 	case "/help":
 		if len(f) == 1 {
-			fmt.Fprintln(s.Out, "    console: /as PERSON, /in GROUP, /dm, /press N (or just N), /clock +1h|+2d|YYYY-MM-DD HH:MM, /quit; bot commands follow:")
+			fmt.Fprintln(s.Out, "    console: /as PERSON, /inbox [N], /in GROUP, /dm, /press N or LABEL (or just N), /clock +1h|+2d|YYYY-MM-DD HH:MM, /all [off], /quit; bot commands follow:")
 		}
 	}
 	if n, err := strconv.Atoi(line); err == nil {

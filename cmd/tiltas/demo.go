@@ -68,7 +68,7 @@ func runDemo(ctx context.Context, cfg *config.Config, clock *bot.ManualClock, as
 	mem := memory.New(clock)
 	log := slog.New(slog.DiscardHandler)
 	st := stores{records: mem, marks: mem, audit: mem.Audit(), timers: mem, queue: mem}
-	e, err := newEngine(cfg, dir, st, clock, log, nil)
+	e, flows, err := newEngineFlows(cfg, dir, st, clock, log, nil)
 	if err != nil {
 		return err
 	}
@@ -128,10 +128,19 @@ func runDemo(ctx context.Context, cfg *config.Config, clock *bot.ManualClock, as
 		}
 		return p.Name + " — " + strings.Join(roles, ", ") + inst, true
 	}
-	fmt.Fprintf(out, "Tiltas demo — %s. Type /help; console commands: /as PERSON, /in GROUP, /dm, N to press button [N], /clock +1h, /quit.\n",
+	fmt.Fprintf(out, "Tiltas demo — %s. Type /help; console: /as PERSON, /inbox, /in GROUP, /dm, N presses button [N], /clock +1h, /all, /quit.\n",
 		clock.Now().Format("2006-01-02 15:04 Mon"))
 	sh := &console.Shell{Console: con, Handle: e.Handle, Settle: settle, Clock: clock, Who: who, Groups: groups, Out: out}
-	return sh.Run(ctx, in, !isTerminal(in), as)
+	sh.Start(as)
+	// Plan meeting occurrences and series visits, as serve does at start; from here on their own
+	// timers keep them coming as the clock moves.
+	if err := flows.start(ctx); err != nil {
+		return err
+	}
+	if err := settle(ctx); err != nil {
+		return err
+	}
+	return sh.Run(ctx, in, !isTerminal(in))
 }
 
 func isTerminal(r io.Reader) bool {

@@ -229,7 +229,10 @@ func runServe(ctx context.Context, cfg *config.Config, path string, log *slog.Lo
 				continue
 			}
 			e.SetDirectory(nc.Directory())
-			log.Info("directory reloaded", "people", len(nc.People))
+			if err := flows.reload(runCtx, nc); err != nil {
+				log.Error("meeting series reload failed", "err", err)
+			}
+			log.Info("config reloaded", "people", len(nc.People), "meetings", len(nc.Meetings))
 			continue
 		case <-runCtx.Done():
 		}

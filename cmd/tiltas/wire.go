@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/tiltas/tiltas/bot"
 	"github.com/tiltas/tiltas/bot/alerts"
+	"github.com/tiltas/tiltas/bot/meetings"
+	"github.com/tiltas/tiltas/bot/visits"
 	"github.com/tiltas/tiltas/config"
 	"github.com/tiltas/tiltas/scheduler"
 )
@@ -22,7 +26,9 @@ type stores struct {
 
 // flowSet holds the registered flows, for the parts of serve that reach them directly.
 type flowSet struct {
-	alerts *alerts.Flow
+	alerts   *alerts.Flow
+	meetings *meetings.Flow
+	visits   *visits.Flow
 	// planners run at start and daily: meeting occurrences, proposed visits.
 	planners []func(context.Context) error
 	routes   map[string]http.Handler
@@ -52,12 +58,7 @@ func (f *flowSet) mountHTTP(mux *http.ServeMux) {
 	}
 }
 
-// newEngine builds the engine over st and registers every flow, the same way for serve and demo.
-func newEngine(cfg *config.Config, dir *bot.Directory, st stores, clock bot.Clock, log *slog.Logger, observe func(string)) (*bot.Engine, error) {
-	e, _, err := newEngineFlows(cfg, dir, st, clock, log, observe)
-	return e, err
-}
-
+// newEngineFlows builds the engine over st and registers every flow, the same way for serve and demo.
 func newEngineFlows(cfg *config.Config, dir *bot.Directory, st stores, clock bot.Clock, log *slog.Logger, observe func(string)) (*bot.Engine, *flowSet, error) {
 	texts, err := bot.LoadCatalog()
 	if err != nil {
@@ -69,5 +70,33 @@ func newEngineFlows(cfg *config.Config, dir *bot.Directory, st stores, clock bot
 	}, cfg.Settings(), dir)
 	fs := &flowSet{routes: map[string]http.Handler{}}
 	fs.alerts = alerts.Register(e, alertsConfig(cfg))
+	fs.meetings = meetings.Register(e, meetingsConfig(cfg))
+	fs.visits = visits.Register(e, visitsConfig(cfg))
+	fs.planners = append(fs.planners, fs.meetings.Plan, fs.visits.Plan)
+	fs.routes["GET /calendar/{token}"] = http.HandlerFunc(fs.calendarFeed)
 	return e, fs, nil
+}
+
+// reload applies a reloaded config's meeting series (the directory is swapped by the caller).
+func (f *flowSet) reload(ctx context.Context, cfg *config.Config) error {
+	f.meetings.SetSeries(meetingsConfig(cfg).Series)
+	return f.start(ctx)
+}
+
+// calendarFeed serves a person's secret calendar subscription. The token is the secret: it is
+// never logged, and an unknown one is a plain 404.
+func (f *flowSet) calendarFeed(w http.ResponseWriter, r *http.Request) {
+	token := strings.TrimSuffix(r.PathValue("token"), ".ics")
+	data, err := f.meetings.Feed(r.Context(), token)
+	if errors.Is(err, bot.ErrNotFound) {
+		http.NotFound(w, r)
+		return
+	}
+	if err != nil {
+		http.Error(w, "try again later", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/calendar; charset=utf-8")
+	w.Header().Set("Cache-Control", "private, max-age=300")
+	_, _ = w.Write(data)
 }
