@@ -60,6 +60,19 @@ func NewMetrics(outbox func(ctx context.Context) (int64, time.Duration, error)) 
 	return m
 }
 
+// Platforms starts the per-platform series at zero, so that dashboards see them before the first
+// message.
+func (m *Metrics) Platforms(ps ...bot.Platform) {
+	for _, p := range ps {
+		for _, o := range []string{"sent", "retried", "rate_limited", "deferred", "failed"} {
+			m.sent.WithLabelValues(string(p), o)
+		}
+		for _, k := range []string{"message", "command", "callback"} {
+			m.updates.WithLabelValues(string(p), k)
+		}
+	}
+}
+
 // Handler serves /metrics.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})

@@ -186,6 +186,7 @@ func runServe(ctx context.Context, cfg *config.Config, path string, log *slog.Lo
 		log.Warn("no chat platform configured (telegram.token, slack.bot_token): serving HTTP and running timers only")
 	}
 	for _, p := range platforms {
+		m.Platforms(p.name)
 		w := &delivery.Worker{Platform: p.name, Queue: b.store, Messenger: p.messenger, Limiter: b.limiter, Records: b.store, Log: log.With("worker", p.name),
 			Failed: e.Undeliverable, Observe: m.Sent, MaxAttempts: cfg.Delivery.MaxAttempts}
 		run("delivery/"+string(p.name), w.Run)

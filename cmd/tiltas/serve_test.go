@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tiltas/tiltas/config"
+	"github.com/tiltas/tiltas/internal/redistest"
+)
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// serveConfig is the example municipality on the test Redis, with an integration and an
+// encryption key.
+func serveConfig(t *testing.T) (*config.Config, string) {
+	t.Helper()
+	c := redistest.Client(t)
+	prefix := redistest.Prefix(t, c)
+	addr := freeAddr(t)
+	raw := string(config.Example())
+	raw = strings.Replace(raw, "url: redis://127.0.0.1:6379/0", "url: "+os.Getenv("TILTAS_TEST_REDIS_URL"), 1)
+	raw = strings.Replace(raw, "prefix: tiltas", "prefix: "+prefix, 1)
+	raw = strings.Replace(raw, `listen: ":8080"`, `listen: "`+addr+`"`, 1)
+	raw += `
+integrations:
+  - {id: policijos-registras, institution: policija, token: "integration-token-0123456789"}
+encryption:
+  keys:
+    - {id: k1, key: "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}
+`
+	path := t.TempDir() + "/tiltas.yaml"
+	if err := os.WriteFile(path, []byte(raw), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, path
+}
+
+func TestServeAnswersAndStopsWithinTenSeconds(t *testing.T) {
+	cfg, path := serveConfig(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- runServe(ctx, cfg, path, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	base := "http://" + cfg.HTTP.Listen
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve never became healthy: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	get := func(path string) (int, string) {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/readyz"); code != 200 || !strings.Contains(body, `"redis":"ok"`) {
+		t.Errorf("readyz = %d %s", code, body)
+	}
+	req, _ := http.NewRequest("POST", base+"/api/v1/alerts", strings.NewReader(`{"case":"K-2026-300","category":"violence","urgency":"urgent","description":"Planted secret detail"}`))
+	req.Header.Set("Authorization", "Bearer integration-token-0123456789")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Fatalf("POST alert = %d", resp.StatusCode)
+	}
+	code, metrics := get("/metrics")
+	for _, series := range []string{"tiltas_outbox_depth", "tiltas_outbox_oldest_seconds", "tiltas_timer_lateness_seconds", "tiltas_redis_errors_total", "tiltas_escalations_total", "tiltas_dialogs_expired_total"} {
+		if code != 200 || !strings.Contains(metrics, series) {
+			t.Errorf("/metrics lacks %s", series)
+		}
+	}
+	if code, _ := get("/calendar/not-a-token.ics"); code != 404 {
+		t.Errorf("unknown calendar token = %d, want 404", code)
+	}
+	stopped := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve: %v", err)
+		}
+		if d := time.Since(stopped); d > 10*time.Second {
+			t.Errorf("stopped after %v", d)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	fmt.Fprintln(io.Discard, metrics)
+}
