@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tiltas/tiltas/adapters/telegram/telegramtest"
+	"github.com/tiltas/tiltas/bot"
 	"github.com/tiltas/tiltas/config"
 	"github.com/tiltas/tiltas/internal/redistest"
 )
@@ -120,4 +122,62 @@ func TestServeAnswersAndStopsWithinTenSeconds(t *testing.T) {
 		t.Fatal("serve did not stop")
 	}
 	fmt.Fprintln(io.Discard, metrics)
+}
+
+// TestServeOverTelegram runs the whole binary's wiring against a fake Telegram: a new person
+// links with an invite code and gets their help in Lithuanian, and the command menu is set.
+func TestServeOverTelegram(t *testing.T) {
+	fake := telegramtest.New(t, telegramtest.Options{})
+	cfg, path := serveConfig(t)
+	cfg.Telegram.Token, cfg.Telegram.APIURL, cfg.Telegram.Mode = fake.Token(), fake.URL(), "polling"
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- runServe(ctx, cfg, path, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	defer func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Error("serve did not stop")
+		}
+	}()
+	// An operator makes an invite, as `tiltas invite` does.
+	b, err := connect(ctx, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _, err := newEngineFlows(cfg, cfg.Directory(), b.stores, bot.SystemClock, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := e.Invite(ctx, "ona-p", "cli")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait, stop := context.WithTimeout(ctx, 30*time.Second)
+	defer stop()
+	if _, err := fake.WaitFor(wait, func(c telegramtest.Call) bool { return c.Method == "setMyCommands" }); err != nil {
+		t.Fatalf("no command menu: %v", err)
+	}
+	fake.PushUpdate(fake.PrivateMessage(4242, "/start "+code))
+	call, err := fake.WaitFor(wait, func(c telegramtest.Call) bool {
+		return c.Method == "sendMessage" && fmt.Sprint(c.Params["chat_id"]) == "4242"
+	})
+	if err != nil {
+		t.Fatalf("no reply to /start: %v", err)
+	}
+	if text := fmt.Sprint(call.Params["text"]); !strings.Contains(text, "Sveiki, Ona Petraitienė") {
+		t.Errorf("reply = %q", text)
+	}
+	if code, body := func() (int, string) {
+		resp, err := http.Get("http://" + cfg.HTTP.Listen + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}(); code != 200 || !strings.Contains(body, `"telegram":"ok"`) {
+		t.Errorf("readyz = %d %s", code, body)
+	}
 }
