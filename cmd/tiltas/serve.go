@@ -39,7 +39,7 @@ type backend struct {
 }
 
 // connect opens Redis and builds the stores on it, with encryption when keys are configured.
-func connect(ctx context.Context, cfg *config.Config, observeErr func()) (*backend, error) {
+func connect(ctx context.Context, cfg *config.Config, observeErr func(), clock bot.Clock) (*backend, error) {
 	raw := cfg.Redis.URL
 	if cfg.Redis.Password != "" {
 		u, err := url.Parse(raw)
@@ -69,7 +69,7 @@ func connect(ctx context.Context, cfg *config.Config, observeErr func()) (*backe
 		}
 		sealer = b.sealer
 	}
-	b.store, err = redis.New(redis.Options{Client: c, Prefix: cfg.Redis.Prefix, Sealer: sealer, ClaimTimeout: cfg.Delivery.ClaimTimeout.D()})
+	b.store, err = redis.New(redis.Options{Client: c, Prefix: cfg.Redis.Prefix, Sealer: sealer, ClaimTimeout: cfg.Delivery.ClaimTimeout.D(), Clock: clock})
 	if err != nil {
 		return nil, err
 	}
@@ -118,6 +118,8 @@ func newLogger(w io.Writer) *slog.Logger {
 
 func serve(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int {
 	path := fs.String("c", "", "config `file`")
+	speed := fs.Float64("clock-speed", 1, "for load and fault runs only: the bot's clock runs this many times faster than real time")
+	start := fs.String("clock-start", "", "for load and fault runs only: the bot's clock starts at this RFC 3339 `time` (with -clock-speed)")
 	if _, code, ok := parse(fs, args); !ok {
 		return code
 	}
@@ -131,18 +133,52 @@ func serve(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr 
 		fmt.Fprintf(stderr, "tiltas serve: %s:\n%v\n", *path, err)
 		return 2
 	}
-	if err := runServe(ctx, cfg, *path, log); err != nil {
+	clock := bot.SystemClock
+	if *speed != 1 || *start != "" {
+		c, err := acceleratedClock(*speed, *start)
+		if err != nil {
+			fmt.Fprintf(stderr, "tiltas serve: %v\n", err)
+			return 2
+		}
+		log.Warn("the bot's clock is accelerated: for load and fault runs only", "speed", *speed, "start", *start)
+		clock = c
+	}
+	if err := runServeClock(ctx, cfg, *path, log, clock); err != nil {
 		log.Error("serve stopped", "err", err)
 		return 1
 	}
 	return 0
 }
 
+// acceleratedClock runs from start (default now) speed times faster than real time; every
+// replica given the same start and speed agrees on the time.
+func acceleratedClock(speed float64, start string) (bot.Clock, error) {
+	if speed <= 0 || speed > 10000 {
+		return nil, fmt.Errorf("-clock-speed must be between 0 and 10000")
+	}
+	origin := time.Now()
+	base := origin
+	if start != "" {
+		t, err := time.Parse(time.RFC3339, start)
+		if err != nil {
+			return nil, fmt.Errorf("-clock-start: want RFC 3339, got %q", start)
+		}
+		base = t
+	}
+	return bot.ClockFunc(func() time.Time {
+		return base.Add(time.Duration(float64(time.Since(origin)) * speed))
+	}), nil
+}
+
 // runServe runs one replica until ctx ends (SIGTERM), then stops taking work and exits within
 // ten seconds; messages in flight go back to the queue.
 func runServe(ctx context.Context, cfg *config.Config, path string, log *slog.Logger) error {
+	return runServeClock(ctx, cfg, path, log, bot.SystemClock)
+}
+
+func runServeClock(ctx context.Context, cfg *config.Config, path string, log *slog.Logger, clock bot.Clock) error {
 	metrics := &metricsHolder{}
-	b, err := connect(ctx, cfg, func() { metrics.redisError() })
+	b, err := connect(ctx, cfg, func() { metrics.redisError() }, clock)
 	if err != nil {
 		return err
 	}
@@ -152,7 +188,7 @@ func runServe(ctx context.Context, cfg *config.Config, path string, log *slog.Lo
 	if b.sealer == nil {
 		log.Warn("encryption.keys is empty: case details are stored in Redis unencrypted")
 	}
-	e, flows, err := newEngineFlows(cfg, cfg.Directory(), b.stores, bot.SystemClock, log, m.Event)
+	e, flows, err := newEngineFlows(cfg, cfg.Directory(), b.stores, clock, log, m.Event)
 	if err != nil {
 		return err
 	}
@@ -187,13 +223,13 @@ func runServe(ctx context.Context, cfg *config.Config, path string, log *slog.Lo
 	}
 	for _, p := range platforms {
 		m.Platforms(p.name)
-		w := &delivery.Worker{Platform: p.name, Queue: b.store, Messenger: p.messenger, Limiter: b.limiter, Records: b.store, Log: log.With("worker", p.name),
+		w := &delivery.Worker{Platform: p.name, Queue: b.store, Messenger: p.messenger, Limiter: b.limiter, Records: b.store, Clock: clock, Log: log.With("worker", p.name),
 			Failed: e.Undeliverable, Observe: m.Sent, MaxAttempts: cfg.Delivery.MaxAttempts}
 		run("delivery/"+string(p.name), w.Run)
 	}
 	proc := &inbound.Processor{Inbox: b.inbox, Locker: b.locker, Marks: b.store, Handle: e.Handle, Answer: answerers, Owner: owner, Log: log.With("component", "inbound"), Observe: m.Update}
 	run("inbound", proc.Run)
-	runner := &scheduler.Runner{Queue: b.store, Fire: e.Fire, Log: log.With("component", "timers"), Late: m.Late}
+	runner := &scheduler.Runner{Queue: b.store, Fire: e.Fire, Clock: clock, Log: log.With("component", "timers"), Late: m.Late}
 	run("timers", runner.Run)
 	cr := &scheduler.Cron{Marks: b.store, Log: log.With("component", "cron"), Loc: cfg.Location()}
 	if err := cr.Add("purge", "15 3 * * *", func(ctx context.Context) error {
@@ -305,7 +341,7 @@ func invite(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr
 		fmt.Fprintf(stderr, "tiltas invite: no person %q in %s\n", pos[0], *path)
 		return 2
 	}
-	b, err := connect(ctx, cfg, nil)
+	b, err := connect(ctx, cfg, nil, bot.SystemClock)
 	if err != nil {
 		fmt.Fprintf(stderr, "tiltas invite: %v\n", err)
 		return 1

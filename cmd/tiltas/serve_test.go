@@ -142,7 +142,7 @@ func TestServeOverTelegram(t *testing.T) {
 		}
 	}()
 	// An operator makes an invite, as `tiltas invite` does.
-	b, err := connect(ctx, cfg, nil)
+	b, err := connect(ctx, cfg, nil, bot.SystemClock)
 	if err != nil {
 		t.Fatal(err)
 	}
