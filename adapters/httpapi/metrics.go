@@ -55,7 +55,7 @@ func NewMetrics(outbox func(ctx context.Context) (int64, time.Duration, error)) 
 		f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tiltas_outbox_depth", Help: "Messages waiting in the outbox."}, func() float64 { n, _ := stat(); return float64(n) }))
 		f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tiltas_outbox_oldest_seconds", Help: "Age of the oldest waiting message."}, func() float64 { _, a := stat(); return a.Seconds() }))
 	}
-	f(collectors.NewGoCollector(collectors.WithGoCollections(collectors.GoRuntimeMemStatsCollection)))
+	f(collectors.NewGoCollector())
 	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{Namespace: "tiltas"}))
 	return m
 }

@@ -210,6 +210,7 @@ func runServeClock(ctx context.Context, cfg *config.Config, path string, log *sl
 	srv := httpapi.NewServer()
 	srv.AddCheck(httpapi.Check{Name: "redis", Fn: func(ctx context.Context) error { return b.client.Ping(ctx).Err() }})
 	api := httpapi.NewAPI(flows.alerts, b.store, integrations(cfg), cfg.HTTP.MaxBody, log.With("adapter", "httpapi"))
+	api.Refused = e.Refused
 	api.Register(srv.Mux())
 	flows.mountHTTP(srv.Mux())
 
@@ -306,13 +307,6 @@ func (h *metricsHolder) redisError() {
 	defer h.mu.Unlock()
 	if h.m != nil {
 		h.m.RedisError()
-	}
-}
-func (h *metricsHolder) update(p bot.Platform, kind string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.m != nil {
-		h.m.Update(p, kind)
 	}
 }
 
