@@ -70,6 +70,7 @@ func (e *Engine) registerCore() {
 			return Tell("core.stale")
 		}
 		if st.Person != r.Person.ID {
+			e.Refused(ctx, r.Person.ID, "dialog/"+st.Dialog, "not_own_dialog")
 			return Tell("core.stale")
 		}
 		// Answer in the dialog's own chat, whichever message the button was on.
@@ -79,6 +80,7 @@ func (e *Engine) registerCore() {
 	})
 	e.OnTimer("dialog.expire", e.dialogTimer)
 	e.registerCases()
+	e.registerSubjects()
 }
 
 func (e *Engine) help(ctx context.Context, r *Request) error {

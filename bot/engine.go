@@ -75,6 +75,7 @@ type Engine struct {
 	dialogs  map[string]*Dialog
 	timers   map[string]TimerFunc
 	purgers  map[string]func(context.Context, string) error
+	parts    []*subjectPart
 }
 
 // NewEngine returns an engine over dir. Flows register themselves on it before it handles anything.

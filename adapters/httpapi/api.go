@@ -42,6 +42,9 @@ type API struct {
 	log     *slog.Logger
 	maxBody int64
 	tokens  []tokenHash
+	// Refused, when set, records a refused request in the audit stream (cmd passes the
+	// engine's Refused): an unknown token, or another integration's alert.
+	Refused func(ctx context.Context, actor, record, reason string)
 }
 
 type tokenHash struct {
@@ -166,6 +169,7 @@ type idempotent struct {
 func (a *API) alertsRoot(w http.ResponseWriter, r *http.Request) {
 	integration, ok := a.authenticate(r)
 	if !ok {
+		a.refused(r.Context(), "", "", "bad_token")
 		w.Header().Set("WWW-Authenticate", `Bearer realm="tiltas"`)
 		writeError(w, http.StatusUnauthorized, "unauthorized", "missing or unknown bearer token", "")
 		return
@@ -267,6 +271,7 @@ var reAlertID = regexp.MustCompile(`^[A-Z][0-9]+$`)
 func (a *API) alertOne(w http.ResponseWriter, r *http.Request) {
 	integration, ok := a.authenticate(r)
 	if !ok {
+		a.refused(r.Context(), "", "", "bad_token")
 		w.Header().Set("WWW-Authenticate", `Bearer realm="tiltas"`)
 		writeError(w, http.StatusUnauthorized, "unauthorized", "missing or unknown bearer token", "")
 		return
@@ -282,6 +287,9 @@ func (a *API) alertOne(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	al, err := a.alerts.Get(r.Context(), id)
+	if err == nil && al.Integration != integration {
+		a.refused(r.Context(), "integration:"+integration, "alert/"+id, "not_own_alert")
+	}
 	if err != nil || al.Integration != integration {
 		writeError(w, http.StatusNotFound, "not_found", "no such alert raised by this integration", "")
 		return
@@ -295,4 +303,11 @@ func mustJSON(v any) []byte {
 		panic(err)
 	}
 	return b
+}
+
+// refused records a refused request, when the API was given a way to.
+func (a *API) refused(ctx context.Context, actor, record, reason string) {
+	if a.Refused != nil {
+		a.Refused(ctx, actor, record, reason)
+	}
 }

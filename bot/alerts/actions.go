@@ -171,7 +171,11 @@ func (f *Flow) refresh(ctx context.Context, a *Alert) error {
 
 func (f *Flow) undoAck(ctx context.Context, r *bot.Request, act bot.Action) error {
 	_, err := f.change(ctx, act.Ref, func(a *Alert) (func(context.Context, *Alert) error, error) {
-		if a.State != Acknowledged || a.AckBy != r.Person.ID {
+		if a.State != Acknowledged {
+			return nil, bot.Tell("core.stale")
+		}
+		if a.AckBy != r.Person.ID {
+			f.e.Refused(ctx, r.Person.ID, key(a.ID), "not_acknowledger")
 			return nil, bot.Tell("core.stale")
 		}
 		now := f.e.Clock.Now()
@@ -199,7 +203,11 @@ func (f *Flow) undoAck(ctx context.Context, r *bot.Request, act bot.Action) erro
 
 func (f *Flow) undoResolve(ctx context.Context, r *bot.Request, act bot.Action) error {
 	_, err := f.change(ctx, act.Ref, func(a *Alert) (func(context.Context, *Alert) error, error) {
-		if a.State != Resolved || (a.ResolvedBy != r.Person.ID && !r.Person.Has(bot.RoleCoordinator)) {
+		if a.State != Resolved {
+			return nil, bot.Tell("core.stale")
+		}
+		if a.ResolvedBy != r.Person.ID && !r.Person.Has(bot.RoleCoordinator) {
+			f.e.Refused(ctx, r.Person.ID, key(a.ID), "not_resolver")
 			return nil, bot.Tell("core.stale")
 		}
 		now := f.e.Clock.Now()
@@ -291,7 +299,11 @@ func (f *Flow) ackCheckTimer(ctx context.Context, t bot.Timer) error {
 // stillOnIt confirms the reminder: the acknowledgement holds for another ack timeout.
 func (f *Flow) stillOnIt(ctx context.Context, r *bot.Request, act bot.Action) error {
 	_, err := f.change(ctx, act.Ref, func(a *Alert) (func(context.Context, *Alert) error, error) {
-		if a.State != Acknowledged || a.AckBy != r.Person.ID || strconv.Itoa(a.AckSeq) != act.Arg {
+		if a.State == Acknowledged && a.AckBy != r.Person.ID {
+			f.e.Refused(ctx, r.Person.ID, key(a.ID), "not_acknowledger")
+			return nil, bot.Tell("core.stale")
+		}
+		if a.State != Acknowledged || strconv.Itoa(a.AckSeq) != act.Arg {
 			return nil, bot.Tell("core.stale")
 		}
 		a.AckSeq++

@@ -157,6 +157,7 @@ func Register(e *bot.Engine, cfg Config) *Flow {
 	f := &Flow{e: e, cfg: cfg}
 	f.registerCommands()
 	f.registerActions()
+	f.registerSubject()
 	e.OnTimer("alert.escalate", f.escalateTimer)
 	e.OnTimer("alert.ackcheck", f.ackCheckTimer)
 	e.OnTimer("alert.ackexpire", f.ackExpireTimer)

@@ -116,6 +116,7 @@ func Register(e *bot.Engine, cfg Config) *Flow {
 	f.registerAgenda()
 	f.registerChanges()
 	f.registerTimers()
+	f.registerSubject()
 	e.OnPurge("meeting/", f.purge)
 	return f
 }

@@ -125,11 +125,13 @@ func Register(e *bot.Engine, cfg Config) *Flow {
 	e.OnTimer(kindNudge, f.nudge)
 	e.OnTimer(kindSeries, f.seriesTimer)
 	e.OnPurge("visit/", f.purge)
+	f.registerSubject()
 	return f
 }
 
 // purge removes what a visit leaves besides its record and its copies, once its retention has
-// passed: the index entry, the outcome request's copies and the participants' message refs.
+// passed: the index entry, the outcome request's copies and the refs of the participants' details
+// and of the reports sent to the cases' people.
 func (f *Flow) purge(ctx context.Context, k string) error {
 	v, _, err := bot.Load[Visit](ctx, f.e.Records, k)
 	if errors.Is(err, bot.ErrNotFound) {
@@ -147,6 +149,10 @@ func (f *Flow) purge(ctx context.Context, k string) error {
 				return err
 			}
 		}
+	}
+	err = f.e.Records.Scan(ctx, "ref/"+key(v.ID)+"/report/", func(k string) error { return bot.Delete(ctx, f.e.Records, k) })
+	if err != nil {
+		return err
 	}
 	_, err = f.e.Records.Write(ctx, bot.Write{Key: "visits/purged/" + v.ID, Version: bot.Any, Index: []bot.IndexOp{{Index: openIndex, Member: v.ID, Remove: true}}})
 	return err

@@ -300,7 +300,7 @@ func (f *Flow) reported(ctx context.Context, r *bot.Request, a bot.Answers) erro
 			pr = bot.Urgent
 		}
 		err := f.e.Notify(ctx, bot.Notice{ID: "visit:" + v.ID + ":outcome:" + code + ":" + p, To: p, Priority: pr, Sender: me,
-			Case: code, Record: key(v.ID), Reason: "visit_outcome",
+			Case: code, Record: key(v.ID), Reason: "visit_outcome", RefKey: reportRef(v.ID, code, p),
 			Build: func(lang string) bot.Message { return f.outcomeMessage(v, code, o, lang) }})
 		switch {
 		case err == nil:
