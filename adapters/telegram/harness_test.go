@@ -19,9 +19,12 @@ import (
 	"github.com/tiltas/tiltas/adapters/telegram/telegramtest"
 	"github.com/tiltas/tiltas/bot"
 	"github.com/tiltas/tiltas/bot/alerts"
+	"github.com/tiltas/tiltas/bot/meetings"
+	"github.com/tiltas/tiltas/bot/visits"
 	"github.com/tiltas/tiltas/config"
 	"github.com/tiltas/tiltas/delivery"
 	"github.com/tiltas/tiltas/inbound"
+	"github.com/tiltas/tiltas/scheduler"
 )
 
 // hang turns a hang into a failure; nothing here asserts speed.
@@ -102,23 +105,25 @@ type options struct {
 // webhook), the inbound processor, the engine with the alerts flow, the delivery worker, over
 // memory stores on a clock that starts on a Tuesday morning and runs in real time.
 type harness struct {
-	t      *testing.T
-	ctx    context.Context
-	srv    *telegramtest.Server
-	cfg    *config.Config
-	opts   options
-	clock  bot.Clock
-	mem    *memory.Store
-	inbox  *memory.Inbox
-	locker *memory.Locker
-	limits *memory.Limiter
-	logs   *logBuffer
-	log    *slog.Logger
-	e      *bot.Engine
-	flow   *alerts.Flow
-	users  map[string]int64
-	rep    *replica
-	n      int
+	t        *testing.T
+	ctx      context.Context
+	srv      *telegramtest.Server
+	cfg      *config.Config
+	opts     options
+	clock    bot.Clock
+	mem      *memory.Store
+	inbox    *memory.Inbox
+	locker   *memory.Locker
+	limits   *memory.Limiter
+	logs     *logBuffer
+	log      *slog.Logger
+	e        *bot.Engine
+	flow     *alerts.Flow
+	meetings *meetings.Flow
+	visits   *visits.Flow
+	users    map[string]int64
+	rep      *replica
+	n        int
 
 	mu      sync.Mutex
 	handled map[string]int // update ID → times the engine handled it
@@ -152,7 +157,7 @@ func newHarness(t *testing.T, o options) *harness {
 		logs:   logs, log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		users: map[string]int64{}, handled: map[string]int{},
 	}
-	h.e, h.flow = h.newEngine()
+	h.newEngine()
 	for i, p := range h.e.Directory().People {
 		h.users[p.ID] = int64(1001 + i)
 	}
@@ -175,9 +180,10 @@ func newHarness(t *testing.T, o options) *harness {
 	return h
 }
 
-// newEngine builds the engine over the harness's stores, with the alerts flow registered the way
-// cmd/tiltas does. A restart builds a new one over the same stores.
-func (h *harness) newEngine() (*bot.Engine, *alerts.Flow) {
+// newEngine builds the engine over the harness's stores, with every flow registered the way
+// cmd/tiltas does. A restart builds a new one over the same stores. Meetings are not planned:
+// the test that needs them plans.
+func (h *harness) newEngine() {
 	h.t.Helper()
 	texts, err := bot.LoadCatalog()
 	if err != nil {
@@ -193,8 +199,10 @@ func (h *harness) newEngine() (*bot.Engine, *alerts.Flow) {
 	settings.BotUsername = botName
 	e := bot.NewEngine(bot.Deps{Clock: h.clock, Records: h.mem, Marks: h.mem, Outbox: h.mem, Timers: h.mem,
 		Audit: h.mem.Audit(), Texts: texts, Log: h.log}, settings, dir)
-	flow := alerts.Register(e, alertsConfig(h.cfg))
-	return e, flow
+	h.e = e
+	h.flow = alerts.Register(e, alertsConfig(h.cfg))
+	h.meetings = meetings.Register(e, meetingsConfig(h.cfg))
+	h.visits = visits.Register(e, visitsConfig(h.cfg))
 }
 
 // replica is one running Tiltas process: adapter, inbound processor and delivery worker.
@@ -247,6 +255,7 @@ func (h *harness) start() *replica {
 	}
 	proc := &inbound.Processor{Inbox: h.inbox, Locker: h.locker, Marks: h.mem, Handle: handle,
 		Answer: map[bot.Platform]inbound.Answerer{bot.Telegram: ad}, Owner: owner, Lease: h.opts.lease, Log: h.log}
+	timers := &scheduler.Runner{Queue: h.mem, Fire: e.Fire, Clock: h.clock, Log: h.log}
 	worker := &delivery.Worker{Platform: bot.Telegram, Queue: h.mem, Messenger: ad, Limiter: h.limits, Records: h.mem,
 		Clock: h.clock, Log: h.log, Failed: h.e.Undeliverable}
 	run := func(f func(context.Context) error) {
@@ -263,6 +272,7 @@ func (h *harness) start() *replica {
 	}
 	run(proc.Run)
 	run(worker.Run)
+	run(timers.Run)
 	return r
 }
 
@@ -272,7 +282,7 @@ func (h *harness) restart() {
 	h.t.Helper()
 	h.delivered() // what a stopped worker had taken would wait out the outbox's claim timeout
 	h.rep.stop()
-	h.e, h.flow = h.newEngine()
+	h.newEngine()
 	h.rep = h.start()
 }
 

@@ -43,7 +43,7 @@ func TestPollingOffsetSurvivesARestart(t *testing.T) {
 		ids = append(ids, h.say("giedre-s", "/help"))
 	}
 	stopped := time.Now()
-	h.e, h.flow = h.newEngine()
+	h.newEngine()
 	h.rep = h.start()
 	h.handledUpdate(ids[4])
 	h.delivered()
