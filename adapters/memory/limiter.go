@@ -10,48 +10,15 @@ import (
 	"github.com/tiltas/tiltas/bot"
 )
 
-// LimitConfig is how fast each platform takes messages from the bot; a platform missing from it
-// is not limited. The Redis adapter declares the same types, so that cmd/tiltas fills either
-// from one config section.
-type LimitConfig struct {
-	Platforms map[bot.Platform]Limits
-}
+// LimitConfig, Limits and Rate are the platforms' limits, as bot declares them.
+type (
+	LimitConfig = bot.RateLimits
+	Limits      = bot.PlatformLimits
+	Rate        = bot.Rate
+)
 
-// Limits are one platform's limits: overall, per private conversation and per group chat or
-// channel. Margin widens every window, so that jitter between our sends and the platform's
-// clock never puts one send too many into the platform's window.
-type Limits struct {
-	Global   Rate
-	PerChat  Rate
-	PerGroup Rate
-	Margin   time.Duration
-}
-
-// Rate is at most N sends in any Window; a zero N is no limit.
-type Rate struct {
-	N      int
-	Window time.Duration
-}
-
-// DefaultLimitConfig returns the limits the platforms publish: Telegram takes 30 messages a second
-// overall, one a second per private chat and 20 a minute per group; Slack one a second per
-// channel. The margin is 25ms.
-func DefaultLimitConfig() LimitConfig {
-	const margin = 25 * time.Millisecond
-	return LimitConfig{Platforms: map[bot.Platform]Limits{
-		bot.Telegram: {
-			Global:   Rate{30, time.Second},
-			PerChat:  Rate{1, time.Second},
-			PerGroup: Rate{20, time.Minute},
-			Margin:   margin,
-		},
-		bot.Slack: {
-			PerChat:  Rate{1, time.Second},
-			PerGroup: Rate{1, time.Second},
-			Margin:   margin,
-		},
-	}}
-}
+// DefaultLimitConfig returns the limits the platforms publish (bot.DefaultRateLimits).
+func DefaultLimitConfig() LimitConfig { return bot.DefaultRateLimits() }
 
 var _ bot.Limiter = (*Limiter)(nil)
 
