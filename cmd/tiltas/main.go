@@ -28,6 +28,10 @@ func commands() []command {
 		{"demo", "[-start 'YYYY-MM-DD HH:MM'] [-as PERSON]", "chat with Tiltas in the terminal on the example municipality; no tokens, no Redis", demo},
 		{"check-config", "-c FILE", "report every problem in a config file (exit 2) or summarise it (exit 0)", checkConfig},
 		{"invite", "PERSON_ID -c FILE", "print a one-time link code (and Telegram deep link) for a person", invite},
+		{"audit", "[-since T] [-until T] -c FILE", "print the audit stream as JSON lines, one event per line", auditCmd},
+		{"export", "-person ID | -case CODE -c FILE", "print everything held about a member of staff or a case as one JSON document", exportCmd},
+		{"erase", "-person ID | -case CODE [-yes] -c FILE", "erase everything held about a member of staff or a case, and say what was erased", eraseCmd},
+		{"rekey", "-c FILE", "seal every stored record and queued message with the newest encryption key", rekeyCmd},
 		{"version", "", "print the version", printVersion},
 	}
 }

@@ -1,0 +1,138 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/tiltas/tiltas/bot"
+)
+
+// Rekeyer is a Sealer that tells whether a stored value is sealed with its newest key
+// (keyring.Keyring is one).
+type Rekeyer interface {
+	bot.Sealer
+	Current(v []byte) bool
+}
+
+// RekeyStats counts what Rekey did with one kind of stored value.
+type RekeyStats struct {
+	Scanned  int // values looked at
+	Resealed int // sealed anew with the newest key (plain ones included)
+	Current  int // already sealed with the newest key
+	Raced    int // rewritten by someone else meanwhile, with the newest key; left as they were
+	Gone     int // deleted meanwhile
+	Failed   int // unreadable: sealed with a key no longer configured, or corrupt
+}
+
+// resealScript swaps a hash field's value only if it is still the one read, so that a change
+// made meanwhile wins. KEYS: the hash. ARGV: field, old value, new value.
+var resealScript = goredis.NewScript(`
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then
+  return 0
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+`)
+
+// Rekey seals every record and every queued message body that is not sealed with the Sealer's
+// newest key (plain values written before encryption was on included) anew with it. Each value
+// is swapped by compare-and-set, so that a concurrent change wins; versions and TTLs stay as
+// they are. Running it again finds everything current. It needs a Sealer that is a Rekeyer.
+// Failed values are counted and reported in the error, after everything else is done.
+func (s *Store) Rekey(ctx context.Context) (records, outbox RekeyStats, err error) {
+	rk, ok := s.sealer.(Rekeyer)
+	if !ok {
+		return records, outbox, fmt.Errorf("rekey: no keyring configured: %w", bot.ErrInvalid)
+	}
+	if err := s.rekeyAll(ctx, rk, s.k.recordPrefix(), "d", &records); err != nil {
+		return records, outbox, err
+	}
+	if err := s.rekeyAll(ctx, rk, s.k.bodyPrefix(), "b", &outbox); err != nil {
+		return records, outbox, err
+	}
+	if n := records.Failed + outbox.Failed; n > 0 {
+		return records, outbox, fmt.Errorf("rekey: %d values could not be opened (sealed with a key no longer configured?)", n)
+	}
+	return records, outbox, nil
+}
+
+// rekeyAll reseals field of every hash whose key starts with prefix.
+func (s *Store) rekeyAll(ctx context.Context, rk Rekeyer, prefix, field string, st *RekeyStats) error {
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	err := forEachMaster(ctx, s.c, func(ctx context.Context, c goredis.UniversalClient) error {
+		var cursor uint64
+		for {
+			ks, next, err := c.Scan(ctx, cursor, globEscape(prefix)+"*", 1000).Result()
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			for _, k := range ks {
+				seen[k] = true
+			}
+			mu.Unlock()
+			if cursor = next; cursor == 0 {
+				return nil
+			}
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("rekey: scan %s: %w", prefix, err)
+	}
+	for k := range seen {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		st.Scanned++
+		if err := s.reseal(ctx, rk, k, field, st); err != nil {
+			return fmt.Errorf("rekey %s: %w", strings.TrimPrefix(k, s.k.p+":"), err)
+		}
+	}
+	return nil
+}
+
+// reseal brings one value to the newest key, reading it again when it changed meanwhile.
+func (s *Store) reseal(ctx context.Context, rk Rekeyer, key, field string, st *RekeyStats) error {
+	for attempt := 0; attempt < 10; attempt++ {
+		old, err := s.c.HGet(ctx, key, field).Result()
+		if isNil(err) {
+			st.Gone++
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if rk.Current([]byte(old)) {
+			if attempt == 0 {
+				st.Current++
+			} else {
+				st.Raced++
+			}
+			return nil
+		}
+		plain, err := rk.Open([]byte(old))
+		if err != nil {
+			st.Failed++
+			return nil
+		}
+		sealed, err := rk.Seal(plain)
+		if err != nil {
+			return err
+		}
+		n, err := resealScript.Run(ctx, s.c, []string{key}, field, old, sealed).Int()
+		if err != nil {
+			return err
+		}
+		if n == 1 {
+			st.Resealed++
+			return nil
+		}
+	}
+	return errors.New("changed on every try")
+}
