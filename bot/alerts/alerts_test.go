@@ -311,3 +311,28 @@ func TestShortcutWithBadCaseCodeFallsBackToTheDialog(t *testing.T) {
 	h.Say("giedre-s", "Jonas Jonaitis")
 	h.MustSee("giedre-s", "Tai ne atvejo kodas")
 }
+
+// TestEndToEndOnRedis runs the main stories again on a real Redis: routing, escalation,
+// acknowledgement with every copy edited, the acknowledgement timeout and resolution.
+func TestEndToEndOnRedis(t *testing.T) {
+	h := newHarness(t, flowtest.Options{Redis: true})
+	h.raise("Redis istorija")
+	h.Advance(11 * time.Minute)
+	h.MustSee("tomas-k", "Redis istorija")
+	h.Press("rasa-m", "Patvirtinti")
+	h.MustSee("giedre-s", "patvirtino Rasa Marcinkevičienė")
+	if m := h.MustSee("aiste-r", "Redis istorija"); !strings.Contains(m.Text(), "Patvirtino Rasa") {
+		t.Errorf("copy not edited on Redis:\n%s", m.Text())
+	}
+	h.Advance(4*time.Hour + time.Minute)
+	h.MustSee("rasa-m", "vis dar neišspręstas")
+	h.Press("rasa-m", "Išspręsta")
+	h.Say("rasa-m", "Viskas tvarkoje.")
+	a, err := h.flow.Get(h.Ctx, "A1")
+	if err != nil || a.State != alerts.Resolved || a.Outcome != "Viskas tvarkoje." {
+		t.Fatalf("on Redis: %+v %v", a, err)
+	}
+	if n := len(h.Audit("alert.escalated")); n != 1 {
+		t.Errorf("escalations audited on Redis: %d", n)
+	}
+}

@@ -23,14 +23,14 @@ type scenario struct {
 }
 
 func TestVisits(t *testing.T) {
-	runScenarios(t, func(testing.TB) *flowtest.Stores { return nil })
+	runScenarios(t, false)
 }
 
 // runScenarios runs every scenario on fresh stores from stores (nil: memory).
-func runScenarios(t *testing.T, stores func(t testing.TB) *flowtest.Stores) {
+func runScenarios(t *testing.T, onRedis bool) {
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
-			sc.run(t, newHarness(t, flowtest.Options{Start: sc.start, Unlinked: sc.unlinked, Stores: stores(t)}))
+			sc.run(t, newHarness(t, flowtest.Options{Start: sc.start, Unlinked: sc.unlinked, Redis: onRedis}))
 		})
 	}
 }
@@ -597,4 +597,9 @@ var scenarios = []scenario{
 			t.Errorf("next visit %+v", v)
 		}
 	}},
+}
+
+// TestScenariosOnRedis runs every scenario again end to end on a real Redis.
+func TestScenariosOnRedis(t *testing.T) {
+	runScenarios(t, true)
 }

@@ -16,9 +16,11 @@ import (
 	"time"
 
 	"github.com/tiltas/tiltas/adapters/memory"
+	"github.com/tiltas/tiltas/adapters/redis"
 	"github.com/tiltas/tiltas/bot"
 	"github.com/tiltas/tiltas/config"
 	"github.com/tiltas/tiltas/delivery"
+	"github.com/tiltas/tiltas/internal/redistest"
 	"github.com/tiltas/tiltas/scheduler"
 )
 
@@ -32,8 +34,11 @@ type Options struct {
 	Register func(e *bot.Engine, cfg *config.Config)
 	// Unlinked lists people left without a chat account.
 	Unlinked []string
-	// Stores replaces the in-memory stores (the Redis end-to-end tests pass Redis ones).
+	// Stores replaces the in-memory stores.
 	Stores *Stores
+	// Redis runs the harness on the real Redis the suite provides (TILTAS_TEST_REDIS_URL), under
+	// a fresh key prefix, with the harness's clock: each flow's end-to-end test.
+	Redis bool
 }
 
 // Stores are the storage services a harness runs on.
@@ -88,9 +93,17 @@ func New(t testing.TB, o Options) *Harness {
 	}
 	clock := bot.NewManualClock(o.Start)
 	var st Stores
-	if o.Stores != nil {
+	switch {
+	case o.Stores != nil:
 		st = *o.Stores
-	} else {
+	case o.Redis:
+		c := redistest.Client(t)
+		rs, err := redis.New(redis.Options{Client: c, Prefix: redistest.Prefix(t, c), Clock: clock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st = Stores{Records: rs, Marks: rs, Audit: rs.Audit(), Timers: rs, Queue: rs}
+	default:
 		mem := memory.New(clock)
 		st = Stores{Records: mem, Marks: mem, Audit: mem.Audit(), Timers: mem, Queue: mem}
 	}
