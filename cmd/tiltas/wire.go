@@ -68,13 +68,18 @@ func newEngineFlows(cfg *config.Config, dir *bot.Directory, st stores, clock bot
 		Clock: clock, Records: st.records, Marks: st.marks, Outbox: st.queue, Timers: st.timers,
 		Audit: st.audit, Texts: texts, Log: log, Observe: observe,
 	}, cfg.Settings(), dir)
+	return e, registerFlows(e, cfg), nil
+}
+
+// registerFlows registers every flow on e (tests that build their own engine use it too).
+func registerFlows(e *bot.Engine, cfg *config.Config) *flowSet {
 	fs := &flowSet{routes: map[string]http.Handler{}}
 	fs.alerts = alerts.Register(e, alertsConfig(cfg))
 	fs.meetings = meetings.Register(e, meetingsConfig(cfg))
 	fs.visits = visits.Register(e, visitsConfig(cfg))
 	fs.planners = append(fs.planners, fs.meetings.Plan, fs.visits.Plan)
 	fs.routes["GET /calendar/{token}"] = http.HandlerFunc(fs.calendarFeed)
-	return e, fs, nil
+	return fs
 }
 
 // reload applies a reloaded config's meeting series (the directory is swapped by the caller).
