@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/tiltas/tiltas/adapters/redis"
 	"github.com/tiltas/tiltas/bot"
+	"github.com/tiltas/tiltas/bot/alerts"
 	"github.com/tiltas/tiltas/bot/visits"
 	"github.com/tiltas/tiltas/config"
 	"github.com/tiltas/tiltas/internal/flowtest"
@@ -539,5 +541,265 @@ func TestAuditExportEraseCommands(t *testing.T) {
 		if _, _, err := s.Engine.Records.Get(s.Ctx, key); err == nil {
 			t.Errorf("%s survived the erasure", key)
 		}
+	}
+}
+
+// removed is the line an erased record's messages are edited to.
+func removed(s *story) string { return s.Engine.Texts.T("lt", "copies.removed") }
+
+// TestEraseCase erases the story's case: its alerts, its place in the visit, its assignments and
+// the dialog about it go; every copy in people's chats and the group becomes the "removed" line;
+// the audit stream keeps its entries and records the erasure.
+func TestEraseCase(t *testing.T) {
+	s := newStory(t, nil)
+	s.tell()
+	shares := len(s.Audit("case.shared"))
+	parts, err := s.Engine.Erase(s.Ctx, bot.Subject{Case: storyCase}, "dpo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Settle()
+	got := map[string][]string{}
+	for _, x := range parts {
+		got[x.Part] = append(x.Deleted, x.Changed...)
+	}
+	for _, tt := range []struct {
+		name  string
+		check func(t *testing.T)
+	}{
+		{"each part says what it erased", func(t *testing.T) {
+			want := map[string][]string{"alerts": {"alert/A1"}, "visits": {"visit/" + s.visit}, "meetings": nil,
+				"core": {"dialog/console::dm:giedre-s/console::giedre-s", "case/" + storyCase}}
+			for part, keys := range want {
+				if !slices.Equal(got[part], keys) {
+					t.Errorf("%s erased %v, want %v", part, got[part], keys)
+				}
+			}
+		}},
+		{"the concern's copies are removed from every chat", func(t *testing.T) {
+			for _, p := range []string{"aiste-r", "mindaugas-l", "ruta-g"} {
+				s.MustNotSee(p, plantedDesc)
+				s.MustNotSee(p, plantedOutcome)
+				s.MustSee(p, removed(s))
+			}
+		}},
+		{"the group notice is removed", func(t *testing.T) {
+			msgs := s.Chats.Chat("group:vtas-grupe")
+			if len(msgs) == 0 {
+				t.Fatal("the group never had a notice")
+			}
+			for _, m := range msgs {
+				if strings.Contains(m.Text(), storyCase) {
+					t.Errorf("the group still reads %q", m.Text())
+				}
+			}
+		}},
+		{"the visit report is removed from the case's people", func(t *testing.T) {
+			for _, p := range []string{"aiste-r", "egle-v"} {
+				s.MustNotSee(p, plantedNote)
+			}
+			s.MustNotSee("tomas-k", plantedAddress)
+		}},
+		{"the visit stays without the case", func(t *testing.T) {
+			v := loadVisit(t, s)
+			if len(v.Cases) != 0 || v.Status != visits.Closed || len(v.Participants()) != 2 {
+				t.Errorf("cases %v, status %s, team %v", v.Cases, v.Status, v.Participants())
+			}
+		}},
+		{"nothing is left to export", func(t *testing.T) {
+			x, err := s.Engine.Export(s.Ctx, bot.Subject{Case: storyCase}, "dpo")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := json.Marshal(x.Parts)
+			for _, p := range planted {
+				if bytes.Contains(b, []byte(p)) {
+					t.Errorf("export after erasure still holds %q", p)
+				}
+			}
+			if strings.Contains(string(b), `"case":{`) || !strings.Contains(string(b), `"alerts":[]`) || !strings.Contains(string(b), `"visits":[]`) {
+				t.Errorf("export after erasure: %s", b)
+			}
+		}},
+		{"assignments go with the case", func(t *testing.T) {
+			if codes, _ := s.Engine.CasesOf(s.Ctx, "aiste-r"); len(codes) != 0 {
+				t.Errorf("aiste-r still assigned to %v", codes)
+			}
+			if _, err := s.Engine.Case(s.Ctx, storyCase); err == nil {
+				t.Error("the case is still there")
+			}
+		}},
+		{"the audit stream keeps its entries and records the erasure", func(t *testing.T) {
+			if n := len(s.Audit("case.shared")); n != shares {
+				t.Errorf("%d shares recorded, %d before", n, shares)
+			}
+			ev := s.Audit("subject.erased")
+			if len(ev) != 1 || ev[0].Case != storyCase || ev[0].Actor != "dpo" {
+				t.Errorf("subject.erased: %+v", ev)
+			}
+		}},
+		{"asking for an erased alert is refused", func(t *testing.T) {
+			s.Say("aiste-r", "/alert A1")
+			refused := false
+			for _, ev := range s.Audit("access.refused") {
+				refused = refused || ev.Actor == "aiste-r" && ev.Record == "alert/A1"
+			}
+			if !refused {
+				t.Error("asking for an erased alert was not recorded as refused")
+			}
+		}},
+	} {
+		t.Run(tt.name, tt.check)
+	}
+}
+
+// TestErasePerson erases one member of staff at a time: their account, preferences, dialogs,
+// feed and assignments go, and what they wrote about themselves; records about cases keep their ID.
+func TestErasePerson(t *testing.T) {
+	for _, tt := range []struct {
+		name, person string
+		check        func(t *testing.T, s *story)
+	}{
+		{"a child-rights specialist keeps her ID on the alert but loses her case", "aiste-r", func(t *testing.T, s *story) {
+			a, _, err := bot.Load[alerts.Alert](s.Ctx, s.Engine.Records, "alert/A1")
+			if err != nil || a.AckBy != "aiste-r" || a.ResolvedBy != "aiste-r" || a.Outcome != plantedOutcome {
+				t.Errorf("alert after erasure: %+v, %v", a, err)
+			}
+			c, err := s.Engine.Case(s.Ctx, storyCase)
+			if err != nil || c.Has("aiste-r") {
+				t.Errorf("case after erasure: %+v, %v", c, err)
+			}
+			_ = s.Engine.Records.Scan(s.Ctx, "ref/", func(k string) error {
+				if strings.HasSuffix(k, "/aiste-r") {
+					t.Errorf("%s kept", k)
+				}
+				return nil
+			})
+		}},
+		{"a police officer's reason for declining goes, his answer stays", "algirdas-p", func(t *testing.T, s *story) {
+			r := loadVisit(t, s).Replies["algirdas-p"]
+			if r.State != visits.Declined || r.Note != "" || r.Reason != "" {
+				t.Errorf("reply after erasure: %+v", r)
+			}
+		}},
+		{"a head's meeting answer goes, her agenda item stays", "dalia-s", func(t *testing.T, s *story) {
+			x, err := s.Engine.Export(s.Ctx, bot.Subject{Person: "dalia-s"}, "dpo")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := json.Marshal(x.Parts["meetings"])
+			if !strings.Contains(string(b), `"rsvps":[]`) || !strings.Contains(string(b), plantedAgenda) {
+				t.Errorf("meetings after erasure: %s", b)
+			}
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStory(t, nil)
+			s.tell()
+			if _, err := s.Engine.Export(s.Ctx, bot.Subject{Person: tt.person}, "dpo"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Engine.Erase(s.Ctx, bot.Subject{Person: tt.person}, "dpo"); err != nil {
+				t.Fatal(err)
+			}
+			s.Settle()
+			if p, _ := s.Engine.PersonFor(s.Ctx, flowtest.Identity(tt.person)); p != nil {
+				t.Error("the chat account still links to the person")
+			}
+			x, err := s.Engine.Export(s.Ctx, bot.Subject{Person: tt.person}, "dpo")
+			if err != nil {
+				t.Fatal(err)
+			}
+			core, _ := json.Marshal(x.Parts["core"])
+			for _, gone := range []string{`"account"`, `"dialogs"`, `"cases"`, `"buttons"`} {
+				if strings.Contains(string(core), gone) {
+					t.Errorf("core still holds %s: %s", gone, core)
+				}
+			}
+			if ev := s.Audit("subject.erased"); len(ev) != 1 || ev[0].To != tt.person {
+				t.Errorf("subject.erased: %+v", ev)
+			}
+			if ev := s.Audit("subject.exported"); len(ev) != 2 || ev[0].To != tt.person {
+				t.Errorf("subject.exported: %+v", ev)
+			}
+			tt.check(t, s)
+		})
+	}
+}
+
+// TestExportHoldsTheSubjectsData: a case's export has its details from every flow; a person's has
+// their directory entry, account, assignments and involvement, and no case details.
+func TestExportHoldsTheSubjectsData(t *testing.T) {
+	s := newStory(t, nil)
+	s.tell()
+	for _, tt := range []struct {
+		name      string
+		subject   bot.Subject
+		want, not []string
+	}{
+		{"case", bot.Subject{Case: storyCase},
+			[]string{plantedDesc, plantedOutcome, plantedAddress, plantedNote, plantedDialog, `"members":[{"person":"egle-v"`, `"kind":"case.shared"`},
+			[]string{plantedAgenda, plantedDecline, plantedQueued}},
+		{"school social pedagogue", bot.Subject{Person: "giedre-s"},
+			[]string{`"name":"Giedrė Sabaliauskienė"`, `"account":{`, `"as":["sender"]`, plantedDialog},
+			[]string{plantedDesc, plantedOutcome, plantedAddress}},
+		{"police officer", bot.Subject{Person: "algirdas-p"},
+			[]string{plantedDecline, `"state":"declined"`, `"visits":[{`},
+			[]string{plantedAddress, plantedNote}},
+		{"specialist assigned to the case", bot.Subject{Person: "aiste-r"},
+			[]string{`"cases":[{"case":"` + storyCase + `","role":"child_rights"}]`, `"acknowledger"`, `"resolver"`},
+			[]string{plantedDesc, plantedOutcome, plantedNote}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			x, err := s.Engine.Export(s.Ctx, tt.subject, "dpo")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := json.Marshal(x)
+			for _, w := range tt.want {
+				if !bytes.Contains(b, []byte(w)) {
+					t.Errorf("lacks %s", w)
+				}
+			}
+			for _, n := range tt.not {
+				if bytes.Contains(b, []byte(n)) {
+					t.Errorf("holds %s", n)
+				}
+			}
+		})
+	}
+}
+
+// TestUndoBySomeoneElseIsRefusedAndAudited: a stale "undo" of an acknowledgement that someone
+// else now holds changes nothing and is an access refused.
+func TestUndoBySomeoneElseIsRefusedAndAudited(t *testing.T) {
+	s := newStory(t, nil)
+	s.Say("giedre-s", "/concern K-2026-140 skubu nepriežiūra Aprašymas")
+	s.Press("giedre-s", "Patvirtinti")
+	s.Press("aiste-r", "Patvirtinti")
+	var token string
+	for _, row := range s.Last("aiste-r").Message.Buttons {
+		for _, b := range row {
+			if strings.Contains(b.Label, "Atšaukti patvirtinimą") {
+				token = b.Token
+			}
+		}
+	}
+	if token == "" {
+		t.Fatalf("no undo button:\n%s", s.Chats.Dump("dm:aiste-r"))
+	}
+	s.PressToken("aiste-r", token)
+	s.Press("mindaugas-l", "Patvirtinti")
+	s.PressToken("aiste-r", token)
+	a, _, _ := bot.Load[alerts.Alert](s.Ctx, s.Engine.Records, "alert/A1")
+	if a.AckBy != "mindaugas-l" {
+		t.Errorf("acknowledged by %q", a.AckBy)
+	}
+	found := false
+	for _, ev := range s.Audit("access.refused") {
+		found = found || ev.Actor == "aiste-r" && ev.Reason == "not_acknowledger"
+	}
+	if !found {
+		t.Errorf("refusals: %+v", s.Audit("access.refused"))
 	}
 }
