@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -43,6 +44,7 @@ func newAPI(t *testing.T) *apiHarness {
 			Integrations: map[string]string{"police-register": "policija", "school-system": "saules-progimnazija"}})
 	}})
 	api := httpapi.NewAPI(h.flow, h.Stores.Records, []httpapi.Integration{{ID: "police-register", Token: policeToken}, {ID: "school-system", Token: schoolToken}}, 4096, nil)
+	api.Refused = h.Engine.Refused
 	mux := http.NewServeMux()
 	api.Register(mux)
 	h.srv = httptest.NewServer(mux)
@@ -124,9 +126,19 @@ func TestRaiseAndFollowAnAlert(t *testing.T) {
 	if code != 200 || v["state"] != "acknowledged" || v["acknowledged_at"] == nil {
 		t.Fatalf("GET = %d %v", code, v)
 	}
-	// Another integration cannot see it.
+	// Another integration cannot see it, nor can a wrong token; both are refusals on record.
 	if code, _, _ := h.call("GET", "/api/v1/alerts/"+id, schoolToken, "", "", nil); code != 404 {
 		t.Errorf("other integration GET = %d, want 404", code)
+	}
+	if code, _, _ := h.call("GET", "/api/v1/alerts/"+id, "wrong-token-0123456789", "", "", nil); code != 401 {
+		t.Errorf("wrong token GET = %d, want 401", code)
+	}
+	var reasons []string
+	for _, ev := range h.Audit("access.refused") {
+		reasons = append(reasons, ev.Actor+" "+ev.Record+" "+ev.Reason)
+	}
+	if want := []string{"integration:school-system alert/" + id + " not_own_alert", "  bad_token"}; !slices.Equal(reasons, want) {
+		t.Errorf("refusals recorded: %q, want %q", reasons, want)
 	}
 }
 
