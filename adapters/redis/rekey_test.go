@@ -1,0 +1,151 @@
+package redis_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tiltas/tiltas/adapters/redis"
+	"github.com/tiltas/tiltas/bot"
+	"github.com/tiltas/tiltas/keyring"
+)
+
+func keys(tb testing.TB, ks ...keyring.Key) *keyring.Keyring {
+	tb.Helper()
+	k, err := keyring.New(ks)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return k
+}
+
+var (
+	k1 = keyring.Key{ID: "k1", Secret: []byte("0123456789abcdef0123456789abcdef")}
+	k2 = keyring.Key{ID: "k2", Secret: []byte("fedcba9876543210fedcba9876543210")}
+)
+
+// racer is a keyring that lets another writer change the record between Rekey's read and its
+// compare-and-set, once.
+type racer struct {
+	*keyring.Keyring
+	race func()
+}
+
+func (r *racer) Seal(plain []byte) ([]byte, error) {
+	if r.race != nil {
+		r.race()
+		r.race = nil
+	}
+	return r.Keyring.Seal(plain)
+}
+
+// TestRekey re-seals plain and old-key records and queued messages with the newest key, keeps
+// versions and TTLs, finds nothing to do the second time, and lets a change made meanwhile win.
+func TestRekey(t *testing.T) {
+	ctx := t.Context()
+	c := standalone(t)
+	for _, tt := range []struct {
+		name string
+		// old writes with the old configuration; mid, when set, writes between Rekey's read and
+		// its write, with the writer it is given.
+		old     func(plain, s1 *redis.Store)
+		mid     func(s1, s2 *redis.Store)
+		records redis.RekeyStats
+		outbox  redis.RekeyStats
+		want    map[string]string
+	}{
+		{
+			name: "plain and old-key values are resealed, current ones left",
+			old: func(plain, s1 *redis.Store) {
+				mustWrite(t, plain, bot.Write{Key: "case/plain", Data: []byte("before encryption")})
+				mustWrite(t, s1, bot.Write{Key: "case/old", Data: []byte("sealed with k1"), TTL: time.Hour})
+				if err := s1.Enqueue(ctx, bot.Outgoing{ID: "m1", Op: bot.OpSend, To: bot.Address{Platform: bot.Telegram, User: "u"},
+					Msg: bot.Message{Lines: []string{"queued with k1"}}, NotBefore: time.Now().Add(time.Hour)}); err != nil {
+					t.Fatal(err)
+				}
+			},
+			records: redis.RekeyStats{Scanned: 3, Resealed: 2, Current: 1},
+			outbox:  redis.RekeyStats{Scanned: 1, Resealed: 1},
+			want:    map[string]string{"case/plain": "before encryption", "case/old": "sealed with k1"},
+		},
+		{
+			name: "a change by a replica still on k1 wins and is resealed",
+			old: func(_, s1 *redis.Store) {
+				mustWrite(t, s1, bot.Write{Key: "case/old", Data: []byte("first")})
+			},
+			mid: func(s1, _ *redis.Store) {
+				mustWrite(t, s1, bot.Write{Key: "case/old", Data: []byte("changed meanwhile"), Version: bot.Any})
+			},
+			records: redis.RekeyStats{Scanned: 2, Resealed: 1, Current: 1},
+			want:    map[string]string{"case/old": "changed meanwhile"},
+		},
+		{
+			name: "a change by a replica on k2 wins and is left as written",
+			old: func(_, s1 *redis.Store) {
+				mustWrite(t, s1, bot.Write{Key: "case/old", Data: []byte("first")})
+			},
+			mid: func(_, s2 *redis.Store) {
+				mustWrite(t, s2, bot.Write{Key: "case/old", Data: []byte("changed meanwhile"), Version: bot.Any})
+			},
+			records: redis.RekeyStats{Scanned: 2, Raced: 1, Current: 1},
+			want:    map[string]string{"case/old": "changed meanwhile"},
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := prefix(t, c)
+			plain := newStore(t, c, p, nil)
+			s1 := newStore(t, c, p, keys(t, k1))
+			s2 := newStore(t, c, p, keys(t, k2, k1))
+			tt.old(plain, s1)
+			mustWrite(t, s2, bot.Write{Key: "case/new", Data: []byte("sealed with k2")})
+			r := &racer{Keyring: keys(t, k2, k1)}
+			if tt.mid != nil {
+				r.race = func() { tt.mid(s1, s2) }
+			}
+			_, v0, _ := s2.Get(ctx, "case/old")
+			rk := newStore(t, c, p, r)
+			recs, out, err := rk.Rekey(ctx)
+			if err != nil || recs != tt.records || out != tt.outbox {
+				t.Fatalf("Rekey = %+v, %+v, %v; want %+v, %+v", recs, out, err, tt.records, tt.outbox)
+			}
+			only2 := newStore(t, c, p, keys(t, k2))
+			for key, want := range tt.want {
+				got, v, err := only2.Get(ctx, key)
+				if err != nil || string(got) != want {
+					t.Errorf("%s with k2 alone = %q, %v; want %q", key, got, err, want)
+				}
+				if key == "case/old" && tt.mid == nil && v != v0 {
+					t.Errorf("version %d became %d", v0, v)
+				}
+			}
+			if tt.outbox.Scanned > 0 {
+				if ttl := c.PTTL(ctx, p+":{rec}:r:case/old").Val(); ttl <= 0 {
+					t.Errorf("TTL lost: %v", ttl)
+				}
+				body, _ := c.HGet(ctx, p+":{out}:b:m1", "b").Bytes()
+				if plain, err := keys(t, k2).Open(body); err != nil || !strings.Contains(string(plain), "queued with k1") {
+					t.Errorf("queued message with k2 alone: %q, %v", plain, err)
+				}
+			}
+			recs, out, err = rk.Rekey(ctx)
+			if err != nil || recs.Resealed != 0 || out.Resealed != 0 {
+				t.Errorf("second Rekey = %+v, %+v, %v", recs, out, err)
+			}
+		})
+	}
+}
+
+// TestRekeyNeedsAKeyring: a store without a keyring has nothing to reseal with.
+func TestRekeyNeedsAKeyring(t *testing.T) {
+	c := standalone(t)
+	if _, _, err := newStore(t, c, prefix(t, c), nil).Rekey(t.Context()); err == nil {
+		t.Error("Rekey without a keyring succeeded")
+	}
+}
+
+func mustWrite(t *testing.T, s *redis.Store, w bot.Write) {
+	t.Helper()
+	if _, err := s.Write(t.Context(), w); err != nil {
+		t.Fatal(err)
+	}
+}
