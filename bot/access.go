@@ -19,6 +19,9 @@ type account struct {
 	Identity Identity  `json:"identity"`
 	DM       Address   `json:"dm"`
 	Linked   time.Time `json:"linked"`
+	// Lang copies the person's language choice (kept in "pref/<person>"), so that handling a
+	// message or sending one needs no second read.
+	Lang string `json:"lang,omitempty"`
 }
 
 type invite struct {
@@ -42,14 +45,20 @@ func mustJSON(v any) []byte {
 // PersonFor returns the person linked to id, or nil when there is none or the person is no
 // longer in the directory.
 func (e *Engine) PersonFor(ctx context.Context, id Identity) (*Person, error) {
+	p, _, err := e.whoIs(ctx, id)
+	return p, err
+}
+
+// whoIs returns the person linked to id and their account.
+func (e *Engine) whoIs(ctx context.Context, id Identity) (*Person, account, error) {
 	a, _, err := Load[account](ctx, e.Records, "link/"+id.Key())
 	if errors.Is(err, ErrNotFound) {
-		return nil, nil
+		return nil, a, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, a, err
 	}
-	return e.Directory().Person(a.Person), nil
+	return e.Directory().Person(a.Person), a, nil
 }
 
 // AddressOf returns where direct messages to person go, or ErrNotFound when not linked.
@@ -66,21 +75,45 @@ func (e *Engine) Language(ctx context.Context, p *Person) string {
 	if p == nil {
 		return e.Directory().Language
 	}
-	if pr, _, err := Load[prefs](ctx, e.Records, "pref/"+p.ID); err == nil && pr.Language != "" {
-		return pr.Language
+	a, _, err := Load[account](ctx, e.Records, "acct/"+p.ID)
+	if err != nil {
+		a = account{}
 	}
-	if p.Language != "" {
+	return e.languageOf(p, a)
+}
+
+func (e *Engine) languageOf(p *Person, a account) string {
+	switch {
+	case a.Lang != "":
+		return a.Lang
+	case p != nil && p.Language != "":
 		return p.Language
 	}
 	return e.Directory().Language
 }
 
-// SetLanguage stores person's language choice.
+// SetLanguage stores person's language choice, and copies it onto their account.
 func (e *Engine) SetLanguage(ctx context.Context, person, lang string) error {
-	_, err := Update(ctx, e.Records, "pref/"+person, func(p *prefs, _ bool) ([]IndexOp, error) {
+	if _, err := Update(ctx, e.Records, "pref/"+person, func(p *prefs, _ bool) ([]IndexOp, error) {
 		p.Language = lang
 		return nil, nil
+	}); err != nil {
+		return err
+	}
+	a, err := Update(ctx, e.Records, "acct/"+person, func(a *account, exists bool) ([]IndexOp, error) {
+		if !exists {
+			return nil, ErrNotFound
+		}
+		a.Lang = lang
+		return nil, nil
 	})
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	_, err = Save(ctx, e.Records, "link/"+a.Identity.Key(), a, Any)
 	return err
 }
 
@@ -165,13 +198,17 @@ func (e *Engine) Link(ctx context.Context, person string, id Identity, dm Addres
 }
 
 func (e *Engine) link(ctx context.Context, person string, id Identity, dm Address) error {
+	lang := ""
+	if pr, _, err := Load[prefs](ctx, e.Records, "pref/"+person); err == nil {
+		lang = pr.Language
+	}
 	var old *account
-	_, err := Update(ctx, e.Records, "acct/"+person, func(a *account, exists bool) ([]IndexOp, error) {
+	acct, err := Update(ctx, e.Records, "acct/"+person, func(a *account, exists bool) ([]IndexOp, error) {
 		if exists && a.Identity != id {
 			prev := *a
 			old = &prev
 		}
-		*a = account{Person: person, Identity: id, DM: dm, Linked: e.Clock.Now()}
+		*a = account{Person: person, Identity: id, DM: dm, Linked: e.Clock.Now(), Lang: lang}
 		return nil, nil
 	})
 	if err != nil {
@@ -182,7 +219,7 @@ func (e *Engine) link(ctx context.Context, person string, id Identity, dm Addres
 			return err
 		}
 	}
-	_, err = Save(ctx, e.Records, "link/"+id.Key(), account{Person: person, Identity: id, DM: dm, Linked: e.Clock.Now()}, Any)
+	_, err = Save(ctx, e.Records, "link/"+id.Key(), acct, Any)
 	return err
 }
 

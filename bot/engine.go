@@ -302,7 +302,7 @@ func NewID() string {
 // Handle processes one incoming update and returns what to answer at once.
 func (e *Engine) Handle(ctx context.Context, in Incoming) (Response, error) {
 	r := &Request{e: e, From: in.From, Chat: in.Chat, Text: strings.TrimSpace(in.Text), Message: in.Message, inID: in.ID, Lang: e.Directory().Language}
-	p, err := e.PersonFor(ctx, in.From)
+	p, acct, err := e.whoIs(ctx, in.From)
 	if err != nil {
 		return Response{}, err
 	}
@@ -311,8 +311,7 @@ func (e *Engine) Handle(ctx context.Context, in Incoming) (Response, error) {
 		return Response{Toast: r.toast}, err
 	}
 	r.Person = p
-	r.Lang = e.Language(ctx, p)
-	e.checkExpired(ctx, r)
+	r.Lang = e.languageOf(p, acct)
 	if in.Button != "" {
 		err = e.press(ctx, r, in.Button)
 	} else {
@@ -386,11 +385,15 @@ func (e *Engine) say(ctx context.Context, r *Request) error {
 		if r.Chat.Group {
 			return nil // in groups only commands addressed to the bot count
 		}
+		// dialogInput tells of an expired dialog itself.
 		handled, err := e.dialogInput(ctx, r, r.Text, nil)
 		if handled || err != nil {
 			return err
 		}
 		return r.Say(ctx, "core.unknown")
+	}
+	if !r.Chat.Group {
+		e.checkExpired(ctx, r) // a command after a long silence: say the old dialog expired
 	}
 	e.mu.RLock()
 	c := e.commands[name]

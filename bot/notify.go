@@ -38,7 +38,7 @@ func (e *Engine) Notify(ctx context.Context, n Notice) error {
 	if p == nil {
 		return fmt.Errorf("notify %s: %w", n.To, ErrNotFound)
 	}
-	addr, err := e.AddressOf(ctx, n.To)
+	acct, _, err := Load[account](ctx, e.Records, "acct/"+n.To)
 	if errors.Is(err, ErrNotFound) {
 		if !n.Edit {
 			e.Record(ctx, AuditEvent{Actor: "system", Kind: "delivery.unreachable", Record: n.Record, To: n.To, Reason: "not_linked"})
@@ -48,7 +48,7 @@ func (e *Engine) Notify(ctx context.Context, n Notice) error {
 	if err != nil {
 		return err
 	}
-	lang := e.Language(ctx, p)
+	addr, lang := acct.DM, e.languageOf(p, acct)
 	m := n.Build(lang)
 	m, err = e.bindButtons(ctx, m, p.ID)
 	if err != nil {

@@ -132,11 +132,10 @@ func (w *Worker) process(ctx context.Context, ds []bot.Delivery) {
 func refKey(k string) string { return "ref/" + k }
 
 func (w *Worker) deliver(ctx context.Context, d bot.Delivery) {
+	// No "was it sent already?" read here: Done records the send and removes the message in one
+	// step, and Enqueue refuses an ID that is queued or was sent, so a message taken from the
+	// queue has not been sent (or its send is unknown, and sending again is right).
 	log := w.Log.With("platform", w.Platform, "msg", d.ID, "attempt", d.Attempt)
-	if ref, ok, err := w.Queue.Sent(ctx, d.ID); err == nil && ok {
-		_ = w.Queue.Done(ctx, d, ref) // a redelivery of a message already sent
-		return
-	}
 	now := w.Clock.Now()
 	if d.NotBefore.After(now) {
 		w.retry(ctx, d, d.NotBefore, log)

@@ -28,7 +28,7 @@ func startPlatforms(ctx context.Context, cfg *config.Config, e *bot.Engine, b *b
 	m *metricsHolder, owner string, log *slog.Logger, run func(string, func(context.Context) error)) ([]platform, error) {
 	var out []platform
 	if cfg.Telegram.Token != "" {
-		tlog := log.With("adapter", "telegram")
+		tlog := log // the adapter scopes its own logger
 		t, err := telegram.New(telegram.Config{
 			Token: cfg.Telegram.Token, APIURL: cfg.Telegram.APIURL, BotUsername: cfg.Telegram.BotUsername, Mode: cfg.Telegram.Mode,
 			WebhookURL: strings.TrimSuffix(cfg.HTTP.PublicURL, "/") + telegramWebhookPath, WebhookSecret: cfg.Telegram.WebhookSecret, MaxBody: cfg.HTTP.MaxBody,
