@@ -9,10 +9,10 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
-	"sync"
 	"time"
 
 	"github.com/tiltas/tiltas/bot"
+	"github.com/tiltas/tiltas/internal/lanes"
 )
 
 // Worker delivers one platform's messages.
@@ -28,7 +28,8 @@ type Worker struct {
 	Failed func(ctx context.Context, o bot.Outgoing, reason string)
 	// Observe counts outcomes for metrics: sent, retried, failed, rate_limited.
 	Observe func(platform bot.Platform, outcome string)
-	// Batch is how many messages one Take asks for; Parallel how many conversations are served at once.
+	// Batch is how many messages one Take asks for; Parallel how many may be taken and not yet
+	// finished (each conversation's in order, different conversations at once).
 	Batch, Parallel int
 	// MaxAttempts bounds retries of transient failures (default 30, about a day with backoff).
 	MaxAttempts int
@@ -42,7 +43,7 @@ func (w *Worker) defaults() {
 		w.Batch = 64
 	}
 	if w.Parallel <= 0 {
-		w.Parallel = 16
+		w.Parallel = 128
 	}
 	if w.MaxAttempts <= 0 {
 		w.MaxAttempts = 30
@@ -69,8 +70,10 @@ func (w *Worker) defaults() {
 func (w *Worker) Run(ctx context.Context) error {
 	w.defaults()
 	log := w.Log.With("platform", w.Platform)
+	l := w.lanes(ctx)
+	defer l.Wait()
 	for ctx.Err() == nil {
-		ds, err := w.Queue.Take(ctx, w.Platform, w.Batch, time.Second)
+		ds, err := w.Queue.Take(ctx, w.Platform, max(1, min(w.Batch, l.Free())), time.Second)
 		if err != nil {
 			if ctx.Err() != nil {
 				break
@@ -79,9 +82,19 @@ func (w *Worker) Run(ctx context.Context) error {
 			sleep(ctx, time.Second)
 			continue
 		}
-		w.process(ctx, ds)
+		for _, d := range ds {
+			l.Add(d.To.Key(), d) // edits carry their conversation too, so they queue behind its sends
+		}
 	}
 	return nil
+}
+
+func (w *Worker) lanes(ctx context.Context) *lanes.Lanes[bot.Delivery] {
+	return lanes.New(w.Parallel, func(d bot.Delivery) {
+		if ctx.Err() == nil { // shutting down: left pending, another worker takes it
+			w.deliver(ctx, d)
+		}
+	})
 }
 
 // Drain delivers until nothing is due now. The console demo and tests use it to deliver
@@ -90,43 +103,20 @@ func (w *Worker) Drain(ctx context.Context) error {
 	w.defaults()
 	for {
 		ds, err := w.Queue.Take(ctx, w.Platform, w.Batch, 0)
-		if err != nil {
+		if err != nil || len(ds) == 0 {
 			return err
-		}
-		if len(ds) == 0 {
-			return nil
 		}
 		w.process(ctx, ds)
 	}
 }
 
-// process delivers a batch: conversations in parallel, each conversation's messages in order.
+// process delivers a batch and waits for it: conversations at once, each in order.
 func (w *Worker) process(ctx context.Context, ds []bot.Delivery) {
-	var keys []string
-	byChat := map[string][]bot.Delivery{}
+	l := w.lanes(ctx)
 	for _, d := range ds {
-		k := d.To.Key() // edits carry their conversation too, so they queue behind its sends
-		if _, ok := byChat[k]; !ok {
-			keys = append(keys, k)
-		}
-		byChat[k] = append(byChat[k], d)
+		l.Add(d.To.Key(), d)
 	}
-	sem := make(chan struct{}, w.Parallel)
-	var wg sync.WaitGroup
-	for _, k := range keys {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func(list []bot.Delivery) {
-			defer func() { <-sem; wg.Done() }()
-			for _, d := range list {
-				if ctx.Err() != nil {
-					return // left pending: another worker takes it after the claim timeout
-				}
-				w.deliver(ctx, d)
-			}
-		}(byChat[k])
-	}
-	wg.Wait()
+	l.Wait()
 }
 
 func refKey(k string) string { return "ref/" + k }

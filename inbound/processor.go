@@ -7,10 +7,10 @@ package inbound
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/tiltas/tiltas/bot"
+	"github.com/tiltas/tiltas/internal/lanes"
 )
 
 // Answerer answers a handled update on its platform at once: Telegram's answerCallbackQuery, a
@@ -33,8 +33,9 @@ type Processor struct {
 	Log   *slog.Logger
 	// Observe counts handled updates by platform and kind.
 	Observe func(platform bot.Platform, kind string)
-	// Batch is how many updates one pull takes (default 100).
-	Batch int
+	// Batch is how many updates one pull takes (default 100); InFlight how many may be taken
+	// and not yet finished (default 256).
+	Batch, InFlight int
 	// Attempts bounds how often a failing update is retried before it is dropped (default 5).
 	Attempts int64
 }
@@ -51,6 +52,9 @@ func (p *Processor) defaults() {
 	}
 	if p.Batch <= 0 {
 		p.Batch = 100
+	}
+	if p.InFlight <= 0 {
+		p.InFlight = 256
 	}
 	if p.Attempts <= 0 {
 		p.Attempts = 5
@@ -74,9 +78,12 @@ func (p *Processor) Run(ctx context.Context) error {
 			wait(ctx, p.Lease/3)
 			continue
 		}
+		// Updates are handled as they come, each chat's in order, without waiting for a whole
+		// batch; before renewing the lease, everything taken is finished.
+		l := p.lanes(ctx)
 		renew := time.Now().Add(p.Lease / 3)
 		for ctx.Err() == nil && time.Now().Before(renew) {
-			ins, err := p.Inbox.Pull(ctx, p.Batch, time.Until(renew))
+			ins, err := p.Inbox.Pull(ctx, max(1, min(p.Batch, l.Free())), time.Until(renew))
 			if err != nil {
 				if ctx.Err() == nil {
 					p.Log.Error("inbound pull failed", "err", err)
@@ -84,10 +91,21 @@ func (p *Processor) Run(ctx context.Context) error {
 				}
 				break
 			}
-			p.Process(ctx, ins)
+			for _, in := range ins {
+				l.Add(in.Chat.Key(), in)
+			}
 		}
+		l.Wait()
 	}
 	return nil
+}
+
+func (p *Processor) lanes(ctx context.Context) *lanes.Lanes[bot.Inbound] {
+	return lanes.New(p.InFlight, func(in bot.Inbound) {
+		if ctx.Err() == nil {
+			p.one(ctx, in)
+		}
+	})
 }
 
 // Drain handles everything queued now; tests use it.
@@ -102,32 +120,14 @@ func (p *Processor) Drain(ctx context.Context) error {
 	}
 }
 
-// Process handles a batch: chats in parallel, each chat's updates in order.
+// Process handles a batch: chats at once, each chat's updates in order.
 func (p *Processor) Process(ctx context.Context, ins []bot.Inbound) {
 	p.defaults()
-	var order []string
-	byChat := map[string][]bot.Inbound{}
+	l := p.lanes(ctx)
 	for _, in := range ins {
-		k := in.Chat.Key()
-		if _, ok := byChat[k]; !ok {
-			order = append(order, k)
-		}
-		byChat[k] = append(byChat[k], in)
+		l.Add(in.Chat.Key(), in)
 	}
-	var wg sync.WaitGroup
-	for _, k := range order {
-		wg.Add(1)
-		go func(list []bot.Inbound) {
-			defer wg.Done()
-			for _, in := range list {
-				if ctx.Err() != nil {
-					return
-				}
-				p.one(ctx, in)
-			}
-		}(byChat[k])
-	}
-	wg.Wait()
+	l.Wait()
 }
 
 func (p *Processor) one(ctx context.Context, in bot.Inbound) {

@@ -31,6 +31,9 @@ type Inbox struct {
 	seenTTL      time.Duration
 	consumer     string
 	once         sync.Once
+
+	mu          sync.Mutex
+	lastReclaim time.Time
 }
 
 // InboxOptions configure an Inbox; only Client is required.
@@ -100,12 +103,29 @@ func (b *Inbox) ensureGroup(ctx context.Context) {
 // Pull returns updates a dead processor left unfinished, then new ones, oldest first.
 func (b *Inbox) Pull(ctx context.Context, max int, block time.Duration) ([]bot.Inbound, error) {
 	b.ensureGroup(ctx)
-	msgs, _, err := b.c.XAutoClaim(ctx, &goredis.XAutoClaimArgs{Stream: b.stream, Group: group, Consumer: b.consumer, MinIdle: b.claimTimeout, Start: "0-0", Count: int64(max)}).Result()
-	if err != nil && !isNil(err) {
-		if strings.Contains(err.Error(), "NOGROUP") {
-			b.once = sync.Once{}
+	var msgs []goredis.XMessage
+	// A dead processor's updates wait at least the claim timeout anyway: looking for them a few
+	// times per timeout, not at every pull, saves a round trip per pull.
+	b.mu.Lock()
+	reclaim := time.Since(b.lastReclaim) >= b.claimTimeout/4
+	if reclaim {
+		b.lastReclaim = time.Now()
+	}
+	b.mu.Unlock()
+	if reclaim {
+		var err error
+		msgs, _, err = b.c.XAutoClaim(ctx, &goredis.XAutoClaimArgs{Stream: b.stream, Group: group, Consumer: b.consumer, MinIdle: b.claimTimeout, Start: "0-0", Count: int64(max)}).Result()
+		if err != nil && !isNil(err) {
+			if strings.Contains(err.Error(), "NOGROUP") {
+				b.once = sync.Once{}
+			}
+			return nil, fmt.Errorf("inbox reclaim: %w", err)
 		}
-		return nil, fmt.Errorf("inbox reclaim: %w", err)
+		if len(msgs) == max {
+			b.mu.Lock()
+			b.lastReclaim = time.Time{} // more may be waiting
+			b.mu.Unlock()
+		}
 	}
 	if len(msgs) == 0 {
 		args := &goredis.XReadGroupArgs{Group: group, Consumer: b.consumer, Streams: []string{b.stream, ">"}, Count: int64(max), Block: -1}
@@ -128,6 +148,7 @@ func (b *Inbox) Pull(ctx context.Context, max int, block time.Duration) ([]bot.I
 		raw, _ := m.Values["b"].(string)
 		data := []byte(raw)
 		if b.sealer != nil {
+			var err error
 			if data, err = b.sealer.Open(data); err != nil {
 				return out, fmt.Errorf("inbox open %s: %w", m.ID, err)
 			}

@@ -45,7 +45,7 @@ const benchChats = 50
 //	go test -run '^$' -bench 'BenchmarkInbound$' -benchtime 20000x ./adapters/telegram/
 //
 // With TILTAS_TEST_REDIS_URL set, the Tiltas side also runs with its records, marks and outbox
-// in Redis (the inbox and locker stay in memory: adapters/redis has none yet).
+// in Redis, the inbox and the locker included.
 func BenchmarkInbound(b *testing.B) {
 	for _, v := range benchVariants() {
 		b.Run(v.name, func(b *testing.B) {
@@ -205,11 +205,13 @@ type benchStores struct {
 	audit   bot.Audit
 	timers  bot.Timers
 	queue   bot.DeliveryQueue
+	inbox   bot.Inbox
+	locker  bot.Locker
 }
 
 func memoryBenchStores(*testing.B) benchStores {
 	mem := memory.New(nil)
-	return benchStores{records: mem, marks: mem, audit: mem.Audit(), timers: mem, queue: mem}
+	return benchStores{records: mem, marks: mem, audit: mem.Audit(), timers: mem, queue: mem, inbox: memory.NewInbox(nil), locker: memory.NewLocker(nil)}
 }
 
 func redisBenchStores(b *testing.B, url string) benchStores {
@@ -230,7 +232,8 @@ func redisBenchStores(b *testing.B, url string) benchStores {
 		}
 		_ = c.Close()
 	})
-	return benchStores{records: st, marks: st, audit: st.Audit(), timers: st, queue: st}
+	return benchStores{records: st, marks: st, audit: st.Audit(), timers: st, queue: st,
+		inbox: redis.NewInbox(redis.InboxOptions{Client: c, Prefix: prefix}), locker: redis.NewLocker(c, prefix)}
 }
 
 type benchResult struct {
@@ -272,8 +275,8 @@ func benchTiltas(b *testing.B, srv *telegramtest.Server, st benchStores, n int, 
 			b.Fatal(err)
 		}
 	}
-	inbox := &inboxTap{Inbox: memory.NewInbox(nil), tap: tap}
-	locker := memory.NewLocker(nil)
+	inbox := &inboxTap{Inbox: st.inbox, tap: tap}
+	locker := st.locker
 	ad, err := telegram.New(telegram.Config{Token: srv.Token(), APIURL: srv.URL(), BotUsername: botName},
 		telegram.Deps{Inbox: inbox, Locker: locker, Records: st.records, Log: log})
 	if err != nil {

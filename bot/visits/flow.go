@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"time"
@@ -454,7 +455,8 @@ func (f *Flow) announce(ctx context.Context, actor string, old, v Visit) {
 
 // send delivers the news, one message per person, keyed by the change.
 func (f *Flow) send(ctx context.Context, v Visit, tell map[string]*news) {
-	for who, n := range tell {
+	for _, who := range slices.Sorted(maps.Keys(tell)) { // a stable order: people read it the same way every time
+		n := tell[who]
 		pr := f.prio(v)
 		if n.urgent {
 			pr = bot.Urgent

@@ -95,7 +95,7 @@ func runDemo(ctx context.Context, cfg *config.Config, clock *bot.ManualClock, as
 	con := console.New(out, clock, name)
 	// One conversation at a time, so the transcript reads in the order things happened.
 	worker := &delivery.Worker{Platform: bot.Console, Queue: mem, Messenger: con, Records: mem, Clock: clock, Log: log, Failed: e.Undeliverable, Parallel: 1}
-	runner := &scheduler.Runner{Queue: mem, Fire: e.Fire, Clock: clock, Log: log}
+	runner := &scheduler.Runner{Queue: mem, Fire: e.Fire, Clock: clock, Log: log, Parallel: 1}
 	settle := func(ctx context.Context) error {
 		for range 20 {
 			if err := runner.RunAllDue(ctx); err != nil {

@@ -131,7 +131,7 @@ func New(t testing.TB, o Options) *Harness {
 		}
 	}
 	h.worker = &delivery.Worker{Platform: bot.Console, Queue: st.Queue, Messenger: h.Chats, Records: st.Records, Clock: clock, Failed: e.Undeliverable, Parallel: 1}
-	h.runner = &scheduler.Runner{Queue: st.Timers, Fire: e.Fire, Clock: clock}
+	h.runner = &scheduler.Runner{Queue: st.Timers, Fire: e.Fire, Clock: clock, Parallel: 1}
 	t.Cleanup(func() {
 		if m := texts.Missing(); len(m) > 0 {
 			t.Errorf("catalog messages asked for but missing: %v", m)
