@@ -191,13 +191,7 @@ func TestMixedAlertEscalatesFromTelegramToSlack(t *testing.T) {
 
 // visitsConfig builds the visits flow's settings from config the way cmd/tiltas does.
 func visitsConfig(c *config.Config) visits.Config {
-	v := c.Visits
-	out := visits.Config{Deadline: v.Deadline.D(), OutcomeAfter: v.OutcomeAfter.D(), OutcomeNudge: v.OutcomeNudge.D(),
-		NoteMax: v.DescriptorMax, Recurrence: scheduler.ParseRRule}
-	for _, r := range v.Reminders {
-		out.Reminders = append(out.Reminders, r.D())
-	}
-	return out
+	return c.VisitsFlow(scheduler.ParseRRule)
 }
 
 // TestMixedJointVisitPoliceOnSlackSocialWorkerOnTelegram: the coordinator plans a joint visit on
@@ -260,22 +254,7 @@ func TestMixedJointVisitPoliceOnSlackSocialWorkerOnTelegram(t *testing.T) {
 
 // meetingsConfig mirrors cmd/tiltas's meetingsConfig for the example municipality.
 func meetingsConfig(c *config.Config) meetings.Config {
-	out := meetings.Config{Parse: scheduler.ParseRRule, Retention: c.Retention.Meetings.D()}
-	for _, s := range c.Meetings {
-		start, _ := time.ParseInLocation("2006-01-02 15:04", s.Start, c.Location())
-		ms := meetings.Series{ID: s.ID, Title: s.Title, RRule: s.RRule, Start: start, Duration: s.Duration.D(),
-			Place: s.Place, VideoURL: s.VideoURL, Organizers: s.Organizers,
-			Invitees:     bot.Audience{People: s.Invitees.People, Institutions: s.Invitees.Institutions},
-			RSVPDeadline: s.RSVPDeadline.D(), AgendaCutoff: s.AgendaCutoff.D(), Holidays: meetings.Holidays(s.Holidays)}
-		for _, r := range s.Invitees.Roles {
-			ms.Invitees.Roles = append(ms.Invitees.Roles, bot.Role(r))
-		}
-		for _, r := range s.Reminders {
-			ms.Reminders = append(ms.Reminders, r.D())
-		}
-		out.Series = append(out.Series, ms)
-	}
-	return out
+	return c.MeetingsFlow(scheduler.ParseRRule)
 }
 
 // TestMixedMeetingInviteesOnBothPlatforms: the heads' meeting invites leaders on Slack and on

@@ -3,9 +3,7 @@ package telegram_test
 import (
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/tiltas/tiltas/bot"
 	"github.com/tiltas/tiltas/bot/meetings"
 	"github.com/tiltas/tiltas/bot/visits"
 	"github.com/tiltas/tiltas/config"
@@ -14,48 +12,12 @@ import (
 
 // meetingsConfig mirrors cmd/tiltas's meetingsConfig.
 func meetingsConfig(c *config.Config) meetings.Config {
-	out := meetings.Config{Parse: scheduler.ParseRRule, Retention: c.Retention.Meetings.D()}
-	for _, s := range c.Meetings {
-		start, _ := time.ParseInLocation("2006-01-02 15:04", s.Start, c.Location())
-		ms := meetings.Series{ID: s.ID, Title: s.Title, RRule: s.RRule, Start: start, Duration: s.Duration.D(),
-			Place: s.Place, VideoURL: s.VideoURL, Organizers: s.Organizers,
-			Invitees:     bot.Audience{People: s.Invitees.People, Institutions: s.Invitees.Institutions},
-			RSVPDeadline: s.RSVPDeadline.D(), AgendaCutoff: s.AgendaCutoff.D(), Holidays: meetings.Holidays(s.Holidays)}
-		for _, r := range s.Invitees.Roles {
-			ms.Invitees.Roles = append(ms.Invitees.Roles, bot.Role(r))
-		}
-		for _, r := range s.Reminders {
-			ms.Reminders = append(ms.Reminders, r.D())
-		}
-		out.Series = append(out.Series, ms)
-	}
-	return out
+	return c.MeetingsFlow(scheduler.ParseRRule)
 }
 
 // visitsConfig mirrors cmd/tiltas's visitsConfig.
 func visitsConfig(c *config.Config) visits.Config {
-	v := c.Visits
-	out := visits.Config{Deadline: v.Deadline.D(), OutcomeAfter: v.OutcomeAfter.D(), OutcomeNudge: v.OutcomeNudge.D(),
-		NoteMax: v.DescriptorMax, Retention: c.Retention.Visits.D(), Recurrence: scheduler.ParseRRule, Reminders: []time.Duration{}}
-	for _, r := range v.Reminders {
-		out.Reminders = append(out.Reminders, r.D())
-	}
-	for _, s := range v.Series {
-		start, _ := time.ParseInLocation("2006-01-02 15:04", s.Start, c.Location())
-		vs := visits.Series{ID: s.ID, Rule: s.RRule, Start: start, Duration: s.Duration.D(), Area: s.Area,
-			MeetingPoint: s.MeetingPoint, Organizer: s.Organizer, ProposeBefore: s.ProposeBefore.D(),
-			Invitees: bot.Audience{People: s.Invitees.People, Institutions: s.Invitees.Institutions}}
-		for _, r := range s.Invitees.Roles {
-			vs.Invitees.Roles = append(vs.Invitees.Roles, bot.Role(r))
-		}
-		for _, r := range bot.Roles {
-			if n := s.Required[string(r)]; n > 0 {
-				vs.Needs = append(vs.Needs, visits.Need{Role: r, Count: n})
-			}
-		}
-		out.Series = append(out.Series, vs)
-	}
-	return out
+	return c.VisitsFlow(scheduler.ParseRRule)
 }
 
 func TestMeetingRSVPThroughTelegram(t *testing.T) {

@@ -43,29 +43,7 @@ func TestMain(m *testing.M) {
 // alertsConfig mirrors cmd/tiltas's alertsConfig for the example municipality, as
 // bot/alerts/alerts_test.go does.
 func alertsConfig(c *config.Config) alerts.Config {
-	a := c.Alerts
-	roles := func(rs []string) []bot.Role {
-		var out []bot.Role
-		for _, r := range rs {
-			out = append(out, bot.Role(r))
-		}
-		return out
-	}
-	cfg := alerts.Config{Categories: a.Categories, Senders: roles(a.Senders), DescriptionMax: a.DescriptionMax,
-		AckTimeout: a.AckTimeout.D(), AckGrace: a.AckGrace.D(), NoticeSenders: roles(a.Notices.Senders), NoticeHour: 8,
-		Calendar: &bot.Calendar{}, Retention: c.Retention.Alerts.D()}
-	for _, r := range a.Rules {
-		rule := alerts.Rule{Name: r.Name, Categories: r.Categories, Urgency: r.Urgency, Repeat: r.Repeat}
-		for _, s := range r.Steps {
-			aud := bot.Audience{People: s.People, Roles: roles(s.Roles)}
-			if s.Institution != "" {
-				aud.Institutions = []string{s.Institution}
-			}
-			rule.Steps = append(rule.Steps, alerts.Step{Audience: aud, Groups: s.Groups, Wait: s.Wait.D()})
-		}
-		cfg.Rules = append(cfg.Rules, rule)
-	}
-	return cfg
+	return c.AlertsFlow()
 }
 
 // logBuffer collects the adapter's logs, so that a test can prove the token never reaches them.

@@ -13,29 +13,7 @@ import (
 
 // flowConfig mirrors cmd/tiltas's alertsConfig for the example municipality.
 func flowConfig(c *config.Config) alerts.Config {
-	a := c.Alerts
-	roles := func(rs []string) []bot.Role {
-		var out []bot.Role
-		for _, r := range rs {
-			out = append(out, bot.Role(r))
-		}
-		return out
-	}
-	cfg := alerts.Config{Categories: a.Categories, Senders: roles(a.Senders), DescriptionMax: a.DescriptionMax,
-		AckTimeout: a.AckTimeout.D(), AckGrace: a.AckGrace.D(), NoticeSenders: roles(a.Notices.Senders), NoticeHour: 8,
-		Calendar: &bot.Calendar{}, Retention: c.Retention.Alerts.D()}
-	for _, r := range a.Rules {
-		rule := alerts.Rule{Name: r.Name, Categories: r.Categories, Urgency: r.Urgency, Repeat: r.Repeat}
-		for _, s := range r.Steps {
-			aud := bot.Audience{People: s.People, Roles: roles(s.Roles)}
-			if s.Institution != "" {
-				aud.Institutions = []string{s.Institution}
-			}
-			rule.Steps = append(rule.Steps, alerts.Step{Audience: aud, Groups: s.Groups, Wait: s.Wait.D()})
-		}
-		cfg.Rules = append(cfg.Rules, rule)
-	}
-	return cfg
+	return c.AlertsFlow()
 }
 
 type harness struct {

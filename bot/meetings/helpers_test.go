@@ -30,22 +30,8 @@ var invitees = []string{"tomas-k", "rasa-m", "algirdas-p", "dalia-s", "lina-j", 
 
 // flowConfig mirrors cmd/tiltas's meetingsConfig, with a public URL for calendar feeds.
 func flowConfig(c *config.Config) meetings.Config {
-	out := meetings.Config{Parse: scheduler.ParseRRule, FeedURL: "https://tiltas.example.lt/calendar", UIDDomain: "tiltas.example.lt",
-		Retention: c.Retention.Meetings.D()}
-	for _, s := range c.Meetings {
-		start, _ := time.ParseInLocation("2006-01-02 15:04", s.Start, c.Location())
-		ms := meetings.Series{ID: s.ID, Title: s.Title, RRule: s.RRule, Start: start, Duration: s.Duration.D(),
-			Place: s.Place, VideoURL: s.VideoURL, Organizers: s.Organizers,
-			Invitees:     bot.Audience{People: s.Invitees.People, Institutions: s.Invitees.Institutions},
-			RSVPDeadline: s.RSVPDeadline.D(), AgendaCutoff: s.AgendaCutoff.D(), Holidays: meetings.Holidays(s.Holidays)}
-		for _, r := range s.Invitees.Roles {
-			ms.Invitees.Roles = append(ms.Invitees.Roles, bot.Role(r))
-		}
-		for _, r := range s.Reminders {
-			ms.Reminders = append(ms.Reminders, r.D())
-		}
-		out.Series = append(out.Series, ms)
-	}
+	out := c.MeetingsFlow(scheduler.ParseRRule)
+	out.FeedURL, out.UIDDomain = "https://tiltas.example.lt/calendar", "tiltas.example.lt"
 	return out
 }
 

@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tiltas/tiltas/bot"
 	"github.com/tiltas/tiltas/bot/visits"
@@ -16,28 +15,7 @@ import (
 
 // flowConfig builds the flow's settings from config the way cmd/tiltas does.
 func flowConfig(c *config.Config) visits.Config {
-	v := c.Visits
-	out := visits.Config{Deadline: v.Deadline.D(), OutcomeAfter: v.OutcomeAfter.D(), OutcomeNudge: v.OutcomeNudge.D(),
-		NoteMax: v.DescriptorMax, Recurrence: scheduler.ParseRRule}
-	for _, r := range v.Reminders {
-		out.Reminders = append(out.Reminders, r.D())
-	}
-	for _, s := range v.Series {
-		start, _ := time.ParseInLocation("2006-01-02 15:04", s.Start, c.Location())
-		vs := visits.Series{ID: s.ID, Rule: s.RRule, Start: start, Duration: s.Duration.D(), Area: s.Area, MeetingPoint: s.MeetingPoint,
-			Organizer: s.Organizer, ProposeBefore: s.ProposeBefore.D(),
-			Invitees: bot.Audience{People: s.Invitees.People, Institutions: s.Invitees.Institutions}}
-		for _, r := range s.Invitees.Roles {
-			vs.Invitees.Roles = append(vs.Invitees.Roles, bot.Role(r))
-		}
-		for _, r := range bot.Roles {
-			if n := s.Required[string(r)]; n > 0 {
-				vs.Needs = append(vs.Needs, visits.Need{Role: r, Count: n})
-			}
-		}
-		out.Series = append(out.Series, vs)
-	}
-	return out
+	return c.VisitsFlow(scheduler.ParseRRule)
 }
 
 // harness is a flow test harness with the visits flow registered.

@@ -74,9 +74,9 @@ func newEngineFlows(cfg *config.Config, dir *bot.Directory, st stores, clock bot
 // registerFlows registers every flow on e (tests that build their own engine use it too).
 func registerFlows(e *bot.Engine, cfg *config.Config) *flowSet {
 	fs := &flowSet{routes: map[string]http.Handler{}}
-	fs.alerts = alerts.Register(e, alertsConfig(cfg))
-	fs.meetings = meetings.Register(e, meetingsConfig(cfg))
-	fs.visits = visits.Register(e, visitsConfig(cfg))
+	fs.alerts = alerts.Register(e, cfg.AlertsFlow())
+	fs.meetings = meetings.Register(e, cfg.MeetingsFlow(scheduler.ParseRRule))
+	fs.visits = visits.Register(e, cfg.VisitsFlow(scheduler.ParseRRule))
 	fs.planners = append(fs.planners, fs.meetings.Plan, fs.visits.Plan)
 	fs.routes["GET /calendar/{token}"] = http.HandlerFunc(fs.calendarFeed)
 	return fs
@@ -84,7 +84,7 @@ func registerFlows(e *bot.Engine, cfg *config.Config) *flowSet {
 
 // reload applies a reloaded config's meeting series (the directory is swapped by the caller).
 func (f *flowSet) reload(ctx context.Context, cfg *config.Config) error {
-	f.meetings.SetSeries(meetingsConfig(cfg).Series)
+	f.meetings.SetSeries(cfg.MeetingsFlow(scheduler.ParseRRule).Series)
 	return f.start(ctx)
 }
 
