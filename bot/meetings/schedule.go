@@ -391,23 +391,12 @@ func (f *Flow) endSeries(ctx context.Context, id, actor string) (int, error) {
 // upcoming returns the stored occurrences of series (all when "") that have not ended.
 func (f *Flow) upcoming(ctx context.Context, series string) ([]occurrence, error) {
 	now := f.e.Now()
-	ids, err := f.e.Records.Range(ctx, idxOccurrences, float64(now.AddDate(0, 0, -2).Unix()), math.Inf(1), 0)
+	all, err := f.occurrencesOf(ctx, series, float64(now.AddDate(0, 0, -2).Unix()), math.Inf(1))
 	if err != nil {
 		return nil, err
 	}
-	var out []occurrence
-	for _, id := range ids {
-		if sid, _, _ := splitOcc(id); series != "" && sid != series {
-			continue
-		}
-		o, _, err := bot.Load[occurrence](ctx, f.e.Records, occKey(id))
-		if errors.Is(err, bot.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		f.localize(&o)
+	out := all[:0]
+	for _, o := range all {
 		if o.End.After(now) {
 			out = append(out, o)
 		}
