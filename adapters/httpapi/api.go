@@ -166,17 +166,27 @@ type idempotent struct {
 	Alert    string `json:"alert"`
 }
 
-func (a *API) alertsRoot(w http.ResponseWriter, r *http.Request) {
+// gate authenticates the request and checks its method; it answers and returns false when the
+// request goes no further.
+func (a *API) gate(w http.ResponseWriter, r *http.Request, method string) (string, bool) {
 	integration, ok := a.authenticate(r)
 	if !ok {
 		a.refused(r.Context(), "", "", "bad_token")
 		w.Header().Set("WWW-Authenticate", `Bearer realm="tiltas"`)
 		writeError(w, http.StatusUnauthorized, "unauthorized", "missing or unknown bearer token", "")
-		return
+		return "", false
 	}
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST")
-		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use POST", "")
+	if r.Method != method {
+		w.Header().Set("Allow", method)
+		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use "+method, "")
+		return "", false
+	}
+	return integration, true
+}
+
+func (a *API) alertsRoot(w http.ResponseWriter, r *http.Request) {
+	integration, ok := a.gate(w, r, http.MethodPost)
+	if !ok {
 		return
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
@@ -269,16 +279,8 @@ func (a *API) alertsRoot(w http.ResponseWriter, r *http.Request) {
 var reAlertID = regexp.MustCompile(`^[A-Z][0-9]+$`)
 
 func (a *API) alertOne(w http.ResponseWriter, r *http.Request) {
-	integration, ok := a.authenticate(r)
+	integration, ok := a.gate(w, r, http.MethodGet)
 	if !ok {
-		a.refused(r.Context(), "", "", "bad_token")
-		w.Header().Set("WWW-Authenticate", `Bearer realm="tiltas"`)
-		writeError(w, http.StatusUnauthorized, "unauthorized", "missing or unknown bearer token", "")
-		return
-	}
-	if r.Method != http.MethodGet {
-		w.Header().Set("Allow", "GET")
-		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use GET", "")
 		return
 	}
 	id := r.PathValue("id")
