@@ -50,9 +50,9 @@ func TestDialogWithButtonDateAndTextSteps(t *testing.T) {
 	h.Say("ona-p", "Jonas Jonaitis")
 	h.MustSee("ona-p", "Tai ne atvejo kodas")
 	h.Say("ona-p", "k-2026-117")
-	h.Press("ona-p", "Atšaukti") // the choice step's "no" button → branch to the reason step
+	h.Press("ona-p", "Nutraukti") // the choice step's "no" button → branch to the reason step
 	h.Say("ona-p", strings.Repeat("x", 21))
-	h.MustSee("ona-p", "Per ilga: 21 simbolių, leidžiama 20")
+	h.MustSee("ona-p", "Tekstas per ilgas (simbolių: 21, leidžiama ne daugiau kaip 20)")
 	h.Say("ona-p", "nėra namie")
 	h.Say("ona-p", "rytoj 18:00")
 	h.Press("ona-p", "Patvirtinti")
@@ -233,7 +233,7 @@ func TestInviteIsSingleUseExpiresAndThrottlesGuesses(t *testing.T) {
 func TestRemovedFromConfigLosesAccessAtOnce(t *testing.T) {
 	h := flowtest.New(t, flowtest.Options{})
 	h.Say("ona-p", "/help")
-	h.MustSee("ona-p", "štai ką galite")
+	h.MustSee("ona-p", "Jūsų komandos")
 	d := h.Engine.Directory()
 	nd := &bot.Directory{Location: d.Location, Language: d.Language, Institutions: d.Institutions, Groups: d.Groups}
 	for _, p := range d.People {

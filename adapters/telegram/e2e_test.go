@@ -26,7 +26,7 @@ func TestLinkingWithStartCodeAndCommandMenu(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.say("giedre-s", "/start "+code)
-	h.seeFor("giedre-s", "Sveiki, Giedrė Sabaliauskienė! Jūsų paskyra susieta.")
+	h.seeFor("giedre-s", "Sveiki! Jūsų paskyra susieta (Giedrė Sabaliauskienė).")
 	uid := strconv.FormatInt(h.user("giedre-s"), 10)
 	p, err := h.e.PersonFor(h.ctx, bot.Identity{Platform: bot.Telegram, User: uid})
 	if err != nil || p == nil || p.ID != "giedre-s" {
@@ -36,7 +36,7 @@ func TestLinkingWithStartCodeAndCommandMenu(t *testing.T) {
 		t.Fatalf("direct chat = %+v, %v", a, err)
 	}
 	h.say("giedre-s", "/help")
-	h.seeFor("giedre-s", "Giedrė Sabaliauskienė, štai ką galite:")
+	h.seeFor("giedre-s", "Jūsų komandos (Giedrė Sabaliauskienė):")
 
 	// Start set the menu in Lithuanian (the default) and English, and left polling mode clean.
 	menu := map[string]string{}
@@ -213,7 +213,7 @@ func TestRateLimitRetryAfterIsObeyed(t *testing.T) {
 	chat := h.user("giedre-s")
 	h.srv.FailNext(chat, 1, 429, "", 2)
 	h.say("giedre-s", "/help")
-	h.seeFor("giedre-s", "štai ką galite")
+	h.seeFor("giedre-s", "Jūsų komandos")
 	var calls []telegramtest.Call
 	h.eventually("the send to be answered", func() bool {
 		calls = h.calls("sendMessage", chat)
@@ -267,7 +267,7 @@ func TestGroupsOnlyCommandsAddressedToTheBot(t *testing.T) {
 	plain := h.srv.PushUpdate(h.srv.GroupMessage(vtasGroup, ruta, "labas visiems"))
 	other := h.srv.PushUpdate(h.srv.GroupMessage(vtasGroup, ruta, "/help@other_bot"))
 	ours := h.srv.PushUpdate(h.srv.GroupMessage(vtasGroup, ruta, "/help@"+botName))
-	h.see(vtasGroup, "štai ką galite")
+	h.see(vtasGroup, "Jūsų komandos")
 	h.delivered()
 	if n := len(h.srv.Sent(vtasGroup)); n != 1 {
 		t.Fatalf("group got %d messages, want the one answer:\n%s", n, h.dump(vtasGroup))
@@ -358,7 +358,7 @@ func TestGroupMigrationIsFollowed(t *testing.T) {
 			}
 			// The supergroup keeps working for commands.
 			h.srv.PushUpdate(h.srv.GroupMessage(newChat, h.user("ruta-g"), "/help"))
-			h.see(newChat, "štai ką galite")
+			h.see(newChat, "Jūsų komandos")
 		})
 	}
 }
@@ -388,7 +388,7 @@ func TestTheSameUpdateTwiceIsHandledOnce(t *testing.T) {
 			t.Fatalf("webhook answered %d", code)
 		}
 	}
-	h.seeFor("giedre-s", "štai ką galite")
+	h.seeFor("giedre-s", "Jūsų komandos")
 	h.delivered()
 	if n := len(h.calls("sendMessage", h.user("giedre-s"))); n != 1 || h.timesHandled(9001) != 1 {
 		t.Errorf("a redelivered update was handled %d times, %d answers", h.timesHandled(9001), n)

@@ -96,7 +96,7 @@ func TestAnotherReplicaTakesOverPollingWhenTheHolderDies(t *testing.T) {
 	h.handledUpdate(id)
 	took := time.Since(died)
 	t.Logf("the update sent when the poller died was handled after %v (lease %v)", took.Round(10*time.Millisecond), lease)
-	h.seeFor("giedre-s", "štai ką galite")
+	h.seeFor("giedre-s", "Jūsų komandos")
 	ctx, cancel := context.WithTimeout(h.ctx, hang)
 	defer cancel()
 	poll, err := h.srv.WaitFor(ctx, func(c telegramtest.Call) bool { return c.Method == "getUpdates" && c.Time.After(died) })

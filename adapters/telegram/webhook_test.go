@@ -84,7 +84,7 @@ func TestWebhook(t *testing.T) {
 			}
 			if tt.handled != 0 {
 				h.handledUpdate(tt.handled)
-				h.seeFor("giedre-s", "štai ką galite")
+				h.seeFor("giedre-s", "Jūsų komandos")
 			}
 		})
 	}

@@ -59,7 +59,7 @@ func TestOnlyInviteesAnswerAndOnlyOrganizersChange(t *testing.T) {
 			h.Say("giedre-s", "Patyčios")
 			before := len(h.Inbox(tt.person))
 			r := h.PressToken(tt.person, forge(h, tt.person, tt.action))
-			if r.Toast != "Šio posėdžio veiksmo atlikti negalite." {
+			if r.Toast != "Šio veiksmo su šiuo posėdžiu atlikti negalite." {
 				t.Errorf("toast = %q", r.Toast)
 			}
 			if !refused(h, tt.person, tt.record, tt.reason) {
@@ -108,7 +108,7 @@ func TestInvitationIsCheckedWhenTheButtonIsPressed(t *testing.T) {
 	dir := h.Config.Directory()
 	dir.Person("dalia-s").Roles = nil
 	h.Engine.SetDirectory(dir)
-	if r := h.Press("dalia-s", "Dalyvausiu"); r.Toast != "Šio posėdžio veiksmo atlikti negalite." {
+	if r := h.Press("dalia-s", "Dalyvausiu"); r.Toast != "Šio veiksmo su šiuo posėdžiu atlikti negalite." {
 		t.Errorf("toast = %q", r.Toast)
 	}
 	if a, _ := h.flow.Answer(h.Ctx, dec3, "dalia-s"); a != "" {
@@ -122,7 +122,7 @@ func TestInvitationIsCheckedWhenTheButtonIsPressed(t *testing.T) {
 func TestOnlyCoordinatorsCreateSeries(t *testing.T) {
 	h := newHarness(t, flowtest.Options{})
 	h.Say("dalia-s", "/meeting new")
-	h.MustSee("dalia-s", "Šio posėdžio veiksmo atlikti negalite.")
+	h.MustSee("dalia-s", "Šio veiksmo su šiuo posėdžiu atlikti negalite.")
 	h.MustNotSee("dalia-s", "Posėdžio pavadinimas?")
 	if !refused(h, "dalia-s", "command/meeting.new", "role") {
 		t.Errorf("refusal not audited: %+v", h.Audit("access.refused"))

@@ -106,7 +106,7 @@ func TestHolidayMovesTheMeetingAndRemindersFollow(t *testing.T) {
 	h.Advance(time.Minute)
 	m := h.MustSee("dalia-s", "Primename: posėdis po 7 dienų.")
 	for _, want := range []string{"Kada: 2026 m. sausio 2 d., penktadienis, 10:00–11:30",
-		"Perkelta iš 2026 m. sausio 1 d., ketvirtadienis, nes tą dieną valstybinė šventė (Naujieji metai)."} {
+		"Perkelta dėl valstybinės šventės (Naujieji metai). Pradinė data: 2026 m. sausio 1 d., ketvirtadienis."} {
 		if !strings.Contains(m.Text(), want) {
 			t.Errorf("reminder lacks %q:\n%s", want, m.Text())
 		}
@@ -227,7 +227,7 @@ func TestNudgeOnceToThoseWhoHaveNotAnswered(t *testing.T) {
 	h.jump(at("2026-11-30 09:59"))
 	h.MustNotSee("petras-n", "Dar neatsakėte")
 	h.Advance(time.Minute)
-	h.MustSee("petras-n", "Dar neatsakėte, ar dalyvausite. Prašome atsakyti iki 2026 m. gruodžio 1 d., antradienis, 10:00.")
+	h.MustSee("petras-n", "Dar neatsakėte, ar dalyvausite. Atsakymo terminas: 2026 m. gruodžio 1 d., antradienis, 10:00.")
 	for _, p := range []string{"dalia-s", "ruta-g"} {
 		h.MustNotSee(p, "Dar neatsakėte")
 	}
@@ -300,7 +300,7 @@ func TestAgendaUntilTheCutoffAndFinalAgendaWithTheLastReminder(t *testing.T) {
 	h.Say("ruta-g", "/meeting agenda")
 	h.Advance(time.Minute)
 	h.Say("ruta-g", "Per vėlu")
-	h.MustSee("ruta-g", "Darbotvarkės klausimai buvo priimami iki 2026 m. gruodžio 2 d., trečiadienis, 10:00.")
+	h.MustSee("ruta-g", "Darbotvarkės klausimų siūlymo terminas baigėsi (2026 m. gruodžio 2 d., trečiadienis, 10:00).")
 	h.Say("ruta-g", "/meeting agenda")
 	if agenda, _ := h.flow.Agenda(h.Ctx, dec3); len(agenda) != 2 {
 		t.Errorf("agenda after the cutoff = %q", agenda)
@@ -353,7 +353,7 @@ func TestMoveOneOccurrenceTellsEveryoneOnceAndRemindersFollow(t *testing.T) {
 	h.Say("jurate-z", "2026-12-10 14:00")
 	h.MustSee("jurate-z", "2026 m. gruodžio 3 d., ketvirtadienis, 10:00 → 2026 m. gruodžio 10 d., ketvirtadienis, 14:00")
 	h.Press("jurate-z", "Patvirtinti")
-	h.MustSee("jurate-z", "Posėdis perkeltas į 2026 m. gruodžio 10 d., ketvirtadienis, 14:00. Pranešta 11 asmenų.")
+	h.MustSee("jurate-z", "Posėdis perkeltas. Naujas laikas: 2026 m. gruodžio 10 d., ketvirtadienis, 14:00. Pranešta 11 asmenų.")
 	for _, p := range invitees {
 		if n := h.count(p, "Jūratė Žukauskienė perkėlė posėdį.") + h.count(p, "Jūratė Žukauskienė moved this meeting."); n != 1 {
 			t.Errorf("%s told %d times, want once", p, n)
@@ -452,7 +452,7 @@ func TestDeputyIsToldAndCountedAndReleased(t *testing.T) {
 	h.Press("dalia-s", "Eglė Vaitkutė")
 	h.MustSee("dalia-s", "Įrašyta: siunčiu pavaduotoją — Eglė Vaitkutė.")
 	d := h.MustSee("egle-v", "Dalia Stankevičienė siunčia jus į šį posėdį savo vietoje.")
-	if !strings.Contains(d.Text(), "Dalyvaujate kaip pavaduotojas (-a): jus siunčia Dalia Stankevičienė.") || slices.Contains(d.Buttons(), "Dalyvausiu") {
+	if !strings.Contains(d.Text(), "Dalyvaujate kaip pavaduojantis asmuo (jus siunčia Dalia Stankevičienė).") || slices.Contains(d.Buttons(), "Dalyvausiu") {
 		t.Errorf("deputy's copy:\n%s\n%v", d.Text(), d.Buttons())
 	}
 	h.Say("jurate-z", "/meeting")
@@ -467,7 +467,7 @@ func TestDeputyIsToldAndCountedAndReleased(t *testing.T) {
 	h.jump(at("2026-12-03 09:00"))
 	h.MustSee("egle-v", "Primename: posėdis po 1 valandos.")
 	h.Press("dalia-s", "Dalyvausiu")
-	h.MustSee("egle-v", "Dalia Stankevičienė pakeitė atsakymą, todėl jums nebereikia vykti į posėdį 2026 m. gruodžio 3 d., ketvirtadienis, 10:00.")
+	h.MustSee("egle-v", "Dalia Stankevičienė pakeitė atsakymą, todėl jums nebereikia dalyvauti posėdyje (2026 m. gruodžio 3 d., ketvirtadienis, 10:00).")
 }
 
 func TestMinutesGoToEveryoneInvited(t *testing.T) {
@@ -497,7 +497,7 @@ func TestCoordinatorCreatesAOneOffMeetingInChat(t *testing.T) {
 	h.Say("jurate-z", "60")
 	h.Say("jurate-z", "VTAS, 3 kab.")
 	h.Say("jurate-z", "-")
-	h.Press("jurate-z", "Išvardysiu pats")
+	h.Press("jurate-z", "Išvardysiu")
 	h.Say("jurate-z", "ona-p aiste-r nobody")
 	h.MustSee("jurate-z", "Nežinau, kas yra „nobody“.")
 	h.Say("jurate-z", "ona-p aiste-r policija")

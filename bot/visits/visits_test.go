@@ -175,7 +175,7 @@ var scenarios = []scenario{
 
 	{name: "invitees without an account are named to the organizer", unlinked: []string{"algirdas-p"}, run: func(t *testing.T, h *harness) {
 		h.planStandard()
-		h.MustSee("jurate-z", "Nepasiekti, nes neturi Tiltas paskyros: Algirdas Paulauskas")
+		h.MustSee("jurate-z", "Neturi „Tilto“ paskyros, todėl kvietimo negavo: Algirdas Paulauskas")
 		unreachable := false
 		for _, e := range h.Audit("delivery.unreachable") {
 			unreachable = unreachable || e.To == "algirdas-p"
@@ -267,7 +267,7 @@ var scenarios = []scenario{
 		h.AdvanceTo(at(2, 18, 1))
 		for _, p := range []string{"ona-p", "jurate-z"} {
 			m := h.MustSee(p, "Patvirtinimo terminas praėjo")
-			for _, want := range []string{"Trūksta: 1 policijos pareigūnas", "Tomas Kazlauskas — negali (tuo metu užimtas (-a))",
+			for _, want := range []string{"Trūksta: 1 policijos pareigūnas", "Tomas Kazlauskas — negali (kiti darbai tuo metu)",
 				"Algirdas Paulauskas — siūlo kitą laiką", "Ona Petraitienė — dalyvaus"} {
 				if !strings.Contains(m.Text(), want) {
 					t.Errorf("%s's alert lacks %q:\n%s", p, want, m.Text())

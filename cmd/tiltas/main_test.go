@@ -47,7 +47,7 @@ func TestDemoScript(t *testing.T) {
 		"„Vaikas trečią dieną ateina be šiltų drabužių", // the free-text step, in the summary
 		"išsiųstas: Aistė Rimkutė, Mindaugas Lukoševičius ir Rūta Grigaitė",
 		"Aistė Rimkutė imasi šio atvejo.",
-		"Vaikas susijęs su įvykiu 2026 m. gruodžio 1 d., antradienis, 21:30", // the date step
+		"Su vaiku susijęs įvykis: 2026 m. gruodžio 1 d., antradienis, 21:30", // the date step
 		"A1 (K-2026-117) vis dar neišspręstas",                               // the acknowledgement timeout
 		"Rezultatas: „Šeima aplankyta, vaikui suteikta pagalba.“",
 		"[12-03 08:00] → Vytautas Dambrauskas", // the notice escalates to the head at 08:00

@@ -166,7 +166,7 @@ func TestServeOverTelegram(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no reply to /start: %v", err)
 	}
-	if text := fmt.Sprint(call.Params["text"]); !strings.Contains(text, "Sveiki, Ona Petraitienė") {
+	if text := fmt.Sprint(call.Params["text"]); !strings.Contains(text, "Jūsų paskyra susieta (Ona Petraitienė)") {
 		t.Errorf("reply = %q", text)
 	}
 	var code2 int
