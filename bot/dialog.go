@@ -203,6 +203,9 @@ func (e *Engine) dialogInput(ctx context.Context, r *Request, text string, press
 		if err != nil {
 			return true, err
 		}
+		// How the question reads once answered, worked out before the answer changes the
+		// answers (an option list may leave out what was just picked).
+		answered := e.answered(r, d, step, st.Answers, value)
 		if step.Kind == AskConfirm && value != "yes" {
 			if _, err := e.Records.Write(ctx, Write{Key: key, Version: ver}); errors.Is(err, ErrConflict) {
 				continue
@@ -210,7 +213,7 @@ func (e *Engine) dialogInput(ctx context.Context, r *Request, text string, press
 				return true, err
 			}
 			_ = e.Timers.Cancel(ctx, "dlg:"+key)
-			e.editPressed(ctx, r, d, step, st.Answers, value)
+			e.editPressed(ctx, r, answered)
 			return true, e.send(ctx, r, st.Chat, Message{Lines: []string{r.T("dialog.cancelled")}})
 		}
 		st.Answers[step.Name] = value
@@ -223,7 +226,7 @@ func (e *Engine) dialogInput(ctx context.Context, r *Request, text string, press
 				return true, err
 			}
 			_ = e.Timers.Cancel(ctx, "dlg:"+key)
-			e.editPressed(ctx, r, d, step, st.Answers, value)
+			e.editPressed(ctx, r, answered)
 			e.Observe("dialog.done")
 			return true, d.Done(ctx, r, st.Answers)
 		}
@@ -237,18 +240,14 @@ func (e *Engine) dialogInput(ctx context.Context, r *Request, text string, press
 		if err := e.Timers.Schedule(ctx, Timer{ID: "dlg:" + key, Due: st.Expires, Kind: "dialog.expire", Ref: key}); err != nil {
 			return true, err
 		}
-		e.editPressed(ctx, r, d, step, st.Answers, value)
+		e.editPressed(ctx, r, answered)
 		return true, e.prompt(ctx, r, d, st, key)
 	}
 	return true, ErrConflict
 }
 
-// editPressed shows the answer on the dialog message whose button was just pressed, and removes
-// its buttons, so that an old question cannot be answered again.
-func (e *Engine) editPressed(ctx context.Context, r *Request, d *Dialog, s *Step, a Answers, value string) {
-	if r.Message == nil {
-		return
-	}
+// answered is the question of step s showing its answer, without buttons.
+func (e *Engine) answered(r *Request, d *Dialog, s *Step, a Answers, value string) Message {
 	label := value
 	switch s.Kind {
 	case AskChoice, AskPerson:
@@ -263,7 +262,15 @@ func (e *Engine) editPressed(ctx context.Context, r *Request, d *Dialog, s *Step
 			label = r.T("dialog.cancel")
 		}
 	}
-	m := Message{Title: r.T(d.Title), Lines: []string{r.T(s.Prompt, templateData(a)...), "→ " + label}}
+	return Message{Title: r.T(d.Title), Lines: []string{r.T(s.Prompt, templateData(a)...), "→ " + label}}
+}
+
+// editPressed replaces the dialog message whose button was just pressed with m (its question and
+// the answer), removing its buttons, so that an old question cannot be answered again.
+func (e *Engine) editPressed(ctx context.Context, r *Request, m Message) {
+	if r.Message == nil {
+		return
+	}
 	if err := e.Outbox.Enqueue(ctx, Outgoing{ID: r.nextID(), Op: OpEdit, To: r.Message.Address(), Ref: r.Message, Msg: m, Person: r.Person.ID, Priority: Urgent, Queued: e.Clock.Now()}); err != nil {
 		e.Log.Warn("dialog message not edited", "person", r.Person.ID, "err", err)
 	}

@@ -269,3 +269,27 @@ func TestGroupsHearOnlyCommandsAndNoCaseDetails(t *testing.T) {
 		t.Fatalf("group got:\n%s", h.Chats.Dump("group:vtas-grupe"))
 	}
 }
+
+// TestPickedPersonShowsByName: once answered, a person question shows the name picked, even when
+// the option list leaves out people already picked.
+func TestPickedPersonShowsByName(t *testing.T) {
+	h := flowtest.New(t, flowtest.Options{Register: func(e *bot.Engine, _ *config.Config) {
+		pick := func(r *bot.Request, a bot.Answers) []bot.Option {
+			var out []bot.Option
+			for _, p := range e.Directory().WithRole(bot.RolePolice) {
+				if a["who"] != p.ID {
+					out = append(out, bot.Option{Value: p.ID, Label: p.Name})
+				}
+			}
+			return out
+		}
+		e.Dialog(&bot.Dialog{Name: "test.pick", Title: "case.title",
+			Steps: []bot.Step{{Name: "who", Kind: bot.AskPerson, Prompt: "lang.choose", Options: pick}, {Name: "note", Kind: bot.AskText, Prompt: "dialog.hint.case"}},
+			Done:  func(context.Context, *bot.Request, bot.Answers) error { return nil }})
+		e.Command(bot.Command{Name: "pick", Run: func(ctx context.Context, r *bot.Request) error { return e.StartDialog(ctx, r, "test.pick", nil) }})
+	}})
+	h.Say("ona-p", "/pick")
+	h.Press("ona-p", "Tomas Kazlauskas")
+	h.MustSee("ona-p", "→ Tomas Kazlauskas")
+	h.MustNotSee("ona-p", "→ tomas-k")
+}
