@@ -24,6 +24,8 @@ type Settings struct {
 	CaseCode      *regexp.Regexp // what a case code looks like (K-YYYY-NNN)
 	CasePrefix    string         // prefix of generated codes ("K")
 	BotUsername   string         // Telegram username, for deep links
+	// AuditRetention is how long audit entries are kept (0: for ever).
+	AuditRetention time.Duration
 }
 
 func (s *Settings) defaults() {

@@ -26,7 +26,8 @@ func (e *Engine) OnPurge(prefix string, fn func(ctx context.Context, key string)
 }
 
 // Purge deletes every record whose retention has passed, with what its flow links to it, and
-// returns how many. The audit stream keeps its entries (IDs and times only).
+// returns how many; then it trims the audit stream to its own retention (IDs and times only, kept
+// much longer than the records they point at).
 func (e *Engine) Purge(ctx context.Context) (int, error) {
 	now := e.Clock.Now()
 	keys, err := e.Records.Range(ctx, "retention", 0, float64(now.Unix()), 1000)
@@ -59,6 +60,11 @@ func (e *Engine) Purge(ctx context.Context) (int, error) {
 		}
 		e.Record(ctx, AuditEvent{Actor: "system", Kind: "record.purged", Record: key})
 		n++
+	}
+	if e.Settings.AuditRetention > 0 {
+		if _, err := e.Audit.Trim(ctx, now.Add(-e.Settings.AuditRetention)); err != nil {
+			return n, err
+		}
 	}
 	return n, nil
 }

@@ -102,6 +102,10 @@ type Delivery struct {
 	Attempt int
 	// Handle is the queue's own reference (a stream entry ID).
 	Handle string
+	// Until, when set, is the last wall-clock moment a worker may start sending the delivery: the
+	// queue sets it safely before the claim runs out and another worker may take the message
+	// over, so that two sends never overlap. A worker still holding it later leaves it pending.
+	Until time.Time
 }
 
 // DeliveryQueue is the worker's side of the outbox. A delivery that is taken and neither
@@ -180,6 +184,8 @@ type Audit interface {
 	Append(ctx context.Context, e AuditEvent) error
 	// Range calls fn for events with since <= At < until, oldest first.
 	Range(ctx context.Context, since, until time.Time, fn func(AuditEvent) error) error
+	// Trim drops the events recorded before before (the audit retention), and says how many.
+	Trim(ctx context.Context, before time.Time) (int64, error)
 }
 
 // Sealer encrypts data at rest. Storage adapters pass every stored blob (record data, queued

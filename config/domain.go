@@ -52,6 +52,8 @@ func (c *Config) Settings() bot.Settings {
 		CaseCode:    regexp.MustCompile(c.Cases.CodePattern),
 		CasePrefix:  c.Cases.CodePrefix,
 		BotUsername: c.Telegram.BotUsername,
+
+		AuditRetention: c.Retention.Audit.D(),
 	}
 }
 

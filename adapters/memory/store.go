@@ -253,6 +253,21 @@ func (a *Audit) Append(ctx context.Context, e bot.AuditEvent) error {
 	return nil
 }
 
+// Trim drops events before before.
+func (a *Audit) Trim(ctx context.Context, before time.Time) (int64, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	kept := a.events[:0]
+	for _, e := range a.events {
+		if !e.At.Before(before) {
+			kept = append(kept, e)
+		}
+	}
+	n := int64(len(a.events) - len(kept))
+	a.events = kept
+	return n, nil
+}
+
 // Range calls fn in append order, which is time order when events are stamped as they happen.
 // It reads a snapshot, so fn may append.
 func (a *Audit) Range(ctx context.Context, since, until time.Time, fn func(bot.AuditEvent) error) error {

@@ -10,7 +10,7 @@ import (
 	"github.com/tiltas/tiltas/bot"
 )
 
-// Audit is the append-only audit stream. Nothing in this package trims or deletes it.
+// Audit is the append-only audit stream; only Trim, the audit retention, removes entries.
 type Audit struct {
 	c     goredis.UniversalClient
 	key   string
@@ -78,4 +78,14 @@ func auditEvent(v map[string]any) (bot.AuditEvent, error) {
 		At: at, Actor: str("actor"), Kind: str("kind"), Record: str("record"),
 		Case: str("case"), To: str("to"), Reason: str("reason"),
 	}, nil
+}
+
+// Trim drops entries appended before before, by their stream IDs (the server's time of append,
+// which is when the event was recorded).
+func (a *Audit) Trim(ctx context.Context, before time.Time) (int64, error) {
+	n, err := a.c.XTrimMinID(ctx, a.key, fmt.Sprintf("%d-0", before.UnixMilli())).Result()
+	if err != nil {
+		return 0, fmt.Errorf("audit trim: %w", err)
+	}
+	return n, nil
 }

@@ -11,6 +11,32 @@ import (
 
 var auditTests = []test{
 	{"append and range", testAudit},
+	{"trim drops what was recorded before", testAuditTrim},
+}
+
+func testAuditTrim(t *testing.T, s Stores) {
+	ctx := t.Context()
+	if err := s.Audit.Append(ctx, bot.AuditEvent{Actor: "p1", Kind: "old"}); err != nil {
+		t.Fatal(err)
+	}
+	s.Wait(50 * time.Millisecond)
+	cut := s.Clock.Now()
+	s.Wait(50 * time.Millisecond)
+	if err := s.Audit.Append(ctx, bot.AuditEvent{Actor: "p1", Kind: "new"}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.Audit.Trim(ctx, cut)
+	if err != nil || n != 1 {
+		t.Fatalf("Trim = %d, %v; want 1 dropped", n, err)
+	}
+	var kinds []string
+	err = s.Audit.Range(ctx, time.Time{}, s.Clock.Now().Add(time.Hour), func(e bot.AuditEvent) error {
+		kinds = append(kinds, e.Kind)
+		return nil
+	})
+	if err != nil || len(kinds) != 1 || kinds[0] != "new" {
+		t.Fatalf("after trim: %v %v", kinds, err)
+	}
 }
 
 func testAudit(t *testing.T, s Stores) {
