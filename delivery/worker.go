@@ -126,6 +126,14 @@ func (w *Worker) deliver(ctx context.Context, d bot.Delivery) {
 	// step, and Enqueue refuses an ID that is queued or was sent, so a message taken from the
 	// queue has not been sent (or its send is unknown, and sending again is right).
 	log := w.Log.With("platform", w.Platform, "msg", d.ID, "attempt", d.Attempt)
+	// A message that waited in its conversation's lane until its claim nearly ran out may be
+	// taken over by another worker at any moment: sending or retrying it now could send it twice.
+	// It stays pending and goes out from whichever worker takes it next.
+	if w.held(d) <= 0 {
+		w.Observe(w.Platform, "expired")
+		log.Info("claim ran out while the message waited; left to the queue")
+		return
+	}
 	now := w.Clock.Now()
 	if d.NotBefore.After(now) {
 		w.retry(ctx, d, d.NotBefore, log)
@@ -151,10 +159,20 @@ func (w *Worker) deliver(ctx context.Context, d bot.Delivery) {
 			return
 		}
 		ref = r
-		to = bot.Address{Platform: r.Platform, Team: r.Team, Chat: r.Chat}
+		// Limits are kept per conversation as the flow addressed it, so that an edit counts in
+		// the same window as the sends there: a group's edits in the group's window (the ref does
+		// not say it is a group), a Slack DM's under its user (the ref names its channel).
+		if to.Chat == "" && to.User == "" {
+			to = bot.Address{Platform: r.Platform, Team: r.Team, Chat: r.Chat}
+		}
 	}
 	if w.Limiter != nil {
-		wait, ok, err := w.Limiter.Reserve(ctx, to, w.MaxWait)
+		maxWait := min(w.MaxWait, w.held(d))
+		if maxWait < 0 {
+			w.Observe(w.Platform, "expired")
+			return // the claim ran out meanwhile: left to the queue, as above
+		}
+		wait, ok, err := w.Limiter.Reserve(ctx, to, maxWait)
 		if err != nil {
 			log.Error("rate limiter failed", "err", err)
 			w.retry(ctx, d, now.Add(time.Second), log)
@@ -225,6 +243,15 @@ func (w *Worker) deliver(ctx context.Context, d bot.Delivery) {
 		log.Info("send failed; will retry", "err", err)
 		w.retry(ctx, d, now.Add(Backoff(d.Attempt)), log)
 	}
+}
+
+// held is how long the worker may still start sending d (Delivery.Until), or MaxWait when the
+// queue sets no such moment.
+func (w *Worker) held(d bot.Delivery) time.Duration {
+	if d.Until.IsZero() {
+		return w.MaxWait
+	}
+	return time.Until(d.Until)
 }
 
 func (w *Worker) retry(ctx context.Context, d bot.Delivery, at time.Time, log *slog.Logger) {

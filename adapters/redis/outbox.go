@@ -165,12 +165,14 @@ func (s *Store) Take(ctx context.Context, platform bot.Platform, n int, block ti
 	deadline := time.Now().Add(block)
 	for {
 		keys := []string{s.k.delayed(platform), urgent, routine}
+		// The claim runs on the server's clock from the moment the script takes the entries.
+		until := s.sendBy(time.Now())
 		res, err := takeScript.Run(ctx, s.c, keys, s.clock.Now().UnixMilli(), n, group, s.consumer,
 			s.claimTimeout.Milliseconds(), s.k.bodyPrefix()).Slice()
 		if err != nil {
 			return nil, fmt.Errorf("take %s: %w", platform, err)
 		}
-		ds, err := s.deliveries(res)
+		ds, err := s.deliveries(res, until)
 		if err != nil || len(ds) > 0 {
 			return ds, err
 		}
@@ -208,6 +210,8 @@ func (s *Store) readBlocking(ctx context.Context, urgent, routine string, n int,
 		}
 		return nil, fmt.Errorf("take: read: %w", err)
 	}
+	// The entries were delivered to this consumer just before the read returned.
+	until := s.sendBy(time.Now())
 	var res []any
 	for _, st := range streams {
 		idx := int64(2)
@@ -230,11 +234,18 @@ func (s *Store) readBlocking(ctx context.Context, urgent, routine string, n int,
 			res = append(res, []any{idx, m.ID, b, vals[1]})
 		}
 	}
-	return s.deliveries(res)
+	return s.deliveries(res, until)
 }
 
-// deliveries decodes takeScript's rows (and readBlocking's, which have the same shape).
-func (s *Store) deliveries(rows []any) ([]bot.Delivery, error) {
+// sendBy is Delivery.Until for entries claimed at t: a quarter of the claim timeout before it
+// runs out, which leaves a send started at the last moment time to finish and be marked done.
+func (s *Store) sendBy(t time.Time) time.Time {
+	return t.Add(s.claimTimeout - s.claimTimeout/4)
+}
+
+// deliveries decodes takeScript's rows (and readBlocking's, which have the same shape), claimed
+// until until.
+func (s *Store) deliveries(rows []any, until time.Time) ([]bot.Delivery, error) {
 	var ds []bot.Delivery
 	for _, r := range rows {
 		row, ok := r.([]any)
@@ -248,7 +259,7 @@ func (s *Store) deliveries(rows []any) ([]bot.Delivery, error) {
 		if err != nil {
 			return nil, fmt.Errorf("take %s: open: %w", handle, err)
 		}
-		d := bot.Delivery{Attempt: attempt, Handle: handle}
+		d := bot.Delivery{Attempt: attempt, Handle: handle, Until: until}
 		if err := json.Unmarshal(plain, &d.Outgoing); err != nil {
 			return nil, fmt.Errorf("take %s: decode: %w", handle, err)
 		}
