@@ -200,21 +200,16 @@ type concern struct {
 	Acked     time.Time // real time the acknowledgement was pressed
 }
 
-const (
-	labelConfirm = "Patvirtinti" // dialog.confirm and alert.btn.ack
-	labelYes     = "Dalyvausiu"  // meetings.btn.yes and visits.btn.confirm
-	labelNo      = "Nedalyvausiu"
-)
-
-// cardTitle is how a concern's card starts: alert.title.concern without its ID.
+// isCard reports whether text is the card of the concern about caseCode.
 func isCard(text, caseCode string) bool {
-	m := reCard.FindStringSubmatch(text)
-	return m != nil && m[2] == caseCode
+	c, ok := field(reCard, text, "case")
+	return ok && c == caseCode
 }
 
 // raise types the concern shortcut and confirms the summary the bot shows.
 func (d *driver) raise(ctx context.Context, c *concern) error {
-	text := fmt.Sprintf("/concern %s skubu smurtas Mokinys su mėlynėmis, sako bijantis grįžti namo (bandymas %d)", c.Case, c.N)
+	// The shortcut with urgency and category by their IDs, which the command reads in any language.
+	text := fmt.Sprintf("/concern %s urgent violence Mokinys su mėlynėmis, sako bijantis grįžti namo (bandymas %d)", c.Case, c.N)
 	if err := d.say(ctx, c.Sender, text); err != nil {
 		return fmt.Errorf("concern %s: %w", c.Case, err)
 	}
@@ -237,14 +232,14 @@ func (d *driver) raise(ctx context.Context, c *concern) error {
 // acknowledge waits for the acker's card and presses its acknowledge button.
 func (d *driver) acknowledge(ctx context.Context, c *concern, think time.Duration) error {
 	card, err := d.waitFor(ctx, c.Acker, 3*time.Minute, func(v view) bool {
-		_, ok := v.button(labelConfirm)
+		_, ok := v.button(labelAck)
 		return ok && isCard(v.text, c.Case)
 	})
 	if err != nil {
 		return fmt.Errorf("concern %s: no card with a button for %s: %w", c.Case, c.Acker.ID, err)
 	}
 	sleepCtx(ctx, think)
-	if err := d.press(ctx, c.Acker, card, labelConfirm); err != nil {
+	if err := d.press(ctx, c.Acker, card, labelAck); err != nil {
 		return fmt.Errorf("concern %s: acknowledge: %w", c.Case, err)
 	}
 	c.mu.Lock()
@@ -268,13 +263,14 @@ func (d *driver) rsvp(ctx context.Context, p *person, title, label string) error
 // joinVisit confirms the visit whose card is in area, as p.
 func (d *driver) joinVisit(ctx context.Context, p *person, area string) error {
 	card, err := d.waitFor(ctx, p, 3*time.Minute, func(v view) bool {
-		_, ok := v.button(labelYes)
-		return ok && reVisitCard.MatchString(v.text) && strings.Contains(v.text, "Apylinkė: "+area)
+		_, ok := v.button(labelJoin)
+		a, _ := field(reVisitCard, v.text, "area")
+		return ok && a == area
 	})
 	if err != nil {
 		return fmt.Errorf("visit card (%s) for %s: %w", area, p.ID, err)
 	}
-	return d.press(ctx, p, card, labelYes)
+	return d.press(ctx, p, card, labelJoin)
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {

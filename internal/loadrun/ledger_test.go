@@ -68,21 +68,6 @@ func ledger(tg *telegramtest.Server, sl *slackfake.Server) []record {
 	return out
 }
 
-// Signatures: the catalog's Lithuanian texts with the IDs and case codes in them, so that each
-// logical message is recognised whatever else it says.
-var (
-	reCard       = regexp.MustCompile(`Susirūpinimas (A\d+) · (K-\d{4}-\d+)`)                                   // alert.title.concern
-	reSentOK     = regexp.MustCompile(`Susirūpinimas (A\d+) \((K-\d{4}-\d+)\) išsiųstas`)                       // alert.sent
-	reSenderAck  = regexp.MustCompile(`Jūsų pranešimą (A\d+) \((K-\d{4}-\d+)\) patvirtino`)                     // alert.sender.acked
-	reGroupNew   = regexp.MustCompile(`Naujas susirūpinimas .* atvejis (K-\d{4}-\d+) \((A\d+)\)`)               // alert.group.new
-	reExhausted  = regexp.MustCompile(`(A\d+) \((K-\d{4}-\d+)\) niekas nepatvirtino per visą`)                  // alert.exhausted
-	reReminder   = regexp.MustCompile(`Primename: posėdis po (\d+) (valand|minut)`)                             // meetings.head.in_*
-	reVisitCard  = regexp.MustCompile(`(?s)^Reidas (V\d+)\b.*Apylinkė: (\S+)`)                                  // visits.title + card
-	reVisitDone  = regexp.MustCompile(`(?s)^Reidas (V\d+)\b.*(Reidas patvirtintas|Reido komanda jau surinkta)`) // visits.told.confirmed*, full
-	reVisitRem   = regexp.MustCompile(`(?s)^Reidas (V\d+)\b.*Priminimas: reidas`)                               // visits.remind.text
-	reSuperseded = regexp.MustCompile(`Apie tai yra naujesnė žinutė`)                                           // copies.superseded
-)
-
 // key names one logical message to one chat: a signature the run can be sure of.
 type key struct {
 	Kind    string // concern.card, concern.sent, concern.acked, concern.group, concern.exhausted, meeting.reminder, visit.card, visit.confirmed, visit.reminder
@@ -118,53 +103,45 @@ func classify(recs []record, sc *scenario, clock appClock) *classified {
 	for _, r := range recs {
 		if r.Edit {
 			c.edits++
-			if m := reVisitCard.FindStringSubmatch(r.Text); m != nil {
-				c.visitArea[m[1]] = m[2]
+			if v, ok := field(reVisitCard, r.Text, "visit"); ok {
+				c.visitArea[v], _ = field(reVisitCard, r.Text, "area")
 			}
 			continue
 		}
 		c.sends++
+		get := func(re *regexp.Regexp, name string) string { v, _ := field(re, r.Text, name); return v }
 		switch {
 		case reCard.MatchString(r.Text):
-			m := reCard.FindStringSubmatch(r.Text)
-			alert(m[2], m[1])
-			add(key{"concern.card", m[2], r.Chat}, r.At)
+			alert(get(reCard, "case"), get(reCard, "id"))
+			add(key{"concern.card", get(reCard, "case"), r.Chat}, r.At)
 		case reSentOK.MatchString(r.Text):
-			m := reSentOK.FindStringSubmatch(r.Text)
-			alert(m[2], m[1])
-			add(key{"concern.sent", m[2], r.Chat}, r.At)
+			alert(get(reSentOK, "case"), get(reSentOK, "id"))
+			add(key{"concern.sent", get(reSentOK, "case"), r.Chat}, r.At)
 		case reSenderAck.MatchString(r.Text):
-			m := reSenderAck.FindStringSubmatch(r.Text)
-			add(key{"concern.acked", m[2], r.Chat}, r.At)
+			add(key{"concern.acked", get(reSenderAck, "case"), r.Chat}, r.At)
 		case reGroupNew.MatchString(r.Text):
-			m := reGroupNew.FindStringSubmatch(r.Text)
-			alert(m[1], m[2])
-			add(key{"concern.group", m[1], r.Chat}, r.At)
+			alert(get(reGroupNew, "case"), get(reGroupNew, "id"))
+			add(key{"concern.group", get(reGroupNew, "case"), r.Chat}, r.At)
 		case reExhausted.MatchString(r.Text):
-			m := reExhausted.FindStringSubmatch(r.Text)
-			add(key{"concern.exhausted", m[2], r.Chat}, r.At)
-		case strings.Contains(r.Text, sc.MeetingTitle) && reReminder.MatchString(r.Text):
-			m := reReminder.FindStringSubmatch(r.Text)
-			n, _ := strconv.Atoi(m[1])
-			d := time.Duration(n) * time.Minute
-			if m[2] == "valand" {
+			add(key{"concern.exhausted", get(reExhausted, "case"), r.Chat}, r.At)
+		case strings.HasPrefix(r.Text, sc.MeetingTitle) && (reInHours.MatchString(r.Text) || reInMinutes.MatchString(r.Text)):
+			var d time.Duration
+			if n, err := strconv.Atoi(get(reInHours, "count")); err == nil {
 				d = time.Duration(n) * time.Hour
+			} else if n, err := strconv.Atoi(get(reInMinutes, "count")); err == nil {
+				d = time.Duration(n) * time.Minute
 			}
 			add(key{"meeting.reminder", durationYAML(nearest(sc.Reminders, d)), r.Chat}, r.At)
 		case rePrompt.MatchString(r.Text):
-			m := rePrompt.FindStringSubmatch(r.Text)
-			add(key{"concern.prompt", m[1], r.Chat}, r.At)
+			add(key{"concern.prompt", get(rePrompt, "case"), r.Chat}, r.At)
 		case reVisitCard.MatchString(r.Text):
-			m := reVisitCard.FindStringSubmatch(r.Text)
-			c.visitArea[m[1]] = m[2]
-			add(key{"visit.card", m[1], r.Chat}, r.At)
+			c.visitArea[get(reVisitCard, "visit")] = get(reVisitCard, "area")
+			add(key{"visit.card", get(reVisitCard, "visit"), r.Chat}, r.At)
 		case reVisitDone.MatchString(r.Text):
-			m := reVisitDone.FindStringSubmatch(r.Text)
-			add(key{"visit.confirmed", m[1], r.Chat}, r.At)
+			add(key{"visit.confirmed", get(reVisitDone, "visit"), r.Chat}, r.At)
 		case reVisitRem.MatchString(r.Text):
-			// Which reminder it is: the one due last before it arrived.
-			m := reVisitRem.FindStringSubmatch(r.Text)
-			add(key{"visit.reminder:" + m[1], "", r.Chat}, r.At) // offset resolved once areas are known
+			// Which reminder it is is known once the visits' areas are (below).
+			add(key{"visit.reminder:" + get(reVisitRem, "visit"), "", r.Chat}, r.At)
 		default:
 			c.other++
 		}

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -15,8 +14,6 @@ import (
 	"github.com/tiltas/tiltas/bot"
 	"github.com/tiltas/tiltas/bot/alerts"
 )
-
-var rePrompt = regexp.MustCompile(`(?s)Patikrinkite ir patvirtinkite.*Atvejis: (K-\d{4}-\d+)`) // alert.ask.confirm + alert.summary.case
 
 // expected lists the messages the run is sure must arrive once each (want), and those that may
 // arrive at most once (allowed: a concern acknowledged just after its step's wait ran out).
@@ -486,7 +483,7 @@ func (r *run) staleCopies(c *classified) int {
 		}
 		for _, p := range r.m.rights[cn.Area] {
 			for _, text := range currentTexts(r.tg, r.sl, p) {
-				if isCard(text, cn.Case) && !strings.Contains(text, "Patvirtino") {
+				if isCard(text, cn.Case) && !reAckedState.MatchString(text) {
 					stale++
 				}
 			}
@@ -501,14 +498,14 @@ func (r *run) staleCopies(c *classified) int {
 		return false
 	}
 	for _, p := range r.m.meetingAudience() {
-		if !live(p, func(s string) bool { return strings.HasPrefix(s, r.sc.MeetingTitle) && strings.Contains(s, "Kada:") }) {
+		if !live(p, func(s string) bool { return strings.HasPrefix(s, r.sc.MeetingTitle) && reMeetWhen.MatchString(s) }) {
 			stale++
 		}
 	}
 	for _, v := range r.sc.Visits {
 		no := r.visitNo(c, v.Area)
 		for _, p := range r.m.visitPool(v) {
-			if !live(p, func(s string) bool { return strings.HasPrefix(s, "Reidas "+no) && strings.Contains(s, "Apylinkė:") }) {
+			if !live(p, func(s string) bool { v, ok := field(reVisitCard, s, "visit"); return ok && v == no }) {
 				stale++
 			}
 		}
