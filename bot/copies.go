@@ -48,9 +48,15 @@ func (c *Copies) Send(ctx context.Context, id string, to []string, n Notice, bui
 		if slices.Contains(had, who) {
 			// A newer copy replaces the old one: the old one loses its buttons and points down,
 			// so that only one copy of a record can be acted on.
-			err := c.e.Notify(ctx, Notice{ID: id + ":supersede:" + who, To: who, RefKey: c.refKey(who), Edit: true, Priority: n.Priority, Build: func(lang string) Message {
+			old := Notice{ID: id + ":supersede:" + who, To: who, RefKey: c.refKey(who), Edit: true, Priority: n.Priority, Build: func(lang string) Message {
 				return Message{Lines: []string{c.e.Texts.T(lang, "copies.superseded")}}
-			}})
+			}}
+			// The old copy is named now: the edit may be delivered after the new copy (by another
+			// replica's worker), when RefKey already names the new one.
+			if ref, _, err := Load[MessageRef](ctx, c.e.Records, "ref/"+c.refKey(who)); err == nil {
+				old.Ref = &ref
+			}
+			err := c.e.Notify(ctx, old)
 			if err != nil && !errors.Is(err, ErrNotLinked) {
 				return unreached, err
 			}

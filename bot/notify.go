@@ -18,7 +18,10 @@ type Notice struct {
 	To    string
 	Build func(lang string) Message
 	// RefKey names this copy, so that a later Notice with Edit can change it.
-	RefKey   string
+	RefKey string
+	// Ref, with Edit, pins the edit to that message instead of to whatever RefKey names when the
+	// edit is delivered, which may by then be a newer copy.
+	Ref      *MessageRef
 	Edit     bool
 	Priority Priority
 	// Sender is told if the message cannot be delivered.
@@ -61,7 +64,7 @@ func (e *Engine) Notify(ctx context.Context, n Notice) error {
 	now := e.Clock.Now()
 	o := Outgoing{ID: id, Op: OpSend, To: addr, Msg: m, Priority: n.Priority, RefKey: n.RefKey, Person: p.ID, Sender: n.Sender, Queued: now}
 	if n.Edit {
-		o.Op = OpEdit
+		o.Op, o.Ref = OpEdit, n.Ref
 	} else if n.Priority == Routine && p.Quiet != nil {
 		local := now.In(e.Directory().Location)
 		if p.Quiet.Contains(local) {
