@@ -3,6 +3,7 @@
 package loadrun
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -69,7 +70,8 @@ type run struct {
 
 // TestLoadAndFaultRun is the load and fault run; scripts/loadrun runs it and prints its report.
 // LOADRUN_SPEED (default 120) sets the clock speed, LOADRUN_CONCERNS (160) the concerns raised,
-// LOADRUN_KEEP=1 keeps the work directory (configs, replica logs, Redis AOF) after a passing run.
+// LOADRUN_JITTER_GUARD (100ms) the Telegram limiter's jitter guard, LOADRUN_KEEP=1 keeps the work
+// directory (configs, replica logs, ledger, Redis AOF) after a passing run.
 func TestLoadAndFaultRun(t *testing.T) {
 	loc, err := time.LoadLocation("Europe/Vilnius")
 	if err != nil {
@@ -80,7 +82,8 @@ func TestLoadAndFaultRun(t *testing.T) {
 	r := &run{t: t, m: newMunicipality(), joiners: map[string][]*person{}, recovered: map[int]time.Duration{}}
 	r.sc = &scenario{Start: at(7, 50), Speed: envFloat("LOADRUN_SPEED", 120), StepWait: 30 * time.Minute,
 		Meeting: at(14, 0), MeetingTitle: "Apkrovos bandymo pasitarimas",
-		Reminders: []time.Duration{4 * time.Hour, 2 * time.Hour, time.Hour, 30 * time.Minute}}
+		Reminders:   []time.Duration{4 * time.Hour, 2 * time.Hour, time.Hour, 30 * time.Minute},
+		JitterGuard: cmp.Or(os.Getenv("LOADRUN_JITTER_GUARD"), "100ms")}
 	for i, area := range areas {
 		r.sc.Visits = append(r.sc.Visits, visitSeries{ID: "reidas-" + area, Area: area, Start: at(17, 30*i),
 			Organizer: r.m.social[area][1], Propose: 8 * time.Hour})

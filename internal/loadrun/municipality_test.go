@@ -175,6 +175,8 @@ type scenario struct {
 	MeetingTitle string
 	Reminders    []time.Duration
 	Visits       []visitSeries
+	// JitterGuard widens the Telegram limiter's windows (telegram.limits.jitter_guard).
+	JitterGuard string
 }
 
 type visitSeries struct {
@@ -214,6 +216,7 @@ func (m *municipality) yaml(sc *scenario, redisURL, listen, telegramURL, slackUR
 	w("  api_url: %s", quote(telegramURL))
 	w("  bot_username: tiltas_test_bot")
 	w("  mode: polling")
+	w("  limits: {jitter_guard: %s}", sc.JitterGuard)
 	w("slack:")
 	w("  bot_token_env: TILTAS_SLACK_BOT_TOKEN")
 	w("  signing_secret_env: TILTAS_SLACK_SIGNING_SECRET")

@@ -373,7 +373,7 @@ func (r *run) report() {
 		w("    meeting reminder %-4s %d reminders to Telegram within %.2fs; all Telegram sends then: %.1f/s = %.0f%% of 30/s\n",
 			durationYAML(off), len(burst), span, float64(all)/span, float64(all)/span/30*100)
 	}
-	w("  Telegram 429s          %d provoked (target 0)\n", r.tg.Count429())
+	w("  Telegram 429s          %d provoked (target 0; jitter guard %s)\n", r.tg.Count429(), r.sc.JitterGuard)
 	slackPer := map[string][]time.Time{}
 	s429 := 0
 	for _, call := range r.sl.Calls("") {
