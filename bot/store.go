@@ -240,6 +240,8 @@ type Inbound struct {
 type Inbox interface {
 	// Push queues in unless its ID was pushed before; it reports whether it was new.
 	Push(ctx context.Context, in Incoming) (bool, error)
+	// PushAll queues a batch (one poll's updates) in one go, in order, each unless pushed before.
+	PushAll(ctx context.Context, ins []Incoming) error
 	// Pull waits up to block for queued updates, oldest first, including updates a dead
 	// processor took and never finished.
 	Pull(ctx context.Context, max int, block time.Duration) ([]Inbound, error)

@@ -56,6 +56,16 @@ func (b *Inbox) Push(_ context.Context, in bot.Incoming) (bool, error) {
 	return true, nil
 }
 
+// PushAll pushes each of ins in order.
+func (b *Inbox) PushAll(ctx context.Context, ins []bot.Incoming) error {
+	for _, in := range ins {
+		if _, err := b.Push(ctx, in); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Pull returns up to max updates not taken by a live processor, oldest first.
 func (b *Inbox) Pull(ctx context.Context, max int, block time.Duration) ([]bot.Inbound, error) {
 	deadline := time.Now().Add(block)

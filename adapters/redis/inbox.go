@@ -71,24 +71,58 @@ return 1
 
 // Push queues in unless its ID was pushed before.
 func (b *Inbox) Push(ctx context.Context, in bot.Incoming) (bool, error) {
-	data, err := json.Marshal(in)
+	keys, data, err := b.entry(in)
 	if err != nil {
 		return false, err
 	}
+	n, err := pushScript.Run(ctx, b.c, keys, data, b.seenTTL.Milliseconds()).Int()
+	if err != nil {
+		return false, fmt.Errorf("inbox push: %w", err)
+	}
+	return n == 1, nil
+}
+
+// PushAll queues ins in one round trip (a pipeline of the same script, run in order).
+func (b *Inbox) PushAll(ctx context.Context, ins []bot.Incoming) error {
+	if len(ins) == 0 {
+		return nil
+	}
+	// Load the script once, so that the pipeline's EVALSHAs find it.
+	if err := pushScript.Load(ctx, b.c).Err(); err != nil {
+		return fmt.Errorf("inbox push: %w", err)
+	}
+	_, err := b.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for _, in := range ins {
+			keys, data, err := b.entry(in)
+			if err != nil {
+				return err
+			}
+			pushScript.EvalSha(ctx, p, keys, data, b.seenTTL.Milliseconds())
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("inbox push: %w", err)
+	}
+	return nil
+}
+
+// entry returns an update's keys (seen marker, stream) and its sealed body.
+func (b *Inbox) entry(in bot.Incoming) ([]string, []byte, error) {
+	data, err := json.Marshal(in)
+	if err != nil {
+		return nil, nil, err
+	}
 	if b.sealer != nil {
 		if data, err = b.sealer.Seal(data); err != nil {
-			return false, err
+			return nil, nil, err
 		}
 	}
 	id := in.ID
 	if id == "" {
 		id = bot.NewID()
 	}
-	n, err := pushScript.Run(ctx, b.c, []string{b.seenPrefix + string(in.From.Platform) + ":" + id, b.stream}, data, b.seenTTL.Milliseconds()).Int()
-	if err != nil {
-		return false, fmt.Errorf("inbox push: %w", err)
-	}
-	return n == 1, nil
+	return []string{b.seenPrefix + string(in.From.Platform) + ":" + id, b.stream}, data, nil
 }
 
 func (b *Inbox) ensureGroup(ctx context.Context) {

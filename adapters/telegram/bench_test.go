@@ -395,3 +395,13 @@ func (t *inboxTap) Push(ctx context.Context, in bot.Incoming) (bool, error) {
 	t.tap.mu.Unlock()
 	return t.Inbox.Push(ctx, in)
 }
+
+func (t *inboxTap) PushAll(ctx context.Context, ins []bot.Incoming) error {
+	now := time.Now()
+	t.tap.mu.Lock()
+	for _, in := range ins {
+		t.tap.in[in.ID] = now
+	}
+	t.tap.mu.Unlock()
+	return t.Inbox.PushAll(ctx, ins)
+}

@@ -222,24 +222,25 @@ func (a *Adapter) pollOnce(ctx context.Context) error {
 		return err
 	}
 	last := off.UpdateID
-	var pushErr error
+	var ins []bot.Incoming
 	for _, u := range ups {
 		if u.update != nil {
 			if in, ok := a.convert(ctx, u.update); ok {
-				if _, err := a.deps.Inbox.Push(ctx, in); err != nil {
-					pushErr = fmt.Errorf("push update %d: %w", u.id, err)
-					break
-				}
+				ins = append(ins, in)
 			}
 		}
 		last = u.id
 	}
+	// The whole batch in one round trip; the offset moves only once it is durable.
+	if err := a.deps.Inbox.PushAll(ctx, ins); err != nil {
+		return fmt.Errorf("push updates up to %d: %w", last, err)
+	}
 	if last > off.UpdateID {
 		if err := a.saveOffset(ctx, last); err != nil {
-			return errors.Join(pushErr, err)
+			return err
 		}
 	}
-	return pushErr
+	return nil
 }
 
 var errNoChange = errors.New("no change")

@@ -64,6 +64,19 @@ func RunInbox(t *testing.T, newInbox func(t *testing.T) Inboxes) {
 				t.Fatalf("done updates came back: %v", ins)
 			}
 		}},
+		{"a batch goes in in order, each once", func(t *testing.T, s Inboxes) {
+			batch := []bot.Incoming{incoming("e", 1), incoming("e", 2), incoming("e", 1), incoming("e", 3)}
+			if err := s.Inbox.PushAll(ctx, batch); err != nil {
+				t.Fatal(err)
+			}
+			if fresh, _ := s.Inbox.Push(ctx, incoming("e", 2)); fresh {
+				t.Fatal("an update pushed in a batch was pushed again")
+			}
+			ins, err := s.Inbox.Pull(ctx, 10, 0)
+			if err != nil || len(ins) != 3 || ins[0].ID != "e-1" || ins[1].ID != "e-2" || ins[2].ID != "e-3" {
+				t.Fatalf("pulled %v, %v", ins, err)
+			}
+		}},
 		{"the text survives the round trip", func(t *testing.T, s Inboxes) {
 			in := incoming("b", 1)
 			in.Button, in.Callback, in.Message = "tok", "cb", &bot.MessageRef{Platform: bot.Telegram, Chat: "b", ID: "9"}
