@@ -324,8 +324,8 @@ func (r *run) report() {
 		}
 		w("    unexpected: %s\n", k)
 	}
-	stale := r.staleCopies(c)
-	w("  copies not up to date  %d (acknowledged concerns whose recipients' cards do not show it; meeting or visit copies left without a live card)\n", stale)
+	stale := r.staleCopies(recs, c)
+	w("  copies not up to date  %d (an acknowledged concern's card not saying so; a latest meeting or visit copy not showing it)\n", stale)
 	w("%s", sep)
 	w("TIMER LATENESS (arrival or firing − due; real seconds, and app minutes at ×%g)\n", r.sc.Speed)
 	for _, l := range r.lateness(ctx, c) {
@@ -473,39 +473,54 @@ func durationList(ds []time.Duration) string {
 }
 
 // staleCopies counts copies whose final state is wrong: an acknowledged concern's card that does
-// not say who acknowledged it, and meeting or visit invitees left with no live card (every copy
-// superseded).
-func (r *run) staleCopies(c *classified) int {
+// not say who acknowledged it, and a meeting's or visit's latest copy that no longer shows it
+// (superseded, or turned into something else by an edit meant for another message). The n-th
+// message a chat shows is the n-th send the fake accepted for it.
+func (r *run) staleCopies(recs []record, c *classified) int {
+	sends := map[string][]record{}
+	for _, rec := range recs {
+		if !rec.Edit {
+			sends[rec.Chat] = append(sends[rec.Chat], rec)
+		}
+	}
+	// latest returns what p's chat shows now in place of the last send that matched.
+	latest := func(p *person, match func(string) bool) (string, bool) {
+		list := sends[p.chat()]
+		now := currentTexts(r.tg, r.sl, p)
+		for i := len(list) - 1; i >= 0; i-- {
+			if match(list[i].Text) {
+				if i < len(now) {
+					return now[i], true
+				}
+				return "", true
+			}
+		}
+		return "", false
+	}
 	stale := 0
 	for _, cn := range r.concerns {
 		if cn.Acked.IsZero() {
 			continue
 		}
 		for _, p := range r.m.rights[cn.Area] {
-			for _, text := range currentTexts(r.tg, r.sl, p) {
-				if isCard(text, cn.Case) && !reAckedState.MatchString(text) {
-					stale++
-				}
+			if text, ok := latest(p, func(s string) bool { return isCard(s, cn.Case) }); ok && !(isCard(text, cn.Case) && reAckedState.MatchString(text)) {
+				stale++
 			}
 		}
 	}
-	live := func(p *person, ok func(string) bool) bool {
-		for _, text := range currentTexts(r.tg, r.sl, p) {
-			if ok(text) {
-				return true
-			}
-		}
-		return false
+	isReminder := func(s string) bool {
+		return strings.HasPrefix(s, r.sc.MeetingTitle) && (reInHours.MatchString(s) || reInMinutes.MatchString(s))
 	}
 	for _, p := range r.m.meetingAudience() {
-		if !live(p, func(s string) bool { return strings.HasPrefix(s, r.sc.MeetingTitle) && reMeetWhen.MatchString(s) }) {
+		if text, ok := latest(p, isReminder); ok && !(strings.HasPrefix(text, r.sc.MeetingTitle) && reMeetWhen.MatchString(text)) {
 			stale++
 		}
 	}
 	for _, v := range r.sc.Visits {
 		no := r.visitNo(c, v.Area)
+		isVisit := func(s string) bool { x, ok := field(reVisitCard, s, "visit"); return ok && x == no }
 		for _, p := range r.m.visitPool(v) {
-			if !live(p, func(s string) bool { v, ok := field(reVisitCard, s, "visit"); return ok && v == no }) {
+			if text, ok := latest(p, isVisit); ok && !isVisit(text) {
 				stale++
 			}
 		}
