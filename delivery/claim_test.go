@@ -1,0 +1,87 @@
+package delivery_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tiltas/tiltas/adapters/redis"
+	"github.com/tiltas/tiltas/bot"
+	"github.com/tiltas/tiltas/delivery"
+	"github.com/tiltas/tiltas/internal/redistest"
+)
+
+// recordingLimiter lets everything through at once and records what it was asked.
+type recordingLimiter struct {
+	mu    sync.Mutex
+	to    []bot.Address
+	waits []time.Duration
+	// wait, when set, is how long the first reservation asks to wait.
+	wait time.Duration
+}
+
+func (l *recordingLimiter) Reserve(_ context.Context, to bot.Address, maxWait time.Duration) (time.Duration, bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.to = append(l.to, to)
+	l.waits = append(l.waits, maxWait)
+	if len(l.to) == 1 && l.wait > 0 {
+		return l.wait, l.wait <= maxWait, nil
+	}
+	return 0, true, nil
+}
+
+func (l *recordingLimiter) Block(context.Context, bot.Address, time.Duration) error { return nil }
+
+// An edit counts in the rate-limit window of the conversation the flow addressed: a group's edit
+// in the group's window, although the ref it edits does not say it is a group.
+func TestGroupEditIsLimitedAsAGroup(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t, redistest.Prefix(t, redistest.Client(t)))
+	group := bot.Address{Platform: bot.Telegram, Chat: "-1001", Group: true}
+	if _, err := s.Write(ctx, bot.Write{Key: "ref/alert/A1/group/g", Data: []byte(`{"platform":"telegram","chat":"-1001","id":"7"}`), Version: bot.Any}); err != nil {
+		t.Fatal(err)
+	}
+	edit := bot.Outgoing{ID: "e1", Op: bot.OpEdit, To: group, RefKey: "alert/A1/group/g", Msg: bot.Message{Lines: []string{"acknowledged"}}, Queued: time.Now()}
+	if err := s.Enqueue(ctx, edit); err != nil {
+		t.Fatal(err)
+	}
+	l := &recordingLimiter{}
+	w := worker(s, newPlatform(), nil)
+	w.Limiter = l
+	if err := w.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(l.to) != 1 || !l.to[0].Group || l.to[0].Key() != group.Key() {
+		t.Errorf("edit reserved as %+v, want the group %+v", l.to, group)
+	}
+}
+
+// A worker waits for a rate limit only as long as its claim on the message lasts: past that,
+// another worker may take the message over and send it too.
+func TestRateLimitWaitEndsBeforeTheClaim(t *testing.T) {
+	ctx := context.Background()
+	s, err := redis.New(redis.Options{Client: redistest.Client(t), Prefix: redistest.Prefix(t, redistest.Client(t)), ClaimTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Enqueue(ctx, msg(1, "a")); err != nil {
+		t.Fatal(err)
+	}
+	// The limiter asks the first send to wait 3s: longer than the claim (2s) allows.
+	l := &recordingLimiter{wait: 3 * time.Second}
+	p := newPlatform()
+	w := &delivery.Worker{Platform: bot.Telegram, Queue: s, Messenger: p, Records: s, Limiter: l, MaxWait: 10 * time.Second}
+	if err := w.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.waits) == 0 || l.waits[0] > 1500*time.Millisecond {
+		t.Fatalf("first reservation allowed a wait of %v, want at most three quarters of the 2s claim", l.waits)
+	}
+	if p.total() != 0 {
+		t.Errorf("sent %d times: the message should have gone back to the queue", p.total())
+	}
+}
