@@ -4,7 +4,6 @@ package loadrun
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -289,5 +288,3 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 
 // sleepUntil sleeps until the real time t.
 func sleepUntil(ctx context.Context, t time.Time) bool { return sleepCtx(ctx, time.Until(t)) }
-
-var errStopped = errors.New("run stopped")

@@ -237,8 +237,11 @@ func (r *run) report() {
 			tgPeople++
 		}
 	}
-	acked, confirmed := 0, 0
+	acked, confirmed, escalate := 0, 0, 0
 	for _, cn := range r.concerns {
+		if !cn.Ack {
+			escalate++
+		}
 		if !cn.Confirmed.IsZero() {
 			confirmed++
 		}
@@ -254,7 +257,7 @@ func (r *run) report() {
 	w("people         %d (%d on Telegram, %d on Slack) in %d institutions; 3 replicas, 1 Redis (AOF everysec)\n",
 		len(r.m.people), tgPeople, slPeople, len(r.m.insts))
 	w("concerns       %d raised (%d confirmed), %d acknowledged by a first-step recipient, %d left to escalate (3 steps × %s)\n",
-		len(r.concerns), confirmed, acked, len(r.concerns)-len(r.concerns)*2/3, durationYAML(r.sc.StepWait))
+		len(r.concerns), confirmed, acked, escalate, durationYAML(r.sc.StepWait))
 	w("meeting        1 one-off, %d people reminded %s before\n", len(r.m.meetingAudience()), durationList(r.sc.Reminders))
 	w("visits         %d series, each proposed to its area's pool and confirmed by two; reminders %s before\n", len(r.sc.Visits), durationList(visitReminders))
 	w("driver         %d commands, %d presses; Slack requests resent %d; load balancer passed %d on to another replica, %d refused\n",
@@ -434,10 +437,11 @@ func (r *run) report() {
 	}
 	w("%s", sep)
 	out := b.String()
-	fmt.Print(out)
 	_ = os.WriteFile(r.work+"/report.txt", []byte(out), 0o644)
 	if p := os.Getenv("LOADRUN_REPORT"); p != "" {
-		_ = os.WriteFile(p, []byte(out), 0o644)
+		_ = os.WriteFile(p, []byte(out), 0o644) // scripts/loadrun prints it after go test's output
+	} else {
+		fmt.Print(out)
 	}
 	if len(lost) > 0 {
 		t.Errorf("%d messages lost (target 0)", len(lost))
