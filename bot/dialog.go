@@ -271,7 +271,7 @@ func (e *Engine) editPressed(ctx context.Context, r *Request, m Message) {
 	if r.Message == nil {
 		return
 	}
-	if err := e.Outbox.Enqueue(ctx, Outgoing{ID: r.nextID(), Op: OpEdit, To: r.Message.Address(), Ref: r.Message, Msg: m, Person: r.Person.ID, Priority: Urgent, Queued: e.Clock.Now()}); err != nil {
+	if err := e.Outbox.Enqueue(ctx, Outgoing{ID: r.nextID(), Op: OpEdit, To: r.pressedIn(), Ref: r.Message, Msg: m, Person: r.Person.ID, Priority: Urgent, Queued: e.Clock.Now()}); err != nil {
 		e.Log.Warn("dialog message not edited", "person", r.Person.ID, "err", err)
 	}
 }

@@ -267,7 +267,17 @@ func (r *Request) Edit(ctx context.Context, m Message) error {
 	if err != nil {
 		return err
 	}
-	return r.e.Outbox.Enqueue(ctx, Outgoing{ID: r.nextID(), Op: OpEdit, To: r.Message.Address(), Ref: r.Message, Msg: m, Person: r.Person.ID, Priority: Urgent, Queued: r.e.Clock.Now()})
+	return r.e.Outbox.Enqueue(ctx, Outgoing{ID: r.nextID(), Op: OpEdit, To: r.pressedIn(), Ref: r.Message, Msg: m, Person: r.Person.ID, Priority: Urgent, Queued: r.e.Clock.Now()})
+}
+
+// pressedIn is the conversation of the message whose button r pressed: the request's own chat
+// when the press came from there (it knows whether that is a group, which rate limits depend on),
+// else what the message's ref says.
+func (r *Request) pressedIn() Address {
+	if r.Chat.Platform == r.Message.Platform && r.Chat.Chat == r.Message.Chat {
+		return r.Chat
+	}
+	return r.Message.Address()
 }
 
 // Say replies with catalog message id.

@@ -293,3 +293,38 @@ func TestPickedPersonShowsByName(t *testing.T) {
 	h.MustSee("ona-p", "→ Tomas Kazlauskas")
 	h.MustNotSee("ona-p", "→ tomas-k")
 }
+
+// recordingQueue notes every message queued.
+type recordingQueue struct {
+	bot.DeliveryQueue
+	mu  sync.Mutex
+	out []bot.Outgoing
+}
+
+func (q *recordingQueue) Enqueue(ctx context.Context, msgs ...bot.Outgoing) error {
+	q.mu.Lock()
+	q.out = append(q.out, msgs...)
+	q.mu.Unlock()
+	return q.DeliveryQueue.Enqueue(ctx, msgs...)
+}
+
+// TestEditAfterAGroupPressIsAGroupSend: the edit after a button pressed in a group goes out as a
+// group message, so that it counts in the group's rate-limit window.
+func TestEditAfterAGroupPressIsAGroupSend(t *testing.T) {
+	base := flowtest.New(t, flowtest.Options{})
+	q := &recordingQueue{DeliveryQueue: base.Stores.Queue}
+	st := base.Stores
+	st.Queue = q
+	h := flowtest.New(t, flowtest.Options{Stores: &st})
+	h.SayIn("vtas-grupe", "aiste-r", "/lang")
+	h.PressOn("aiste-r", "group:vtas-grupe", "English")
+	for _, o := range q.out {
+		if o.Op == bot.OpEdit {
+			if !o.To.Group || o.To.Chat != "group:vtas-grupe" {
+				t.Fatalf("edit after a group press addressed %+v", o.To)
+			}
+			return
+		}
+	}
+	t.Fatal("no edit after the press")
+}
