@@ -29,8 +29,6 @@ func (c appClock) real(app time.Time) time.Time {
 	return c.origin.Add(time.Duration(float64(app.Sub(c.start)) / c.speed))
 }
 
-// toReal turns an app-time span into the real time it takes.
-func (c appClock) toReal(d time.Duration) time.Duration { return time.Duration(float64(d) / c.speed) }
 
 // view is a message in a person's direct chat as it reads now, on either platform.
 type view struct {
