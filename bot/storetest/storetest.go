@@ -4,7 +4,6 @@
 package storetest
 
 import (
-	"sync"
 	"testing"
 	"time"
 
@@ -27,28 +26,15 @@ type Stores struct {
 	ClaimTimeout time.Duration
 }
 
-// Clock is a fake bot.Clock for stores that read their time from the injected clock.
-type Clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+// Clock is a fake bot.Clock for stores that read their time from the injected clock: a
+// bot.ManualClock whose Advance fits Stores.Wait.
+type Clock struct{ *bot.ManualClock }
 
 // NewClock returns a clock stopped at t.
-func NewClock(t time.Time) *Clock { return &Clock{now: t} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
+func NewClock(t time.Time) *Clock { return &Clock{bot.NewManualClock(t)} }
 
 // Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+func (c *Clock) Advance(d time.Duration) { c.ManualClock.Advance(d) }
 
 // Run checks every store in Stores against the contract in bot/store.go. newStore must return
 // stores that share nothing with any other call's, so that subtests can run in parallel.
