@@ -29,7 +29,6 @@ func (c appClock) real(app time.Time) time.Time {
 	return c.origin.Add(time.Duration(float64(app.Sub(c.start)) / c.speed))
 }
 
-
 // view is a message in a person's direct chat as it reads now, on either platform.
 type view struct {
 	text    string
