@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -316,27 +317,89 @@ func Load(path string) (*Config, error) {
 // Parse decodes r strictly over the defaults, resolves secrets through getenv, and validates.
 // The error lists every problem, one per line, each with its path.
 func Parse(r io.Reader, getenv func(string) string) (*Config, error) {
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
 	c := Defaults()
-	dec := yaml.NewDecoder(r)
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			errs := make([]error, len(te.Errors))
-			for i, e := range te.Errors {
-				errs[i] = errors.New(e)
+	var root yaml.Node
+	if err := yaml.Unmarshal(raw, &root); err != nil {
+		return nil, &Errors{List: []error{err}} // not YAML at all: nothing else can be said
+	}
+	// Unknown keys are errors, listed with their paths alongside every other problem.
+	errs := unknownKeys(&root, reflect.TypeOf(Config{}), "")
+	if root.Kind != 0 {
+		if err := root.Decode(c); err != nil {
+			var te *yaml.TypeError
+			if errors.As(err, &te) {
+				for _, e := range te.Errors {
+					errs = append(errs, errors.New(e))
+				}
+			} else {
+				errs = append(errs, err)
 			}
-			return nil, &Errors{List: errs}
+			return nil, &Errors{List: errs} // values of the wrong type: the rest cannot be checked
 		}
-		return nil, &Errors{List: []error{err}}
 	}
 	c.applyDefaults()
-	errs := c.resolveSecrets(getenv)
+	errs = append(errs, c.resolveSecrets(getenv)...)
 	errs = append(errs, c.Validate()...)
 	if len(errs) > 0 {
 		return c, &Errors{List: errs}
 	}
 	return c, nil
+}
+
+// unknownKeys lists the keys in n that type t has no field for, each with its path.
+func unknownKeys(n *yaml.Node, t reflect.Type, path string) []error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	join := func(k string) string {
+		if path == "" {
+			return k
+		}
+		return path + "." + k
+	}
+	var errs []error
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			errs = append(errs, unknownKeys(c, t, path)...)
+		}
+	case yaml.MappingNode:
+		switch t.Kind() {
+		case reflect.Map:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				errs = append(errs, unknownKeys(n.Content[i+1], t.Elem(), join(n.Content[i].Value))...)
+			}
+		case reflect.Struct:
+			fields := map[string]reflect.Type{}
+			for i := range t.NumField() {
+				f := t.Field(i)
+				name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+				if name != "" && name != "-" {
+					fields[name] = f.Type
+				}
+			}
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k := n.Content[i]
+				ft, ok := fields[k.Value]
+				if !ok {
+					errs = append(errs, fmt.Errorf("%s: unknown key (line %d)", join(k.Value), k.Line))
+					continue
+				}
+				errs = append(errs, unknownKeys(n.Content[i+1], ft, join(k.Value))...)
+			}
+		}
+	case yaml.SequenceNode:
+		if t.Kind() == reflect.Slice {
+			for i, c := range n.Content {
+				errs = append(errs, unknownKeys(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i))...)
+			}
+		}
+	}
+	return errs
 }
 
 // Errors is every problem found in a file.

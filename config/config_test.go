@@ -13,6 +13,12 @@ import (
 
 func noEnv(string) string { return "" }
 
+// directory is the smallest valid directory: one coordinator.
+const directory = `
+institutions: [{id: savivaldybe, name: Savivaldybė, kind: municipality}]
+people: [{id: jurate, name: Jūratė, institution: savivaldybe, roles: [coordinator]}]
+`
+
 func TestExampleIsValid(t *testing.T) {
 	c, err := config.Load("example.yaml")
 	if err != nil {
@@ -74,6 +80,7 @@ meetings:
 		`people[3].institution: unknown institution "vtas"`,
 		`people[3].quiet_hours: want HH:MM-HH:MM`,
 		`alerts.rules[0].steps[0]: the last step must reach the coordinator`,
+		`people: nobody has the coordinator role`,
 		`meetings[0].rrule: not an RFC 5545 RRULE`,
 		`meetings[0].start: want YYYY-MM-DD HH:MM`,
 		`meetings[0].organizers[0]: unknown person "ghost"`,
@@ -94,7 +101,7 @@ func TestUnknownKeysAreErrors(t *testing.T) {
 	if err == nil {
 		t.Fatal("unknown keys accepted")
 	}
-	for _, w := range []string{"line 2: field urll not found", "line 4: field nmae not found"} {
+	for _, w := range []string{"redis.urll: unknown key (line 2)", "people[0].nmae: unknown key (line 4)", `people[0].institution: unknown institution ""`} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("missing %q in %v", w, err)
 		}
@@ -128,7 +135,7 @@ func TestSecretsComeFromExactlyOneSource(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := config.Parse(strings.NewReader(tt.yaml), env)
+			c, err := config.Parse(strings.NewReader(tt.yaml+directory), env)
 			if tt.problem != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.problem) {
 					t.Fatalf("want %q, got %v", tt.problem, err)
@@ -152,11 +159,18 @@ func TestSecretsComeFromExactlyOneSource(t *testing.T) {
 }
 
 func TestDurationsInDays(t *testing.T) {
-	c, err := config.Parse(strings.NewReader("retention: {alerts: 30d}\ndialogs: {idle_timeout: 45m}\n"), noEnv)
+	c, err := config.Parse(strings.NewReader("retention: {alerts: 30d}\ndialogs: {idle_timeout: 45m}\n"+directory), noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Retention.Alerts.D() != 30*24*time.Hour || c.Dialogs.IdleTimeout.D() != 45*time.Minute {
 		t.Errorf("durations: %v %v", c.Retention.Alerts.D(), c.Dialogs.IdleTimeout.D())
+	}
+}
+
+func TestAnEmptyFileIsNotAMunicipality(t *testing.T) {
+	_, err := config.Parse(strings.NewReader(""), noEnv)
+	if err == nil || !strings.Contains(err.Error(), "people: at least one person is required") {
+		t.Fatalf("empty file: %v", err)
 	}
 }

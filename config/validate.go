@@ -243,6 +243,16 @@ func (v *validator) directory(c *Config) {
 			}
 		}
 	}
+	coordinator := false
+	for _, pe := range c.People {
+		coordinator = coordinator || slices.Contains(pe.Roles, string(bot.RoleCoordinator))
+	}
+	switch {
+	case len(c.People) == 0:
+		v.add("people", "at least one person is required")
+	case !coordinator:
+		v.add("people", "nobody has the coordinator role: escalation chains and undeliverable messages end with the coordinator")
+	}
 	for i, in := range c.Institutions {
 		p := fmt.Sprintf("institutions[%d]", i)
 		for _, f := range []struct{ name, id string }{{"designated_contact", in.DesignatedContact}, {"head", in.Head}} {

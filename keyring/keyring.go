@@ -94,6 +94,13 @@ func (k *Keyring) Open(sealed []byte) ([]byte, error) {
 	return plain, nil
 }
 
+// Sealed reports whether v was sealed by a keyring (with any key), so that a store without keys
+// can say so instead of failing to read it as plain data.
+func Sealed(v []byte) bool {
+	_, ok := keyID(v)
+	return ok
+}
+
 // Current reports whether v is sealed with the newest key (false for plain values).
 func (k *Keyring) Current(v []byte) bool {
 	id, ok := keyID(v)

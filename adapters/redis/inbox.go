@@ -180,12 +180,9 @@ func (b *Inbox) Pull(ctx context.Context, max int, block time.Duration) ([]bot.I
 	out := make([]bot.Inbound, 0, len(msgs))
 	for _, m := range msgs {
 		raw, _ := m.Values["b"].(string)
-		data := []byte(raw)
-		if b.sealer != nil {
-			var err error
-			if data, err = b.sealer.Open(data); err != nil {
-				return out, fmt.Errorf("inbox open %s: %w", m.ID, err)
-			}
+		data, err := openWith(b.sealer, []byte(raw))
+		if err != nil {
+			return out, fmt.Errorf("inbox open %s: %w", m.ID, err)
 		}
 		var in bot.Incoming
 		if err := json.Unmarshal(data, &in); err != nil {

@@ -16,6 +16,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/tiltas/tiltas/bot"
+	"github.com/tiltas/tiltas/keyring"
 )
 
 // Defaults for Options.
@@ -131,10 +132,20 @@ func (s *Store) seal(plain []byte) ([]byte, error) {
 }
 
 func (s *Store) open(sealed []byte) ([]byte, error) {
-	if s.sealer == nil {
-		return sealed, nil
+	return openWith(s.sealer, sealed)
+}
+
+// ErrNoKey means a value is encrypted but no encryption key is configured.
+var ErrNoKey = errors.New("the value is encrypted, but encryption.keys is empty: configure the keys it was sealed with")
+
+func openWith(sealer bot.Sealer, v []byte) ([]byte, error) {
+	if sealer == nil {
+		if keyring.Sealed(v) {
+			return nil, ErrNoKey
+		}
+		return v, nil
 	}
-	return s.sealer.Open(sealed)
+	return sealer.Open(v)
 }
 
 // ms is t in Unix milliseconds, rounded up so that nothing is due before its time.

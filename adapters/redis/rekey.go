@@ -108,17 +108,19 @@ func (s *Store) reseal(ctx context.Context, rk Rekeyer, key, field string, st *R
 		if err != nil {
 			return err
 		}
+		// Open even what is sealed with the newest key's ID: a key ID given a new secret by
+		// mistake must show up as unreadable, not as current.
+		plain, err := rk.Open([]byte(old))
+		if err != nil {
+			st.Failed++
+			return nil
+		}
 		if rk.Current([]byte(old)) {
 			if attempt == 0 {
 				st.Current++
 			} else {
 				st.Raced++
 			}
-			return nil
-		}
-		plain, err := rk.Open([]byte(old))
-		if err != nil {
-			st.Failed++
 			return nil
 		}
 		sealed, err := rk.Seal(plain)

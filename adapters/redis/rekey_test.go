@@ -149,3 +149,17 @@ func mustWrite(t *testing.T, s *redis.Store, w bot.Write) {
 		t.Fatal(err)
 	}
 }
+
+// TestRekeyFindsAKeyIDGivenANewSecret: a value under the newest key's ID that the configured
+// secret cannot open is counted as unreadable, not as current.
+func TestRekeyFindsAKeyIDGivenANewSecret(t *testing.T) {
+	ctx := t.Context()
+	c := standalone(t)
+	p := prefix(t, c)
+	mustWrite(t, newStore(t, c, p, keys(t, k1)), bot.Write{Key: "case/x", Data: []byte("sealed with the first k1")})
+	wrong := keyring.Key{ID: "k1", Secret: []byte("another secret, same id, 32 byte")}
+	recs, _, err := newStore(t, c, p, keys(t, wrong)).Rekey(ctx)
+	if err == nil || recs.Failed != 1 || recs.Current != 0 {
+		t.Fatalf("Rekey = %+v, %v; want 1 unreadable and an error", recs, err)
+	}
+}

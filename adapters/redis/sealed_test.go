@@ -2,11 +2,14 @@ package redis_test
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tiltas/tiltas/adapters/redis"
 	"github.com/tiltas/tiltas/bot"
+	"github.com/tiltas/tiltas/keyring"
 )
 
 // TestSealedAtRest reads the raw keys behind a record and a queued message: neither may hold
@@ -63,5 +66,23 @@ func TestSealedAtRest(t *testing.T) {
 	ds, err := s.Take(ctx, bot.Telegram, 10, 0)
 	if err != nil || len(ds) != 1 || ds[0].Msg.Lines[0] != secret {
 		t.Fatalf("Take = %+v, %v", ds, err)
+	}
+}
+
+// TestSealedWithoutKeysSaysSo: a store configured without keys reading sealed data says that
+// keys are missing, rather than failing to parse it.
+func TestSealedWithoutKeysSaysSo(t *testing.T) {
+	c := standalone(t)
+	p := prefix(t, c)
+	k, err := keyring.New([]keyring.Key{{ID: "k1", Secret: []byte("0123456789abcdef0123456789abcdef")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newStore(t, c, p, k).Write(t.Context(), bot.Write{Key: "case/x", Data: []byte(`{"a":1}`)}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = newStore(t, c, p, nil).Get(t.Context(), "case/x")
+	if !errors.Is(err, redis.ErrNoKey) {
+		t.Fatalf("reading sealed data without keys: %v", err)
 	}
 }

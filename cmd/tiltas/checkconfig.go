@@ -23,7 +23,11 @@ func checkConfig(_ context.Context, fs *flag.FlagSet, args []string, stdout, std
 	if err != nil {
 		var errs *config.Errors
 		if errors.As(err, &errs) {
-			fmt.Fprintf(stderr, "%s: %d problems:\n", *path, len(errs.List))
+			noun := "problems"
+			if len(errs.List) == 1 {
+				noun = "problem"
+			}
+			fmt.Fprintf(stderr, "%s: %d %s:\n", *path, len(errs.List), noun)
 			for _, e := range errs.List {
 				fmt.Fprintf(stderr, "  %v\n", e)
 			}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"regexp"
 	"strings"
 	"time"
 
@@ -112,6 +113,25 @@ func subjectFlags(fs *flag.FlagSet) func(name string, stderr io.Writer) (bot.Sub
 	}
 }
 
+var rePersonID = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+
+// checkSubject refuses what is not a person ID or a case code, before anything is looked up or
+// written to the audit stream (which is not encrypted: a name typed by mistake must not land there).
+func checkSubject(cfg *config.Config, s bot.Subject, name string, stderr io.Writer) bool {
+	if s.Case != "" && !regexp.MustCompile(cfg.Cases.CodePattern).MatchString(s.Case) {
+		fmt.Fprintf(stderr, "tiltas %s: %q is not a case code (cases.code_pattern %s); nothing done\n", name, s.Case, cfg.Cases.CodePattern)
+		return false
+	}
+	if s.Person != "" && !rePersonID.MatchString(s.Person) {
+		fmt.Fprintf(stderr, "tiltas %s: %q is not a person ID; nothing done\n", name, s.Person)
+		return false
+	}
+	if s.Person != "" && cfg.Directory().Person(s.Person) == nil {
+		fmt.Fprintf(stderr, "tiltas %s: note: %s is not in the config's directory (already removed?)\n", name, s.Person)
+	}
+	return true
+}
+
 // subjectName prints a subject for operators.
 type subjectName bot.Subject
 
@@ -143,6 +163,9 @@ func exportCmd(ctx context.Context, fs *flag.FlagSet, args []string, stdout, std
 		return code
 	}
 	defer b.client.Close()
+	if !checkSubject(cfg, s, "export", stderr) {
+		return 2
+	}
 	e, err := engineFor(cfg, b)
 	if err == nil {
 		var x bot.Export
@@ -175,6 +198,9 @@ func eraseCmd(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stde
 		return code
 	}
 	defer b.client.Close()
+	if !checkSubject(cfg, s, "erase", stderr) {
+		return 2
+	}
 	name := subjectName(s).String()
 	if !*yes {
 		fmt.Fprintf(stderr, "This erases everything Tiltas holds about %s; it cannot be undone.\nType yes to go on: ", name)

@@ -803,3 +803,25 @@ func TestUndoBySomeoneElseIsRefusedAndAudited(t *testing.T) {
 		t.Errorf("refusals: %+v", s.Audit("access.refused"))
 	}
 }
+
+// TestExportAndEraseRefuseWhatIsNotAnID: a name typed instead of a case code is refused before it
+// could reach the audit stream.
+func TestExportAndEraseRefuseWhatIsNotAnID(t *testing.T) {
+	c := redistest.Client(t)
+	prefix := redistest.Prefix(t, c)
+	path := rotationConfig(t, prefix, key1)
+	for _, args := range [][]string{
+		{"export", "-case", "Jonas Jonaitis"},
+		{"erase", "-yes", "-case", "Jonas"},
+		{"export", "-person", "Ona Petraitienė"},
+	} {
+		_, errs, code := runCLI(t, "", append(args, "-c", path)...)
+		if code != 2 || !strings.Contains(errs, "nothing done") {
+			t.Errorf("%v: exit %d, %q", args, code, errs)
+		}
+	}
+	out, _, _ := runCLI(t, "", "audit", "-c", path)
+	if strings.Contains(strings.ToLower(out), "jonas") || strings.Contains(out, "Ona Petraitienė") {
+		t.Errorf("a refused name reached the audit stream:\n%s", out)
+	}
+}

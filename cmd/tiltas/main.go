@@ -25,7 +25,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "-c FILE", "run the bot: chat platforms, HTTP endpoints, delivery and timers", serve},
-		{"demo", "[-start 'YYYY-MM-DD HH:MM'] [-as PERSON]", "chat with Tiltas in the terminal on the example municipality; no tokens, no Redis", demo},
+		{"demo", "[-start 'YYYY-MM-DD HH:MM'] [-as PERSON] [-c FILE]", "chat with Tiltas in the terminal on the example municipality; no tokens, no Redis", demo},
 		{"check-config", "-c FILE", "report every problem in a config file (exit 2) or summarise it (exit 0)", checkConfig},
 		{"invite", "PERSON_ID -c FILE", "print a one-time link code (and Telegram deep link) for a person", invite},
 		{"audit", "[-since T] [-until T] -c FILE", "print the audit stream as JSON lines, one event per line", auditCmd},

@@ -196,12 +196,21 @@ func runServeClock(ctx context.Context, cfg *config.Config, path string, log *sl
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	var wg sync.WaitGroup
+	// A component that fails stops the replica, which then exits non-zero, so that an
+	// orchestrator restarts it rather than reading a clean stop.
+	var failedMu sync.Mutex
+	var failed error
 	run := func(name string, fn func(context.Context) error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			if err := fn(runCtx); err != nil && runCtx.Err() == nil {
 				log.Error("component stopped", "component", name, "err", err)
+				failedMu.Lock()
+				if failed == nil {
+					failed = fmt.Errorf("%s: %w", name, err)
+				}
+				failedMu.Unlock()
 				stop()
 			}
 		}()
@@ -284,7 +293,9 @@ func runServeClock(ctx context.Context, cfg *config.Config, path string, log *sl
 	case <-time.After(9 * time.Second):
 		log.Warn("components still busy after 9s; exiting anyway (unfinished work is redelivered)")
 	}
-	return nil
+	failedMu.Lock()
+	defer failedMu.Unlock()
+	return failed
 }
 
 func integrations(cfg *config.Config) []httpapi.Integration {
@@ -351,7 +362,7 @@ func invite(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr
 		fmt.Fprintf(stderr, "tiltas invite: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "Invite code for %s (valid %s, single use): %s\n", pos[0], cfg.Invites.TTL.D(), code2)
+	fmt.Fprintf(stdout, "Invite code for %s (valid %d h, single use): %s\n", pos[0], int(cfg.Invites.TTL.D().Hours()), code2)
 	fmt.Fprintf(stdout, "They send to the bot:  link %s\n", code2)
 	if l := e.DeepLink(code2); l != "" {
 		fmt.Fprintf(stdout, "Telegram link:         %s\n", l)

@@ -187,3 +187,26 @@ func TestServeOverTelegram(t *testing.T) {
 		t.Errorf("readyz = %d %s", code2, body)
 	}
 }
+
+// TestServeFailsWhenItCannotListen: a replica whose HTTP port is taken stops with an error (a
+// non-zero exit), not as if it had been asked to stop.
+func TestServeFailsWhenItCannotListen(t *testing.T) {
+	cfg, path := serveConfig(t)
+	l, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	done := make(chan error, 1)
+	go func() {
+		done <- runServe(context.Background(), cfg, path, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "http") {
+			t.Fatalf("serve = %v, want an http error", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve kept running without its listener")
+	}
+}
