@@ -260,6 +260,11 @@ func (f *Flow) Resolve(ctx context.Context, p *bot.Person, id, outcome string) (
 			if err := f.e.Timers.Cancel(ctx, escTimer(a.ID), ackTimer(a.ID), expireTimer(a.ID)); err != nil {
 				return err
 			}
+			if a.Reminded && a.AckBy != "" {
+				if err := f.closeReminder(ctx, a, a.AckBy); err != nil {
+					return err
+				}
+			}
 			if err := f.e.Retain(ctx, key(a.ID), now.Add(f.cfg.Retention)); err != nil {
 				return err
 			}
@@ -269,6 +274,20 @@ func (f *Flow) Resolve(ctx context.Context, p *bot.Person, id, outcome string) (
 			return f.refresh(ctx, a)
 		}, nil
 	})
+}
+
+func reminderRef(id string) string { return key(id) + "/reminder" }
+
+// closeReminder takes the buttons off the acknowledgement reminder once it no longer applies.
+func (f *Flow) closeReminder(ctx context.Context, a *Alert, who string) error {
+	err := f.e.Notify(ctx, bot.Notice{ID: fmt.Sprintf("alert:%s:%d:reminder-closed", a.ID, a.Seq), To: who, RefKey: reminderRef(a.ID), Edit: true, Record: key(a.ID),
+		Build: func(lang string) bot.Message {
+			return bot.Message{Lines: []string{f.e.Texts.T(lang, "alert.reminder_closed", "ID", a.ID, "Case", a.Case)}}
+		}})
+	if errors.Is(err, bot.ErrNotLinked) {
+		return nil
+	}
+	return err
 }
 
 // ackCheckTimer reminds the acknowledger of an alert still unresolved after the ack timeout.
@@ -286,7 +305,7 @@ func (f *Flow) ackCheckTimer(ctx context.Context, t bot.Timer) error {
 		return ignoreUnknown(err)
 	}
 	// Idempotent effects: the reminder's ID names the acknowledgement.
-	err = f.e.Notify(ctx, bot.Notice{ID: fmt.Sprintf("alert:%s:remind:%d", a.ID, seq), To: a.AckBy, Priority: bot.Urgent, Record: key(a.ID), Build: func(lang string) bot.Message {
+	err = f.e.Notify(ctx, bot.Notice{ID: fmt.Sprintf("alert:%s:remind:%d", a.ID, seq), To: a.AckBy, Priority: bot.Urgent, Record: key(a.ID), RefKey: reminderRef(a.ID), Build: func(lang string) bot.Message {
 		return bot.Message{Lines: []string{f.e.Texts.T(lang, "alert.ack_reminder", "ID", a.ID, "Case", a.Case, "Minutes", int(f.cfg.AckGrace.Minutes()))},
 			Buttons: [][]bot.Button{{bot.Btn(f.e.Texts.T(lang, "alert.btn.still"), "alert.still", a.ID, strconv.Itoa(seq)), bot.Btn(f.e.Texts.T(lang, "alert.btn.resolve"), "alert.resolve", a.ID, "")}}}
 	}})
@@ -336,6 +355,9 @@ func (f *Flow) ackExpireTimer(ctx context.Context, t bot.Timer) error {
 		a.log(f.e.Clock.Now(), "system", "ack_expired", was)
 		return func(ctx context.Context, a *Alert) error {
 			f.e.Record(ctx, bot.AuditEvent{Actor: "system", Kind: "alert.ack_expired", Record: key(a.ID), To: was})
+			if err := f.closeReminder(ctx, a, was); err != nil {
+				return err
+			}
 			if err := f.refresh(ctx, a); err != nil {
 				return err
 			}

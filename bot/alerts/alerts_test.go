@@ -174,6 +174,9 @@ func TestAckTimeoutRemindsThenReopens(t *testing.T) {
 		t.Fatalf("confirmed acknowledgement lapsed: %s", a.State)
 	}
 	h.Advance(2*time.Hour + time.Hour + time.Minute) // second reminder, not confirmed
+	if m := h.MustSee("aiste-r", "šis priminimas nebegalioja"); len(m.Buttons()) != 0 {
+		t.Errorf("the lapsed reminder keeps its buttons: %v", m.Buttons())
+	}
 	a, _ := h.flow.Get(h.Ctx, "A1")
 	if a.State != alerts.Open || a.AckBy != "" {
 		t.Fatalf("after an unanswered reminder: %s by %q", a.State, a.AckBy)
@@ -285,6 +288,7 @@ func TestQuietHoursHoldRoutineButNotUrgent(t *testing.T) {
 func TestShortcutWithBadCaseCodeFallsBackToTheDialog(t *testing.T) {
 	h := newHarness(t, flowtest.Options{})
 	h.Say("giedre-s", "/concern Jonas Jonaitis skubu")
+	h.MustSee("giedre-s", "Tai ne atvejo kodas") // told why, before being asked again
 	h.MustSee("giedre-s", "Atvejo kodas?")
 	h.Say("giedre-s", "Jonas Jonaitis")
 	h.MustSee("giedre-s", "Tai ne atvejo kodas")

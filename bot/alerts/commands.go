@@ -167,6 +167,12 @@ func (f *Flow) concernCommand(ctx context.Context, r *bot.Request) error {
 	if len(args) > 0 && f.e.ValidCaseCode(strings.ToUpper(args[0])) {
 		pre["case"] = strings.ToUpper(args[0])
 		args = args[1:]
+	} else if len(args) > 0 {
+		// A shortcut that does not start with a case code: say why before asking for one.
+		if err := r.Say(ctx, "dialog.bad.case"); err != nil {
+			return err
+		}
+		return f.e.StartDialog(ctx, r, "alert.concern", pre)
 	}
 	if len(args) > 0 {
 		if u := f.matchUrgency(args[0]); u != "" {
