@@ -34,6 +34,7 @@ type Inbox struct {
 
 	mu          sync.Mutex
 	lastReclaim time.Time
+	commits     *groupCommit
 }
 
 // InboxOptions configure an Inbox; only Client is required.
@@ -57,7 +58,7 @@ func NewInbox(o InboxOptions) *Inbox {
 		o.SeenTTL = 7 * 24 * time.Hour
 	}
 	return &Inbox{c: o.Client, stream: o.Prefix + ":{in}:s", seenPrefix: o.Prefix + ":{in}:seen:", sealer: o.Sealer,
-		claimTimeout: o.ClaimTimeout, seenTTL: o.SeenTTL, consumer: "c-" + bot.NewID()}
+		claimTimeout: o.ClaimTimeout, seenTTL: o.SeenTTL, consumer: "c-" + bot.NewID(), commits: newGroupCommit(o.Client, inboxDoneScript)}
 }
 
 // pushScript queues an update unless its ID was seen. KEYS: seen, stream. ARGV: body, ttl ms.
@@ -197,13 +198,17 @@ func (b *Inbox) Pull(ctx context.Context, max int, block time.Duration) ([]bot.I
 
 // Done acknowledges and deletes a handled update, so its text does not linger.
 func (b *Inbox) Done(ctx context.Context, in bot.Inbound) error {
-	_, err := b.c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-		p.XAck(ctx, b.stream, group, in.Handle)
-		p.XDel(ctx, b.stream, in.Handle)
-		return nil
+	return b.commits.do(ctx, func(p goredis.Pipeliner) []goredis.Cmder {
+		return []goredis.Cmder{inboxDoneScript.EvalSha(ctx, p, []string{b.stream}, group, in.Handle)}
 	})
-	return err
 }
+
+// inboxDoneScript acknowledges and deletes an entry in one step. KEYS: stream. ARGV: group, ID.
+var inboxDoneScript = goredis.NewScript(`
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+return 1
+`)
 
 // Locker holds named leases in Redis.
 type Locker struct {

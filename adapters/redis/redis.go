@@ -63,6 +63,7 @@ type Store struct {
 	consumer     string
 	audit        *Audit
 	sweeps       sweeps
+	commits      *groupCommit
 }
 
 // New returns a Store on o.Client. It makes no network call.
@@ -92,6 +93,7 @@ func New(o Options) (*Store, error) {
 		sentTTL:      o.SentTTL,
 		consumer:     "c-" + rand.Text(),
 		audit:        &Audit{c: o.Client, key: k.audit(), clock: o.Clock},
+		commits:      newGroupCommit(o.Client, doneScript),
 	}, nil
 }
 
