@@ -59,3 +59,18 @@ func Update[T any](ctx context.Context, r Records, key string, fn func(v *T, exi
 		return v, err
 	}
 }
+
+// Each calls fn with every record whose key starts with prefix, decoded, skipping records deleted
+// while the scan runs. Exports, erasures and other whole-store walks go through it.
+func Each[T any](ctx context.Context, r Records, prefix string, fn func(key string, v *T) error) error {
+	return r.Scan(ctx, prefix, func(key string) error {
+		v, _, err := Load[T](ctx, r, key)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return fn(key, &v)
+	})
+}

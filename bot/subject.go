@@ -280,11 +280,7 @@ func (e *Engine) exportCore(ctx context.Context, s Subject) (any, error) {
 		} else if !errors.Is(err, ErrNotFound) {
 			return nil, err
 		}
-		err := e.Records.Scan(ctx, "case/", func(key string) error {
-			c, _, err := Load[Case](ctx, e.Records, key)
-			if err != nil {
-				return ignoreGone(err)
-			}
+		err := Each(ctx, e.Records, "case/", func(_ string, c *Case) error {
 			for _, m := range c.Members {
 				if m.Person == s.Person {
 					out.Cases = append(out.Cases, caseRole{Case: c.Code, Role: m.Role})
@@ -295,22 +291,20 @@ func (e *Engine) exportCore(ctx context.Context, s Subject) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		err = e.Records.Scan(ctx, "invite/", func(key string) error {
-			inv, _, err := Load[invite](ctx, e.Records, key)
-			if err == nil && inv.Person == s.Person {
-				out.Invites = append(out.Invites, inv)
+		err = Each(ctx, e.Records, "invite/", func(_ string, inv *invite) error {
+			if inv.Person == s.Person {
+				out.Invites = append(out.Invites, *inv)
 			}
-			return ignoreGone(err)
+			return nil
 		})
 		if err != nil {
 			return nil, err
 		}
-		err = e.Records.Scan(ctx, "btn/", func(key string) error {
-			a, _, err := Load[Action](ctx, e.Records, key)
-			if err == nil && a.For == s.Person {
+		err = Each(ctx, e.Records, "btn/", func(_ string, a *Action) error {
+			if a.For == s.Person {
 				out.Buttons++
 			}
-			return ignoreGone(err)
+			return nil
 		})
 		if err != nil {
 			return nil, err
@@ -323,12 +317,11 @@ func (e *Engine) exportCore(ctx context.Context, s Subject) (any, error) {
 			return nil, err
 		}
 	}
-	err := e.Records.Scan(ctx, "dialog/", func(key string) error {
-		st, _, err := Load[dialogState](ctx, e.Records, key)
-		if err == nil && st.about(s) {
+	err := Each(ctx, e.Records, "dialog/", func(_ string, st *dialogState) error {
+		if st.about(s) {
 			out.Dialogs = append(out.Dialogs, dialogExport{Dialog: st.Dialog, Person: st.Person, Step: st.Step, Answers: st.Answers, Expires: st.Expires})
 		}
-		return ignoreGone(err)
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -340,14 +333,6 @@ func (e *Engine) exportCore(ctx context.Context, s Subject) (any, error) {
 		return nil
 	})
 	return out, err
-}
-
-// ignoreGone treats a record deleted between Scan and Load as not there.
-func ignoreGone(err error) error {
-	if errors.Is(err, ErrNotFound) {
-		return nil
-	}
-	return err
 }
 
 func (e *Engine) eraseCore(ctx context.Context, s Subject) (Erased, error) {
@@ -362,10 +347,9 @@ func (e *Engine) eraseCore(ctx context.Context, s Subject) (Erased, error) {
 		x.Delete(key)
 		return nil
 	}
-	err := e.Records.Scan(ctx, "dialog/", func(key string) error {
-		st, _, err := Load[dialogState](ctx, e.Records, key)
-		if err != nil || !st.about(s) {
-			return ignoreGone(err)
+	err := Each(ctx, e.Records, "dialog/", func(key string, st *dialogState) error {
+		if !st.about(s) {
+			return nil
 		}
 		if err := e.Timers.Cancel(ctx, "dlg:"+key); err != nil {
 			return err
@@ -429,30 +413,24 @@ func (e *Engine) eraseCore(ctx context.Context, s Subject) (Erased, error) {
 	if err != nil {
 		return x, err
 	}
-	for _, prefix := range []string{"invite/", "btn/"} {
-		err := e.Records.Scan(ctx, prefix, func(key string) error {
-			var owner string
-			if prefix == "invite/" {
-				inv, _, err := Load[invite](ctx, e.Records, key)
-				if err != nil {
-					return ignoreGone(err)
-				}
-				owner = inv.Person
-			} else {
-				a, _, err := Load[Action](ctx, e.Records, key)
-				if err != nil {
-					return ignoreGone(err)
-				}
-				owner = a.For
-			}
-			if owner != p {
-				return nil
-			}
-			return del(key)
-		})
-		if err != nil {
-			return x, err
+	// Pending invites and pressable buttons made for the person.
+	err = Each(ctx, e.Records, "invite/", func(key string, inv *invite) error {
+		if inv.Person != p {
+			return nil
 		}
+		return del(key)
+	})
+	if err != nil {
+		return x, err
+	}
+	err = Each(ctx, e.Records, "btn/", func(key string, a *Action) error {
+		if a.For != p {
+			return nil
+		}
+		return del(key)
+	})
+	if err != nil {
+		return x, err
 	}
 	// Refs of messages in the person's chat ("ref/<record>/<person>[/…]"): their chat IDs go.
 	err = e.Records.Scan(ctx, "ref/", func(key string) error {

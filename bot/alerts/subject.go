@@ -2,7 +2,6 @@ package alerts
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"time"
 
@@ -32,16 +31,7 @@ type involvement struct {
 
 // each calls fn with every stored alert.
 func (f *Flow) each(ctx context.Context, fn func(a *Alert) error) error {
-	return f.e.Records.Scan(ctx, "alert/", func(k string) error {
-		a, _, err := bot.Load[Alert](ctx, f.e.Records, k)
-		if errors.Is(err, bot.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		return fn(&a)
-	})
+	return bot.Each(ctx, f.e.Records, "alert/", func(_ string, a *Alert) error { return fn(a) })
 }
 
 func (f *Flow) exportSubject(ctx context.Context, s bot.Subject) (any, error) {

@@ -53,16 +53,7 @@ type meetingsExport struct {
 
 // eachOcc calls fn with every stored occurrence.
 func (f *Flow) eachOcc(ctx context.Context, fn func(o *occurrence) error) error {
-	return f.e.Records.Scan(ctx, "meeting/", func(k string) error {
-		o, _, err := bot.Load[occurrence](ctx, f.e.Records, k)
-		if errors.Is(err, bot.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		return fn(&o)
-	})
+	return bot.Each(ctx, f.e.Records, "meeting/", func(_ string, o *occurrence) error { return fn(o) })
 }
 
 func (f *Flow) exportSubject(ctx context.Context, s bot.Subject) (any, error) {
@@ -91,14 +82,7 @@ func (f *Flow) exportSubject(ctx context.Context, s bot.Subject) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = f.e.Records.Scan(ctx, "meetingseries/", func(k string) error {
-		sr, _, err := bot.Load[seriesRec](ctx, f.e.Records, k)
-		if errors.Is(err, bot.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
+	err = bot.Each(ctx, f.e.Records, "meetingseries/", func(_ string, sr *seriesRec) error {
 		switch {
 		case sr.CreatedBy == p:
 			out.Series = append(out.Series, seriesExport{Series: sr.ID, As: "creator"})
@@ -119,15 +103,11 @@ func (f *Flow) exportSubject(ctx context.Context, s bot.Subject) (any, error) {
 
 // feedTokens calls fn with every calendar feed token of person, by key.
 func (f *Flow) feedTokens(ctx context.Context, person string, fn func(key string, ft feedToken) error) error {
-	return f.e.Records.Scan(ctx, "meetingfeed/", func(k string) error {
-		ft, _, err := bot.Load[feedToken](ctx, f.e.Records, k)
-		if errors.Is(err, bot.ErrNotFound) || err == nil && ft.Person != person {
+	return bot.Each(ctx, f.e.Records, "meetingfeed/", func(k string, ft *feedToken) error {
+		if ft.Person != person {
 			return nil
 		}
-		if err != nil {
-			return err
-		}
-		return fn(k, ft)
+		return fn(k, *ft)
 	})
 }
 

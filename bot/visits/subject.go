@@ -55,16 +55,7 @@ type caseVisit struct {
 
 // each calls fn with every stored visit.
 func (f *Flow) each(ctx context.Context, fn func(v *Visit) error) error {
-	return f.e.Records.Scan(ctx, "visit/", func(k string) error {
-		v, _, err := bot.Load[Visit](ctx, f.e.Records, k)
-		if errors.Is(err, bot.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		return fn(&v)
-	})
+	return bot.Each(ctx, f.e.Records, "visit/", func(_ string, v *Visit) error { return fn(v) })
 }
 
 func (f *Flow) exportSubject(ctx context.Context, s bot.Subject) (any, error) {
