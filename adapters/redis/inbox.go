@@ -34,7 +34,6 @@ type Inbox struct {
 
 	mu          sync.Mutex
 	lastReclaim time.Time
-	commits     *groupCommit
 }
 
 // InboxOptions configure an Inbox; only Client is required.
@@ -57,8 +56,8 @@ func NewInbox(o InboxOptions) *Inbox {
 	if o.SeenTTL <= 0 {
 		o.SeenTTL = 7 * 24 * time.Hour
 	}
-	return &Inbox{c: o.Client, stream: o.Prefix + ":{in}:s", seenPrefix: o.Prefix + ":{in}:seen:", sealer: o.Sealer,
-		claimTimeout: o.ClaimTimeout, seenTTL: o.SeenTTL, consumer: "c-" + bot.NewID(), commits: newGroupCommit(o.Client, inboxDoneScript)}
+	return &Inbox{c: pipelined(o.Client), stream: o.Prefix + ":{in}:s", seenPrefix: o.Prefix + ":{in}:seen:", sealer: o.Sealer,
+		claimTimeout: o.ClaimTimeout, seenTTL: o.SeenTTL, consumer: "c-" + bot.NewID()}
 }
 
 // pushScript queues an update unless its ID was seen. KEYS: seen, stream. ARGV: body, ttl ms.
@@ -198,9 +197,10 @@ func (b *Inbox) Pull(ctx context.Context, max int, block time.Duration) ([]bot.I
 
 // Done acknowledges and deletes a handled update, so its text does not linger.
 func (b *Inbox) Done(ctx context.Context, in bot.Inbound) error {
-	return b.commits.do(ctx, func(p goredis.Pipeliner) []goredis.Cmder {
-		return []goredis.Cmder{inboxDoneScript.EvalSha(ctx, p, []string{b.stream}, group, in.Handle)}
-	})
+	if err := inboxDoneScript.Run(ctx, b.c, []string{b.stream}, group, in.Handle).Err(); err != nil {
+		return fmt.Errorf("inbox done: %w", err)
+	}
+	return nil
 }
 
 // inboxDoneScript acknowledges and deletes an entry in one step. KEYS: stream. ARGV: group, ID.

@@ -37,7 +37,7 @@ func NewLimiter(c goredis.UniversalClient, prefix string, cfg LimitConfig) *Limi
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
-	return &Limiter{c: c, k: keys{prefix}, cfg: cfg}
+	return &Limiter{c: pipelined(c), k: keys{prefix}, cfg: cfg}
 }
 
 // reserveScript reserves the earliest moment t no window forbids: t = max(now, blocked-until,

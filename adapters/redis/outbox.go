@@ -276,10 +276,7 @@ func (s *Store) Done(ctx context.Context, d bot.Delivery, ref bot.MessageRef) er
 		return fmt.Errorf("done %s: %w", d.ID, err)
 	}
 	keys := []string{s.k.body(d.ID), s.k.sent(d.ID), s.k.stream(d.To.Platform, d.Priority), s.k.queued()}
-	err = s.commits.do(ctx, func(p goredis.Pipeliner) []goredis.Cmder {
-		return []goredis.Cmder{doneScript.EvalSha(ctx, p, keys, d.Handle, group, refJSON, s.sentTTL.Milliseconds(), d.ID)}
-	})
-	if err != nil {
+	if err := doneScript.Run(ctx, s.c, keys, d.Handle, group, refJSON, s.sentTTL.Milliseconds(), d.ID).Err(); err != nil {
 		return fmt.Errorf("done %s: %w", d.ID, err)
 	}
 	return nil

@@ -147,7 +147,7 @@ func (s *Store) Scan(ctx context.Context, prefix string, fn func(key string) err
 	match := globEscape(base+prefix) + "*"
 	var mu sync.Mutex
 	seen := map[string]bool{}
-	err := forEachMaster(ctx, s.c, func(ctx context.Context, c goredis.UniversalClient) error {
+	err := forEachMaster(ctx, s.base, func(ctx context.Context, c goredis.UniversalClient) error {
 		var cursor uint64
 		for {
 			ks, next, err := c.Scan(ctx, cursor, match, 1000).Result()

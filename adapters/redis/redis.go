@@ -54,7 +54,8 @@ var (
 // value (Store.Audit) only because its Range would collide with Records.Range. Each Store is one
 // consumer of the outbox streams: run one per replica.
 type Store struct {
-	c            goredis.UniversalClient
+	c            goredis.UniversalClient // commands, autopipelined
+	base         goredis.UniversalClient // the client as given, for walking a Cluster's masters
 	k            keys
 	sealer       bot.Sealer
 	clock        bot.Clock
@@ -63,7 +64,6 @@ type Store struct {
 	consumer     string
 	audit        *Audit
 	sweeps       sweeps
-	commits      *groupCommit
 }
 
 // New returns a Store on o.Client. It makes no network call.
@@ -84,16 +84,17 @@ func New(o Options) (*Store, error) {
 		o.SentTTL = DefaultSentTTL
 	}
 	k := keys{o.Prefix}
+	c := pipelined(o.Client)
 	return &Store{
-		c:            o.Client,
+		c:            c,
+		base:         o.Client,
 		k:            k,
 		sealer:       o.Sealer,
 		clock:        o.Clock,
 		claimTimeout: o.ClaimTimeout,
 		sentTTL:      o.SentTTL,
 		consumer:     "c-" + rand.Text(),
-		audit:        &Audit{c: o.Client, key: k.audit(), clock: o.Clock},
-		commits:      newGroupCommit(o.Client, doneScript),
+		audit:        &Audit{c: c, key: k.audit(), clock: o.Clock},
 	}, nil
 }
 
@@ -162,6 +163,19 @@ func ms(t time.Time) int64 {
 
 // isNil reports Redis's "no such key" reply.
 func isNil(err error) bool { return errors.Is(err, goredis.Nil) }
+
+// pipelined returns c's autopipeliner (go-redis's blocking face): commands that goroutines send
+// while others are on the wire go out together in one pipeline, one write and one read for
+// many, and each caller still waits for its own reply. Replicas handle many conversations at
+// once, each a few commands after another; batching them saves most of the system calls, on
+// both sides, that a command each would cost. Blocking reads are sent on a connection of their
+// own. Should the client offer none, c itself is used.
+func pipelined(c goredis.UniversalClient) goredis.UniversalClient {
+	if ap, err := c.AutoPipeline(); err == nil {
+		return ap
+	}
+	return c
+}
 
 // forEachMaster calls fn with every node that holds data: the masters of a Cluster, or the one
 // server otherwise. Calls may run concurrently.

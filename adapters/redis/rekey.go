@@ -65,7 +65,7 @@ func (s *Store) Rekey(ctx context.Context) (records, outbox RekeyStats, err erro
 func (s *Store) rekeyAll(ctx context.Context, rk Rekeyer, prefix, field string, st *RekeyStats) error {
 	var mu sync.Mutex
 	seen := map[string]bool{}
-	err := forEachMaster(ctx, s.c, func(ctx context.Context, c goredis.UniversalClient) error {
+	err := forEachMaster(ctx, s.base, func(ctx context.Context, c goredis.UniversalClient) error {
 		var cursor uint64
 		for {
 			ks, next, err := c.Scan(ctx, cursor, globEscape(prefix)+"*", 1000).Result()

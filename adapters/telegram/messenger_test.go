@@ -332,6 +332,27 @@ func TestSendLongTextWithAFile(t *testing.T) {
 	}
 }
 
+// TestRequestsGoInOnePiece: the library streams its forms chunked, a write per form part; the
+// adapter sends each request whole, with a Content-Length, and the fake still reads every field
+// and the file.
+func TestRequestsGoInOnePiece(t *testing.T) {
+	m := newMessenger(t, telegramtest.Options{})
+	const chat = 3102
+	lines := strings.Split(strings.Repeat("Susitikimas <b>\n", 100), "\n")
+	if _, err := m.Send(m.ctx, dm(chat), bot.Message{Lines: lines, File: &bot.File{Name: "a.ics", Data: []byte("BEGIN:VCALENDAR")}, Buttons: [][]bot.Button{{btn("Ateisiu", "t")}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, method := range []string{"sendMessage", "sendDocument"} {
+		calls := m.srv.Calls(method)
+		if len(calls) != 1 || calls[0].Chunked || calls[0].Invalid {
+			t.Fatalf("%s calls = %+v", method, calls)
+		}
+	}
+	if doc := m.srv.Calls("sendDocument")[0].Files["document"]; doc == nil || string(doc.Data) != "BEGIN:VCALENDAR" {
+		t.Fatalf("document = %+v", doc)
+	}
+}
+
 func TestDeliveryErrors(t *testing.T) {
 	const chat = 4001
 	tests := []struct {

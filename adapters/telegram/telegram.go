@@ -172,13 +172,14 @@ func New(cfg Config, deps Deps) (*Adapter, error) {
 	a := &Adapter{cfg: cfg, deps: deps, log: deps.Log.With("adapter", "telegram"), username: strings.TrimPrefix(cfg.BotUsername, "@")}
 	a.secret = hashSecret(cfg.WebhookSecret)
 	// One pool for sends and polls. The default transport keeps two idle connections per host,
-	// which makes parallel deliveries open and close connections all the time.
+	// which makes parallel deliveries open and close connections all the time; this one keeps as
+	// many as the delivery worker sends at once (128 by default).
 	a.transport = &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
 		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		ForceAttemptHTTP2:   true,
-		MaxIdleConns:        64,
-		MaxIdleConnsPerHost: 32,
+		MaxIdleConns:        128,
+		MaxIdleConnsPerHost: 128,
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: 10 * time.Second,
 	}
@@ -186,7 +187,7 @@ func New(cfg Config, deps Deps) (*Adapter, error) {
 	b, err := tg.New(cfg.Token,
 		tg.WithServerURL(cfg.APIURL),
 		tg.WithSkipGetMe(),
-		tg.WithHTTPClient(cfg.SendTimeout, &http.Client{Transport: a.transport, Timeout: cfg.SendTimeout}),
+		tg.WithHTTPClient(cfg.SendTimeout, &http.Client{Transport: wholeBody{a.transport}, Timeout: cfg.SendTimeout}),
 		tg.WithErrorsHandler(func(err error) { a.log.Warn("telegram library error", "err", redact(err, cfg.Token)) }),
 		tg.WithDefaultHandler(func(context.Context, *tg.Bot, *models.Update) {}),
 	)

@@ -127,6 +127,9 @@ func TestGoTelegramRequestsAreValid(t *testing.T) {
 	}
 
 	call := srv.Calls("sendMessage")[0]
+	if !call.Chunked || !srv.Calls("sendDocument")[0].Chunked {
+		t.Errorf("the library's bodies did not arrive chunked")
+	}
 	kb, _ := call.Params["reply_markup"].(map[string]any)
 	if rows, _ := kb["inline_keyboard"].([]any); len(rows) != 2 {
 		t.Errorf("reply_markup was not decoded into the call: %#v", call.Params["reply_markup"])

@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -62,6 +63,9 @@ type Call struct {
 	Code    int              // HTTP status answered: 200 or the error code; 0 while in flight
 	Error   string           // error description when Code is not 200
 	Invalid bool             // rejected by spec or limit validation
+	// Chunked tells that the body came with Transfer-Encoding: chunked (as go-telegram/bot
+	// streams it) rather than with a Content-Length.
+	Chunked bool
 	// Field is, for an invalid call, the parameter or nested field at
 	// fault, e.g. "reply_markup.inline_keyboard[0][1].callback_data".
 	Field string
@@ -249,7 +253,7 @@ func (s *Server) Count429() int {
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.seq++
-	call := Call{Time: s.opts.Now(), seq: s.seq, idx: -1}
+	call := Call{Time: s.opts.Now(), seq: s.seq, idx: -1, Chunked: slices.Contains(r.TransferEncoding, "chunked")}
 	s.mu.Unlock()
 
 	result, apiErr := s.serve(r, &call)

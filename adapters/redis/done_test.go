@@ -10,9 +10,9 @@ import (
 	"github.com/tiltas/tiltas/bot"
 )
 
-// TestConcurrentDonesShareRoundTripsAndSurviveAScriptFlush: many workers finishing at once all
+// TestConcurrentDonesSurviveAScriptFlush: many workers finishing at once all
 // get their own answer, and a server that lost its scripts (a restart) is given them again.
-func TestConcurrentDonesShareRoundTripsAndSurviveAScriptFlush(t *testing.T) {
+func TestConcurrentDonesSurviveAScriptFlush(t *testing.T) {
 	ctx := context.Background()
 	c := standalone(t)
 	s := newStore(t, c, prefix(t, c), nil)
