@@ -165,7 +165,7 @@ type dialogPress struct {
 func (e *Engine) dialogInput(ctx context.Context, r *Request, text string, press *dialogPress) (bool, error) {
 	key := dialogKey(r.Chat, r.From)
 	for attempt := 0; attempt < 20; attempt++ {
-		st, ver, err := Load[dialogState](ctx, e.Records, key)
+		st, ver, err := e.loadDialog(ctx, r, key)
 		if errors.Is(err, ErrNotFound) {
 			if press != nil {
 				return true, Tell("core.stale")
@@ -276,11 +276,20 @@ func (e *Engine) editPressed(ctx context.Context, r *Request, m Message) {
 	}
 }
 
+// loadDialog reads the dialog state at key: the one read ahead for r the first time, afresh after.
+func (e *Engine) loadDialog(ctx context.Context, r *Request, key string) (dialogState, int64, error) {
+	if p := r.dialog; p != nil && key == dialogKey(r.Chat, r.From) {
+		r.dialog = nil
+		return p.wait()
+	}
+	return Load[dialogState](ctx, e.Records, key)
+}
+
 // checkExpired tells the person, with their next message at the latest, that a dialog they left
 // expired.
 func (e *Engine) checkExpired(ctx context.Context, r *Request) {
 	key := dialogKey(r.Chat, r.From)
-	st, ver, err := Load[dialogState](ctx, e.Records, key)
+	st, ver, err := e.loadDialog(ctx, r, key)
 	if err != nil || e.Clock.Now().Before(st.Expires) {
 		return
 	}

@@ -223,6 +223,9 @@ type Request struct {
 	inID    string
 	seq     int
 	toast   string
+	// dialog is the dialog state read ahead, alongside the account; the first read of the
+	// dialog takes it, later ones read afresh.
+	dialog *pending[dialogState]
 }
 
 // Engine returns the engine handling r.
@@ -314,6 +317,12 @@ func NewID() string {
 // Handle processes one incoming update and returns what to answer at once.
 func (e *Engine) Handle(ctx context.Context, in Incoming) (Response, error) {
 	r := &Request{e: e, From: in.From, Chat: in.Chat, Text: strings.TrimSpace(in.Text), Message: in.Message, inID: in.ID, Lang: e.Directory().Language}
+	if in.Button == "" && !in.Chat.Group {
+		// Whatever is typed in a direct chat looks at the dialog in progress (an answer, or a
+		// command that first tells of an expired one): read it while the account is read, so
+		// that with a store that batches concurrent reads the two share one round trip.
+		r.dialog = loadAsync[dialogState](ctx, e.Records, dialogKey(in.Chat, in.From))
+	}
 	p, acct, err := e.whoIs(ctx, in.From)
 	if err != nil {
 		return Response{}, err

@@ -74,3 +74,26 @@ func Each[T any](ctx context.Context, r Records, prefix string, fn func(key stri
 		return fn(key, &v)
 	})
 }
+
+// pending is a record being read in the background.
+type pending[T any] struct {
+	done chan struct{}
+	v    T
+	ver  int64
+	err  error
+}
+
+// loadAsync starts Load in a goroutine; wait returns its result.
+func loadAsync[T any](ctx context.Context, r Records, key string) *pending[T] {
+	p := &pending[T]{done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		p.v, p.ver, p.err = Load[T](ctx, r, key)
+	}()
+	return p
+}
+
+func (p *pending[T]) wait() (T, int64, error) {
+	<-p.done
+	return p.v, p.ver, p.err
+}

@@ -31,9 +31,7 @@ type Inbox struct {
 	seenTTL      time.Duration
 	consumer     string
 	once         sync.Once
-
-	mu          sync.Mutex
-	lastReclaim time.Time
+	reclaims     pacer
 }
 
 // InboxOptions configure an Inbox; only Client is required.
@@ -60,69 +58,78 @@ func NewInbox(o InboxOptions) *Inbox {
 		claimTimeout: o.ClaimTimeout, seenTTL: o.SeenTTL, consumer: "c-" + bot.NewID()}
 }
 
-// pushScript queues an update unless its ID was seen. KEYS: seen, stream. ARGV: body, ttl ms.
+// pushScript queues each update unless its ID was seen, and returns 1 or 0 for each.
+// KEYS: stream, then one seen marker per update. ARGV: ttl ms, then one body per update.
 var pushScript = goredis.NewScript(`
-if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[2]) == false then
-  return 0
+local out = {}
+for i = 2, #KEYS do
+  if redis.call('SET', KEYS[i], '1', 'NX', 'PX', ARGV[1]) then
+    redis.call('XADD', KEYS[1], '*', 'b', ARGV[i])
+    out[i - 1] = 1
+  else
+    out[i - 1] = 0
+  end
 end
-redis.call('XADD', KEYS[2], '*', 'b', ARGV[1])
-return 1
+return out
 `)
 
 // Push queues in unless its ID was pushed before.
 func (b *Inbox) Push(ctx context.Context, in bot.Incoming) (bool, error) {
-	keys, data, err := b.entry(in)
+	pushed, err := b.push(ctx, []bot.Incoming{in})
 	if err != nil {
 		return false, err
 	}
-	n, err := pushScript.Run(ctx, b.c, keys, data, b.seenTTL.Milliseconds()).Int()
-	if err != nil {
-		return false, fmt.Errorf("inbox push: %w", err)
-	}
-	return n == 1, nil
+	return pushed[0] == 1, nil
 }
 
-// PushAll queues ins in one round trip (a pipeline of the same script, run in order).
+// PushAll queues ins, those not pushed before, in order and in one script.
 func (b *Inbox) PushAll(ctx context.Context, ins []bot.Incoming) error {
 	if len(ins) == 0 {
 		return nil
 	}
-	// Load the script once, so that the pipeline's EVALSHAs find it.
-	if err := pushScript.Load(ctx, b.c).Err(); err != nil {
-		return fmt.Errorf("inbox push: %w", err)
-	}
-	_, err := b.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		for _, in := range ins {
-			keys, data, err := b.entry(in)
-			if err != nil {
-				return err
-			}
-			pushScript.EvalSha(ctx, p, keys, data, b.seenTTL.Milliseconds())
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("inbox push: %w", err)
-	}
-	return nil
+	_, err := b.push(ctx, ins)
+	return err
 }
 
-// entry returns an update's keys (seen marker, stream) and its sealed body.
-func (b *Inbox) entry(in bot.Incoming) ([]string, []byte, error) {
+func (b *Inbox) push(ctx context.Context, ins []bot.Incoming) ([]int64, error) {
+	keys := make([]string, 0, 1+len(ins))
+	args := make([]any, 0, 1+len(ins))
+	keys = append(keys, b.stream)
+	args = append(args, b.seenTTL.Milliseconds())
+	for _, in := range ins {
+		seen, data, err := b.entry(in)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, seen)
+		args = append(args, data)
+	}
+	pushed, err := pushScript.Run(ctx, b.c, keys, args...).Int64Slice()
+	if err != nil {
+		return nil, fmt.Errorf("inbox push: %w", err)
+	}
+	if len(pushed) != len(ins) {
+		return nil, fmt.Errorf("inbox push: %d answers for %d updates", len(pushed), len(ins))
+	}
+	return pushed, nil
+}
+
+// entry returns an update's seen marker and its sealed body.
+func (b *Inbox) entry(in bot.Incoming) (string, []byte, error) {
 	data, err := json.Marshal(in)
 	if err != nil {
-		return nil, nil, err
+		return "", nil, err
 	}
 	if b.sealer != nil {
 		if data, err = b.sealer.Seal(data); err != nil {
-			return nil, nil, err
+			return "", nil, err
 		}
 	}
 	id := in.ID
 	if id == "" {
 		id = bot.NewID()
 	}
-	return []string{b.seenPrefix + string(in.From.Platform) + ":" + id, b.stream}, data, nil
+	return b.seenPrefix + string(in.From.Platform) + ":" + id, data, nil
 }
 
 func (b *Inbox) ensureGroup(ctx context.Context) {
@@ -140,13 +147,7 @@ func (b *Inbox) Pull(ctx context.Context, max int, block time.Duration) ([]bot.I
 	var msgs []goredis.XMessage
 	// A dead processor's updates wait at least the claim timeout anyway: looking for them a few
 	// times per timeout, not at every pull, saves a round trip per pull.
-	b.mu.Lock()
-	reclaim := time.Since(b.lastReclaim) >= b.claimTimeout/4
-	if reclaim {
-		b.lastReclaim = time.Now()
-	}
-	b.mu.Unlock()
-	if reclaim {
+	if b.reclaims.due(b.claimTimeout) == "1" {
 		var err error
 		msgs, _, err = b.c.XAutoClaim(ctx, &goredis.XAutoClaimArgs{Stream: b.stream, Group: group, Consumer: b.consumer, MinIdle: b.claimTimeout, Start: "0-0", Count: int64(max)}).Result()
 		if err != nil && !isNil(err) {
@@ -156,9 +157,7 @@ func (b *Inbox) Pull(ctx context.Context, max int, block time.Duration) ([]bot.I
 			return nil, fmt.Errorf("inbox reclaim: %w", err)
 		}
 		if len(msgs) == max {
-			b.mu.Lock()
-			b.lastReclaim = time.Time{} // more may be waiting
-			b.mu.Unlock()
+			b.reclaims.again() // more may be waiting
 		}
 	}
 	if len(msgs) == 0 {

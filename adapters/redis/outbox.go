@@ -44,7 +44,7 @@ return 1
 // longer than the claim timeout and reads new ones, urgent stream first, up to max in all.
 // Entries whose body is gone (done or failed meanwhile) are dropped on the way.
 // KEYS: delayed, urgent stream, routine stream. ARGV: now ms, max, group, consumer, claim
-// timeout ms, body key prefix. Returns {stream index (1 urgent, 2 routine), entry ID, body,
+// timeout ms, body key prefix, "1" to reclaim. Returns {stream index (1 urgent, 2 routine), entry ID, body,
 // attempt} per message.
 var takeScript = goredis.NewScript(`
 local max = tonumber(ARGV[2])
@@ -73,7 +73,7 @@ end
 for i = 1, 2 do
   local s = KEYS[i + 1]
   redis.pcall('XGROUP', 'CREATE', s, ARGV[3], '0', 'MKSTREAM')
-  if #out < max then
+  if ARGV[7] == '1' and #out < max then
     local r = redis.call('XAUTOCLAIM', s, ARGV[3], ARGV[4], ARGV[5], '0-0', 'COUNT', max - #out)
     add(i, r[2])
   end
@@ -167,10 +167,14 @@ func (s *Store) Take(ctx context.Context, platform bot.Platform, n int, block ti
 		keys := []string{s.k.delayed(platform), urgent, routine}
 		// The claim runs on the server's clock from the moment the script takes the entries.
 		until := s.sendBy(time.Now())
+		reclaim := s.reclaims.due(s.claimTimeout)
 		res, err := takeScript.Run(ctx, s.c, keys, s.clock.Now().UnixMilli(), n, group, s.consumer,
-			s.claimTimeout.Milliseconds(), s.k.bodyPrefix()).Slice()
+			s.claimTimeout.Milliseconds(), s.k.bodyPrefix(), reclaim).Slice()
 		if err != nil {
 			return nil, fmt.Errorf("take %s: %w", platform, err)
+		}
+		if reclaim == "1" && len(res) >= n {
+			s.reclaims.again()
 		}
 		ds, err := s.deliveries(res, until)
 		if err != nil || len(ds) > 0 {
@@ -212,27 +216,41 @@ func (s *Store) readBlocking(ctx context.Context, urgent, routine string, n int,
 	}
 	// The entries were delivered to this consumer just before the read returned.
 	until := s.sendBy(time.Now())
+	// The bodies, read in one round trip.
+	type entry struct {
+		stream string
+		idx    int64
+		id     string
+		body   *goredis.SliceCmd
+	}
+	var entries []entry
+	_, err = s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for _, st := range streams {
+			idx := int64(2)
+			if st.Stream == urgent {
+				idx = 1
+			}
+			for _, m := range st.Messages {
+				id, _ := m.Values["id"].(string)
+				entries = append(entries, entry{st.Stream, idx, m.ID, p.HMGet(ctx, s.k.body(id), "b", "a")})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("take: read bodies: %w", err)
+	}
 	var res []any
-	for _, st := range streams {
-		idx := int64(2)
-		if st.Stream == urgent {
-			idx = 1
+	for _, e := range entries {
+		vals := e.body.Val()
+		b, ok := vals[0].(string)
+		if !ok {
+			// Finished while it waited on the stream.
+			s.c.XAck(ctx, e.stream, group, e.id)
+			s.c.XDel(ctx, e.stream, e.id)
+			continue
 		}
-		for _, m := range st.Messages {
-			id, _ := m.Values["id"].(string)
-			vals, err := s.c.HMGet(ctx, s.k.body(id), "b", "a").Result()
-			if err != nil {
-				return nil, fmt.Errorf("take %s: %w", id, err)
-			}
-			b, ok := vals[0].(string)
-			if !ok {
-				// Finished while it waited on the stream.
-				s.c.XAck(ctx, st.Stream, group, m.ID)
-				s.c.XDel(ctx, st.Stream, m.ID)
-				continue
-			}
-			res = append(res, []any{idx, m.ID, b, vals[1]})
-		}
+		res = append(res, []any{e.idx, e.id, b, vals[1]})
 	}
 	return s.deliveries(res, until)
 }

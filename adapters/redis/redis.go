@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -64,6 +65,7 @@ type Store struct {
 	consumer     string
 	audit        *Audit
 	sweeps       sweeps
+	reclaims     pacer
 }
 
 // New returns a Store on o.Client. It makes no network call.
@@ -163,6 +165,32 @@ func ms(t time.Time) int64 {
 
 // isNil reports Redis's "no such key" reply.
 func isNil(err error) bool { return errors.Is(err, goredis.Nil) }
+
+// pacer spaces out looking for entries a dead consumer left behind: they wait at least the claim
+// timeout anyway, so looking a few times per timeout, rather than at every read, finds them
+// nearly as soon and spares the server a scan of the pending entries at every read.
+type pacer struct {
+	mu   sync.Mutex
+	last time.Time
+}
+
+// due returns "1" when a quarter of the claim timeout has passed since it last did, else "0".
+func (p *pacer) due(claimTimeout time.Duration) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if time.Since(p.last) < claimTimeout/4 {
+		return "0"
+	}
+	p.last = time.Now()
+	return "1"
+}
+
+// again makes the next call due: the last look found as many as it could take, and more may wait.
+func (p *pacer) again() {
+	p.mu.Lock()
+	p.last = time.Time{}
+	p.mu.Unlock()
+}
 
 // pipelined returns c's autopipeliner (go-redis's blocking face): commands that goroutines send
 // while others are on the wire go out together in one pipeline, one write and one read for
