@@ -131,7 +131,8 @@ func (p *Processor) Process(ctx context.Context, ins []bot.Inbound) {
 }
 
 func (p *Processor) one(ctx context.Context, in bot.Inbound) {
-	log := p.Log.With("platform", in.From.Platform, "update", in.ID)
+	// Built only when something is logged: most updates log nothing.
+	log := func() *slog.Logger { return p.Log.With("platform", in.From.Platform, "update", in.ID) }
 	p.Observe(in.From.Platform, in.Kind)
 	resp, err := p.Handle(ctx, in.Incoming)
 	if err != nil {
@@ -143,18 +144,18 @@ func (p *Processor) one(ctx context.Context, in bot.Inbound) {
 			n, _ = p.Marks.Count(ctx, "inbound-fail/"+string(in.From.Platform)+":"+in.ID, 24*time.Hour)
 		}
 		if n < p.Attempts {
-			log.Error("update failed; it will be retried", "err", err, "attempt", n)
+			log().Error("update failed; it will be retried", "err", err, "attempt", n)
 			return
 		}
-		log.Error("update failed too often; dropped", "err", err)
+		log().Error("update failed too often; dropped", "err", err)
 	}
 	if a := p.Answer[in.From.Platform]; a != nil && (in.Callback != "" || resp.Toast != "") {
 		if err := a.Answer(ctx, in.Incoming, resp); err != nil {
-			log.Warn("answer failed", "err", err)
+			log().Warn("answer failed", "err", err)
 		}
 	}
 	if err := p.Inbox.Done(ctx, in); err != nil {
-		log.Error("inbound done failed", "err", err)
+		log().Error("inbound done failed", "err", err)
 	}
 }
 

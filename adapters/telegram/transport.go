@@ -22,11 +22,14 @@ func (t wholeBody) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Body == nil || req.Body == http.NoBody || req.ContentLength > 0 {
 		return t.next.RoundTrip(req)
 	}
-	data, err := io.ReadAll(io.LimitReader(req.Body, maxRequest+1))
+	var buf bytes.Buffer
+	buf.Grow(4 << 10) // a message with its keyboard, in one allocation
+	_, err := buf.ReadFrom(io.LimitReader(req.Body, maxRequest+1))
 	_ = req.Body.Close()
 	if err != nil {
 		return nil, fmt.Errorf("read request body: %w", err)
 	}
+	data := buf.Bytes()
 	if len(data) > maxRequest {
 		return nil, fmt.Errorf("request body over %d bytes", maxRequest)
 	}
