@@ -3,7 +3,8 @@
 // limiter and the audit stream. Every key starts with a prefix, and every group of keys that one
 // script or transaction touches shares a hash tag ({rec}, {out}, {tm}, {rl}, {audit}), so that in
 // a Cluster it lives in one slot. Record data and queued messages pass through the Sealer, the one
-// place where data at rest is encrypted.
+// place where data at rest is encrypted. Commands go through go-redis's autopipeliner, so that
+// many conversations handled at once share round trips.
 package redis
 
 import (

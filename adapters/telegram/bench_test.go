@@ -167,7 +167,7 @@ func benchBare(b *testing.B, srv *telegramtest.Server, n int) time.Duration {
 	first := pushBatch(srv, firstUser, n, "labas")
 	// The same connection pool as the adapter's, so that the baseline is not held back by the
 	// default transport's two idle connections per host.
-	transport := &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 32, IdleConnTimeout: 90 * time.Second}
+	transport := &http.Transport{MaxIdleConns: 128, MaxIdleConnsPerHost: 128, IdleConnTimeout: 90 * time.Second}
 	defer transport.CloseIdleConnections()
 	echo, err := tg.New(srv.Token(), tg.WithServerURL(srv.URL()), tg.WithSkipGetMe(),
 		tg.WithHTTPClient(time.Minute, &http.Client{Transport: transport, Timeout: time.Minute}),
