@@ -10,8 +10,9 @@ import (
 	"github.com/tiltas/tiltas/bot"
 )
 
-// TestConcurrentDonesSurviveAScriptFlush: many workers finishing at once all
-// get their own answer, and a server that lost its scripts (a restart) is given them again.
+// TestConcurrentDonesSurviveAScriptFlush: many workers finishing at once (their scripts batched
+// by the autopipeliner) all get their own answer, and a server that lost its scripts (a restart)
+// is given them again.
 func TestConcurrentDonesSurviveAScriptFlush(t *testing.T) {
 	ctx := context.Background()
 	c := standalone(t)

@@ -147,7 +147,7 @@ func (b *Inbox) Pull(ctx context.Context, max int, block time.Duration) ([]bot.I
 	var msgs []goredis.XMessage
 	// A dead processor's updates wait at least the claim timeout anyway: looking for them a few
 	// times per timeout, not at every pull, saves a round trip per pull.
-	if b.reclaims.due(b.claimTimeout) == "1" {
+	if b.reclaims.due("in", b.claimTimeout) {
 		var err error
 		msgs, _, err = b.c.XAutoClaim(ctx, &goredis.XAutoClaimArgs{Stream: b.stream, Group: group, Consumer: b.consumer, MinIdle: b.claimTimeout, Start: "0-0", Count: int64(max)}).Result()
 		if err != nil && !isNil(err) {
@@ -157,7 +157,7 @@ func (b *Inbox) Pull(ctx context.Context, max int, block time.Duration) ([]bot.I
 			return nil, fmt.Errorf("inbox reclaim: %w", err)
 		}
 		if len(msgs) == max {
-			b.reclaims.again() // more may be waiting
+			b.reclaims.again("in") // more may be waiting
 		}
 	}
 	if len(msgs) == 0 {

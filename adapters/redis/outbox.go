@@ -118,6 +118,14 @@ redis.call('XDEL', KEYS[2], ARGV[1])
 return 1
 `)
 
+// luaBool is how the scripts take a flag.
+func luaBool(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
 func member(pr bot.Priority, id string) string {
 	if pr == bot.Urgent {
 		return "u:" + id
@@ -167,14 +175,16 @@ func (s *Store) Take(ctx context.Context, platform bot.Platform, n int, block ti
 		keys := []string{s.k.delayed(platform), urgent, routine}
 		// The claim runs on the server's clock from the moment the script takes the entries.
 		until := s.sendBy(time.Now())
-		reclaim := s.reclaims.due(s.claimTimeout)
+		// Each platform's streams are looked at on their own: a busy platform must not use up
+		// the looks of a quiet one.
+		reclaim := s.reclaims.due(string(platform), s.claimTimeout)
 		res, err := takeScript.Run(ctx, s.c, keys, s.clock.Now().UnixMilli(), n, group, s.consumer,
-			s.claimTimeout.Milliseconds(), s.k.bodyPrefix(), reclaim).Slice()
+			s.claimTimeout.Milliseconds(), s.k.bodyPrefix(), luaBool(reclaim)).Slice()
 		if err != nil {
 			return nil, fmt.Errorf("take %s: %w", platform, err)
 		}
-		if reclaim == "1" && len(res) >= n {
-			s.reclaims.again()
+		if reclaim && len(res) >= n {
+			s.reclaims.again(string(platform))
 		}
 		ds, err := s.deliveries(res, until)
 		if err != nil || len(ds) > 0 {

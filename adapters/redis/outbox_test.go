@@ -84,3 +84,48 @@ func TestOutboxDeadWorker(t *testing.T) {
 		})
 	}
 }
+
+// TestBusyPlatformDoesNotHoldUpAnothersReclaim: a dead worker left a Slack message taken; the
+// live worker is kept busy with Telegram messages, taking them as fast as it can, and looks at
+// Slack now and then. The Slack message is still taken back soon after its claim times out.
+func TestBusyPlatformDoesNotHoldUpAnothersReclaim(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	c := standalone(t)
+	p := prefix(t, c)
+	dying, alive := newStore(t, c, p, nil), newStore(t, c, p, nil)
+	lost := bot.Outgoing{ID: "slack-1", Op: bot.OpSend, Queued: time.Now(), To: bot.Address{Platform: bot.Slack, Chat: "C1"}, Msg: bot.Message{Title: "x"}}
+	if err := alive.Enqueue(ctx, lost); err != nil {
+		t.Fatal(err)
+	}
+	if ds, err := dying.Take(ctx, bot.Slack, 1, 0); err != nil || len(ds) != 1 {
+		t.Fatalf("dying worker took %v, %v", ds, err)
+	}
+	start := time.Now()
+	deadline := start.Add(3 * claimTimeout)
+	for i := 0; time.Now().Before(deadline); i++ {
+		// Telegram is never idle: there is always a message to take.
+		m := bot.Outgoing{ID: fmt.Sprint("tg-", i), Op: bot.OpSend, Queued: time.Now(), To: bot.Address{Platform: bot.Telegram, Chat: "1"}, Msg: bot.Message{Title: "x"}}
+		if err := alive.Enqueue(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		ds, err := alive.Take(ctx, bot.Telegram, 10, 0)
+		if err != nil || len(ds) != 1 {
+			t.Fatalf("take telegram: %v, %v", ds, err)
+		}
+		if err := alive.Done(ctx, ds[0], bot.MessageRef{Platform: bot.Telegram, Chat: "1", ID: m.ID}); err != nil {
+			t.Fatal(err)
+		}
+		if i%20 == 0 {
+			got, err := alive.Take(ctx, bot.Slack, 1, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) == 1 && got[0].ID == lost.ID {
+				t.Logf("taken back %v after the dead worker took it (claim timeout %v)", time.Since(start).Round(time.Millisecond), claimTimeout)
+				return
+			}
+		}
+	}
+	t.Fatalf("the dead worker's Slack message was not taken back within %v while Telegram was busy", 3*claimTimeout)
+}

@@ -167,29 +167,35 @@ func ms(t time.Time) int64 {
 // isNil reports Redis's "no such key" reply.
 func isNil(err error) bool { return errors.Is(err, goredis.Nil) }
 
-// pacer spaces out looking for entries a dead consumer left behind: they wait at least the claim
-// timeout anyway, so looking a few times per timeout, rather than at every read, finds them
-// nearly as soon and spares the server a scan of the pending entries at every read.
+// pacer spaces out looking for entries a dead consumer left behind, for each queue on its own
+// (the inbox; each platform's outbox streams): they wait at least the claim timeout anyway, so
+// looking a few times per timeout, rather than at every read, finds them nearly as soon and spares
+// the server a scan of the pending entries at every read.
 type pacer struct {
 	mu   sync.Mutex
-	last time.Time
+	last map[string]time.Time
 }
 
-// due returns "1" when a quarter of the claim timeout has passed since it last did, else "0".
-func (p *pacer) due(claimTimeout time.Duration) string {
+// due reports whether a quarter of the claim timeout has passed since queue was last looked at,
+// and if so counts this as a look.
+func (p *pacer) due(queue string, claimTimeout time.Duration) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if time.Since(p.last) < claimTimeout/4 {
-		return "0"
+	if time.Since(p.last[queue]) < claimTimeout/4 {
+		return false
 	}
-	p.last = time.Now()
-	return "1"
+	if p.last == nil {
+		p.last = map[string]time.Time{}
+	}
+	p.last[queue] = time.Now()
+	return true
 }
 
-// again makes the next call due: the last look found as many as it could take, and more may wait.
-func (p *pacer) again() {
+// again makes queue's next look due at once: the last one found as many as it could take, and
+// more may wait.
+func (p *pacer) again(queue string) {
 	p.mu.Lock()
-	p.last = time.Time{}
+	delete(p.last, queue)
 	p.mu.Unlock()
 }
 

@@ -85,14 +85,14 @@ func connect(ctx context.Context, cfg *config.Config, observeErr func(), clock b
 	return b, nil
 }
 
-// errorHook counts failed Redis commands for /metrics.
+// errorHook counts failed Redis commands for /metrics, each one, in pipelines too.
 type errorHook struct{ inc func() }
 
 func (h errorHook) DialHook(next goredis.DialHook) goredis.DialHook { return next }
 func (h errorHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 	return func(ctx context.Context, cmd goredis.Cmder) error {
 		err := next(ctx, cmd)
-		if err != nil && !errors.Is(err, goredis.Nil) {
+		if failed(cmd, err) {
 			h.inc()
 		}
 		return err
@@ -101,11 +101,25 @@ func (h errorHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 func (h errorHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []goredis.Cmder) error {
 		err := next(ctx, cmds)
-		if err != nil && !errors.Is(err, goredis.Nil) {
-			h.inc()
+		// A pipeline (with the autopipeliner, many callers' commands) fails command by command.
+		for _, c := range cmds {
+			if failed(c, c.Err()) {
+				h.inc()
+			}
 		}
 		return err
 	}
+}
+
+// failed tells a command that failed from "no such key", and from what go-redis asks of each new
+// connection (HELLO, CLIENT SETINFO, CLIENT MAINT_NOTIFICATIONS), which older or smaller servers
+// refuse without harm.
+func failed(cmd goredis.Cmder, err error) bool {
+	if err == nil || errors.Is(err, goredis.Nil) {
+		return false
+	}
+	name := cmd.Name()
+	return name != "hello" && name != "client"
 }
 
 func newLogger(w io.Writer) *slog.Logger {

@@ -9,9 +9,13 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/tiltas/tiltas/adapters/redis"
 	"github.com/tiltas/tiltas/adapters/telegram/telegramtest"
 	"github.com/tiltas/tiltas/bot"
 	"github.com/tiltas/tiltas/config"
@@ -208,5 +212,32 @@ func TestServeFailsWhenItCannotListen(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve kept running without its listener")
+	}
+}
+
+// TestRedisErrorsCountEachFailedCommand: with the autopipeliner many callers' commands travel in
+// one pipeline; the error count counts each that failed, and "no such key" is not an error.
+func TestRedisErrorsCountEachFailedCommand(t *testing.T) {
+	ctx := t.Context()
+	redistest.Client(t) // fails the test when there is no Redis
+	c, err := redis.Connect(ctx, os.Getenv("TILTAS_TEST_REDIS_URL"), redis.Topology{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var n atomic.Int64
+	c.AddHook(errorHook{func() { n.Add(1) }})
+	key := redistest.Prefix(t, c) + ":not-a-number"
+	if err := c.Set(ctx, key, "x", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		p.Incr(ctx, key) // fails: not an integer
+		p.Get(ctx, key+":missing")
+		p.Incr(ctx, key) // fails again
+		return nil
+	})
+	if got := n.Load(); got != 2 {
+		t.Errorf("counted %d failed commands, want 2", got)
 	}
 }
