@@ -10,6 +10,7 @@ import (
 	"github.com/tiltas/tiltas/adapters/memory"
 	"github.com/tiltas/tiltas/bot"
 	"github.com/tiltas/tiltas/config"
+	"github.com/tiltas/tiltas/internal/flowtest"
 )
 
 // A newer copy supersedes the old one by an edit pinned to the old message: with several
@@ -68,4 +69,30 @@ func TestSupersedeEditIsPinnedToTheOldCopy(t *testing.T) {
 	if edits != 1 || len(ds) != 2 {
 		t.Errorf("took %d messages with %d edits, want the new copy and one edit", len(ds), edits)
 	}
+}
+
+// TestRemovedCopyHeldForQuietHoursNeverArrives: copies of a case's message go out at 23:00; one
+// reader's waits out his quiet hours. The case is erased and the copies removed that night: the
+// reader who had it sees the "removed" line, and when the quiet hours end nothing about the case
+// arrives for the other.
+func TestRemovedCopyHeldForQuietHoursNeverArrives(t *testing.T) {
+	h := flowtest.New(t, flowtest.Options{Start: time.Date(2026, 12, 1, 23, 0, 0, 0, flowtest.Vilnius)})
+	const detail = "K-2026-009: vaikas trečią savaitę nelanko mokyklos"
+	copies := h.Engine.Copies("alert/A9")
+	_, err := copies.Send(h.Ctx, "a9", []string{"aiste-r", "mindaugas-l"}, bot.Notice{Priority: bot.Routine},
+		func(*bot.Person, string) bot.Message { return bot.Message{Lines: []string{detail}} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Settle()
+	h.MustSee("aiste-r", detail)
+	h.MustNotSee("mindaugas-l", detail) // quiet hours 22:00-07:00
+	if err := copies.Remove(h.Ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.Settle()
+	h.MustNotSee("aiste-r", detail)
+	h.MustSee("aiste-r", h.Engine.Texts.T("lt", "copies.removed"))
+	h.Advance(10 * time.Hour) // 09:00
+	h.MustNotSee("mindaugas-l", detail)
 }

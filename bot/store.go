@@ -94,6 +94,10 @@ type Outgoing struct {
 // Outbox accepts messages for durable delivery.
 type Outbox interface {
 	Enqueue(ctx context.Context, msgs ...Outgoing) error
+	// Discard drops the queued messages that match picks and returns how many: those held back
+	// for quiet hours, waiting out a retry or not yet taken, so that what is erased meanwhile is
+	// not delivered later. A message a worker is sending at that moment still goes out.
+	Discard(ctx context.Context, match func(Outgoing) bool) (int, error)
 }
 
 // Delivery is an outgoing message taken by a worker.

@@ -142,9 +142,30 @@ func (e *Engine) Erase(ctx context.Context, s Subject, by string) ([]Erased, err
 
 // RemoveMessage replaces the message stored under refKey (in a person's chat or a group) with a
 // short "removed" line, so that erased details do not stay on anyone's screen, and deletes its
-// ref. lang is the reader's language ("" for the directory's). A message not sent yet is edited
-// by its ref key once it is, if that happens within the delivery worker's patience for edits.
+// ref. lang is the reader's language ("" for the directory's). What is still queued under refKey
+// (a copy held back for quiet hours, an edit waiting out a retry) is dropped, so that it cannot
+// bring the details back later; a message being sent at that moment is edited by its ref key once
+// it is sent.
 func (e *Engine) RemoveMessage(ctx context.Context, refKey, lang string) error {
+	if err := e.discardQueued(ctx, func(k string) bool { return k == refKey }); err != nil {
+		return err
+	}
+	return e.removeMessage(ctx, refKey, lang)
+}
+
+// discardQueued drops queued messages whose ref key is picked, and logs how many.
+func (e *Engine) discardQueued(ctx context.Context, pick func(refKey string) bool) error {
+	n, err := e.Outbox.Discard(ctx, func(o Outgoing) bool { return o.RefKey != "" && pick(o.RefKey) })
+	if err != nil {
+		return fmt.Errorf("discard queued messages: %w", err)
+	}
+	if n > 0 {
+		e.Log.Info("queued messages discarded", "count", n)
+	}
+	return nil
+}
+
+func (e *Engine) removeMessage(ctx context.Context, refKey, lang string) error {
 	if lang == "" {
 		lang = e.Directory().Language
 	}
@@ -197,12 +218,17 @@ func (c *Copies) Remove(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// One pass over the queue for every copy, not one per holder.
+	prefix := c.refKey("")
+	if err := c.e.discardQueued(ctx, func(k string) bool { return strings.HasPrefix(k, prefix) }); err != nil {
+		return err
+	}
 	for _, who := range holders {
 		lang := ""
 		if p := c.e.Directory().Person(who); p != nil {
 			lang = c.e.Language(ctx, p)
 		}
-		if err := c.e.RemoveMessage(ctx, c.refKey(who), lang); err != nil {
+		if err := c.e.removeMessage(ctx, c.refKey(who), lang); err != nil {
 			return err
 		}
 	}

@@ -80,6 +80,25 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...bot.Outgoing) error {
 	return nil
 }
 
+// Discard drops the queued messages match picks, taken ones too (their Done, Retry and Fail then
+// find nothing to do).
+func (s *Store) Discard(ctx context.Context, match func(bot.Outgoing) bool) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for id, q := range s.out.msgs {
+		var o bot.Outgoing
+		if err := json.Unmarshal(q.body, &o); err != nil {
+			return n, fmt.Errorf("discard %s: %w", id, err)
+		}
+		if match(o) {
+			delete(s.out.msgs, id)
+			n++
+		}
+	}
+	return n, nil
+}
+
 // Take hands out messages that are due, urgent first and then in the order they were queued,
 // and holds each for ClaimTimeout. Blocking waits in real time, whatever the clock says.
 func (s *Store) Take(ctx context.Context, platform bot.Platform, n int, block time.Duration) ([]bot.Delivery, error) {

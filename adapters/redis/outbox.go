@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -329,6 +330,61 @@ func (s *Store) Fail(ctx context.Context, d bot.Delivery) error {
 		return fmt.Errorf("fail %s: %w", d.ID, err)
 	}
 	return nil
+}
+
+// discardScript drops a queued message: its body (so that a stream entry left behind is dropped
+// when taken), its place in the queued set and in the delayed set. KEYS: body, queued, delayed.
+// ARGV: ID, delayed member. Returns 1 if the message was still there.
+var discardScript = goredis.NewScript(`
+local n = redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[2])
+return n
+`)
+
+// Discard reads every message not yet done (the queued set), a page of bodies per round trip,
+// and drops those match picks. It is meant for erasures, not for every message.
+func (s *Store) Discard(ctx context.Context, match func(bot.Outgoing) bool) (int, error) {
+	ids, err := s.c.ZRange(ctx, s.k.queued(), 0, -1).Result()
+	if err != nil {
+		return 0, fmt.Errorf("discard: %w", err)
+	}
+	n := 0
+	for page := range slices.Chunk(ids, 200) {
+		bodies := make([]*goredis.SliceCmd, len(page))
+		if _, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			for i, id := range page {
+				bodies[i] = p.HMGet(ctx, s.k.body(id), "b")
+			}
+			return nil
+		}); err != nil {
+			return n, fmt.Errorf("discard: %w", err)
+		}
+		for i, id := range page {
+			b, ok := bodies[i].Val()[0].(string)
+			if !ok {
+				continue // done meanwhile
+			}
+			plain, err := s.open([]byte(b))
+			if err != nil {
+				return n, fmt.Errorf("discard %s: open: %w", id, err)
+			}
+			var o bot.Outgoing
+			if err := json.Unmarshal(plain, &o); err != nil {
+				return n, fmt.Errorf("discard %s: decode: %w", id, err)
+			}
+			if !match(o) {
+				continue
+			}
+			keys := []string{s.k.body(id), s.k.queued(), s.k.delayed(o.To.Platform)}
+			dropped, err := discardScript.Run(ctx, s.c, keys, id, member(o.Priority, id)).Int()
+			if err != nil {
+				return n, fmt.Errorf("discard %s: %w", id, err)
+			}
+			n += dropped
+		}
+	}
+	return n, nil
 }
 
 // Sent reads the marker Done left.

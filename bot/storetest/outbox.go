@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ var outboxTests = []test{
 	{"not before", testNotBefore},
 	{"retry", testRetry},
 	{"fail", testFail},
+	{"discard", testDiscard},
 	{"claim timeout", testClaimTimeout},
 	{"stats", testStats},
 	{"block", testTakeBlock},
@@ -266,6 +268,51 @@ func testFail(t *testing.T, s Stores) {
 	}
 	if depth, _, _ := s.Queue.Stats(ctx); depth != 0 {
 		t.Fatalf("Stats depth after Fail = %d", depth)
+	}
+}
+
+// testDiscard drops, of four messages about two records, those about one: held back for quiet
+// hours, waiting out a retry, and never taken. The other record's message still goes out, and a
+// worker finishing a dropped message it held finds nothing wrong.
+func testDiscard(t *testing.T, s Stores) {
+	ctx := t.Context()
+	about := func(id, ref string) bot.Outgoing {
+		o := outgoing(s, id, bot.Routine)
+		o.RefKey = ref
+		return o
+	}
+	held := about("held", "alert/A1/ona")
+	held.NotBefore = s.Clock.Now().Add(time.Hour)
+	retried, fresh, other := about("retried", "alert/A1/jonas"), about("fresh", "alert/A1/rita"), about("other", "alert/A2/ona")
+	enqueue(t, s, held, retried)
+	ds := take(t, s, 10)
+	if !slices.Equal(ids(ds), []string{"retried"}) {
+		t.Fatalf("Take = %q, want [retried]", ids(ds))
+	}
+	if err := s.Queue.Retry(ctx, ds[0], s.Clock.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("Retry: %v", err)
+	}
+	enqueue(t, s, fresh, other)
+	taken := take(t, s, 1) // a worker holds "fresh" while it is discarded
+	n, err := s.Queue.Discard(ctx, func(o bot.Outgoing) bool { return strings.HasPrefix(o.RefKey, "alert/A1/") })
+	if err != nil || n != 3 {
+		t.Fatalf("Discard = %d, %v; want 3", n, err)
+	}
+	if len(taken) == 1 {
+		if err := s.Queue.Done(ctx, taken[0], bot.MessageRef{Platform: bot.Telegram, Chat: "1", ID: "1"}); err != nil {
+			t.Fatalf("Done of a discarded message: %v", err)
+		}
+	}
+	if depth, _, _ := s.Queue.Stats(ctx); depth != 1 {
+		t.Fatalf("Stats depth after Discard = %d, want 1", depth)
+	}
+	s.Wait(s.ClaimTimeout + s.ClaimTimeout/2)
+	got := take(t, s, 10)
+	if !slices.Equal(ids(got), []string{"other"}) {
+		t.Fatalf("Take after Discard = %q, want [other]", ids(got))
+	}
+	if n, err := s.Queue.Discard(ctx, func(bot.Outgoing) bool { return false }); err != nil || n != 0 {
+		t.Fatalf("Discard of nothing = %d, %v", n, err)
 	}
 }
 
