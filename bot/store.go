@@ -94,10 +94,11 @@ type Outgoing struct {
 // Outbox accepts messages for durable delivery.
 type Outbox interface {
 	Enqueue(ctx context.Context, msgs ...Outgoing) error
-	// Discard drops the queued messages that match picks and returns how many: those held back
-	// for quiet hours, waiting out a retry or not yet taken, so that what is erased meanwhile is
-	// not delivered later. A message a worker is sending at that moment still goes out.
-	Discard(ctx context.Context, match func(Outgoing) bool) (int, error)
+	// Discard drops the queued messages that match picks and returns them: those held back for
+	// quiet hours, waiting out a retry or not yet taken, so that what is erased meanwhile is not
+	// delivered later. A message a worker has already taken may still go out. A message that
+	// cannot be read (sealed with a key no longer configured) is left alone, not an error.
+	Discard(ctx context.Context, match func(Outgoing) bool) ([]Outgoing, error)
 }
 
 // Delivery is an outgoing message taken by a worker.

@@ -147,22 +147,24 @@ func (e *Engine) Erase(ctx context.Context, s Subject, by string) ([]Erased, err
 // bring the details back later; a message being sent at that moment is edited by its ref key once
 // it is sent.
 func (e *Engine) RemoveMessage(ctx context.Context, refKey, lang string) error {
-	if err := e.discardQueued(ctx, func(k string) bool { return k == refKey }); err != nil {
+	if _, err := e.DiscardQueued(ctx, func(k string) bool { return k == refKey }); err != nil {
 		return err
 	}
 	return e.removeMessage(ctx, refKey, lang)
 }
 
-// discardQueued drops queued messages whose ref key is picked, and logs how many.
-func (e *Engine) discardQueued(ctx context.Context, pick func(refKey string) bool) error {
-	n, err := e.Outbox.Discard(ctx, func(o Outgoing) bool { return o.RefKey != "" && pick(o.RefKey) })
+// DiscardQueued drops the queued messages (sends and edits not yet delivered) whose ref key pick
+// accepts, returns them, and logs how many. Erasures call it so that nothing held back for quiet
+// hours or waiting out a retry delivers erased details later.
+func (e *Engine) DiscardQueued(ctx context.Context, pick func(refKey string) bool) ([]Outgoing, error) {
+	out, err := e.Outbox.Discard(ctx, func(o Outgoing) bool { return o.RefKey != "" && pick(o.RefKey) })
 	if err != nil {
-		return fmt.Errorf("discard queued messages: %w", err)
+		return out, fmt.Errorf("discard queued messages: %w", err)
 	}
-	if n > 0 {
-		e.Log.Info("queued messages discarded", "count", n)
+	if len(out) > 0 {
+		e.Log.Info("queued messages discarded", "count", len(out))
 	}
-	return nil
+	return out, nil
 }
 
 func (e *Engine) removeMessage(ctx context.Context, refKey, lang string) error {
@@ -171,24 +173,30 @@ func (e *Engine) removeMessage(ctx context.Context, refKey, lang string) error {
 	}
 	m := Message{Lines: []string{e.Texts.T(lang, "copies.removed")}}
 	o := Outgoing{ID: "removed:" + refKey, Op: OpEdit, Msg: m, Priority: Urgent, Queued: e.Clock.Now()}
-	ref, _, err := Load[MessageRef](ctx, e.Records, "ref/"+refKey)
+	ref, ver, err := Load[MessageRef](ctx, e.Records, "ref/"+refKey)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		// Perhaps still on its way: the worker finds the ref once the send is done.
+		// Perhaps being sent right now: the worker finds the ref once the send is done. The ref
+		// is not deleted here: it does not exist yet, and deleting what the worker writes
+		// meanwhile would leave the edit nothing to find.
 		addr, aerr := e.refAddress(ctx, refKey)
 		if aerr != nil {
 			return nil // nobody to edit for
 		}
 		o.To, o.RefKey = addr, refKey
+		return e.Outbox.Enqueue(ctx, o)
 	case err != nil:
 		return err
-	default:
-		o.To, o.Ref = ref.Address(), &ref
 	}
+	o.To, o.Ref = ref.Address(), &ref
 	if err := e.Outbox.Enqueue(ctx, o); err != nil {
 		return err
 	}
-	return Delete(ctx, e.Records, "ref/"+refKey)
+	// Only the ref read: a newer one written meanwhile (a newer copy sent) stays for its edits.
+	if _, err := e.Records.Write(ctx, Write{Key: "ref/" + refKey, Version: ver}); err != nil && !errors.Is(err, ErrConflict) {
+		return err
+	}
+	return nil
 }
 
 // refAddress guesses the chat of a message not sent yet from its ref key, whose last part (for a
@@ -220,7 +228,7 @@ func (c *Copies) Remove(ctx context.Context) error {
 	}
 	// One pass over the queue for every copy, not one per holder.
 	prefix := c.refKey("")
-	if err := c.e.discardQueued(ctx, func(k string) bool { return strings.HasPrefix(k, prefix) }); err != nil {
+	if _, err := c.e.DiscardQueued(ctx, func(k string) bool { return strings.HasPrefix(k, prefix) }); err != nil {
 		return err
 	}
 	for _, who := range holders {

@@ -81,22 +81,29 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...bot.Outgoing) error {
 }
 
 // Discard drops the queued messages match picks, taken ones too (their Done, Retry and Fail then
-// find nothing to do).
-func (s *Store) Discard(ctx context.Context, match func(bot.Outgoing) bool) (int, error) {
+// find nothing to do). match runs without the store's lock, so that it may read records.
+func (s *Store) Discard(ctx context.Context, match func(bot.Outgoing) bool) ([]bot.Outgoing, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
+	bodies := make(map[string][]byte, len(s.out.msgs))
 	for id, q := range s.out.msgs {
-		var o bot.Outgoing
-		if err := json.Unmarshal(q.body, &o); err != nil {
-			return n, fmt.Errorf("discard %s: %w", id, err)
-		}
-		if match(o) {
-			delete(s.out.msgs, id)
-			n++
-		}
+		bodies[id] = q.body
 	}
-	return n, nil
+	s.mu.Unlock()
+	var out []bot.Outgoing
+	for id, body := range bodies {
+		var o bot.Outgoing
+		if err := json.Unmarshal(body, &o); err != nil || !match(o) {
+			continue // unreadable ones are not ours to judge
+		}
+		s.mu.Lock()
+		// The same message, not one queued again under its ID meanwhile.
+		if q, ok := s.out.msgs[id]; ok && &q.body[0] == &body[0] {
+			delete(s.out.msgs, id)
+			out = append(out, o)
+		}
+		s.mu.Unlock()
+	}
+	return out, nil
 }
 
 // Take hands out messages that are due, urgent first and then in the order they were queued,

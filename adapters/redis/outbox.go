@@ -343,13 +343,14 @@ return n
 `)
 
 // Discard reads every message not yet done (the queued set), a page of bodies per round trip,
-// and drops those match picks. It is meant for erasures, not for every message.
-func (s *Store) Discard(ctx context.Context, match func(bot.Outgoing) bool) (int, error) {
+// and drops those match picks. It is meant for erasures, not for every message. A body it cannot
+// open or decode is skipped.
+func (s *Store) Discard(ctx context.Context, match func(bot.Outgoing) bool) ([]bot.Outgoing, error) {
 	ids, err := s.c.ZRange(ctx, s.k.queued(), 0, -1).Result()
 	if err != nil {
-		return 0, fmt.Errorf("discard: %w", err)
+		return nil, fmt.Errorf("discard: %w", err)
 	}
-	n := 0
+	var out []bot.Outgoing
 	for page := range slices.Chunk(ids, 200) {
 		bodies := make([]*goredis.SliceCmd, len(page))
 		if _, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
@@ -358,20 +359,17 @@ func (s *Store) Discard(ctx context.Context, match func(bot.Outgoing) bool) (int
 			}
 			return nil
 		}); err != nil {
-			return n, fmt.Errorf("discard: %w", err)
+			return out, fmt.Errorf("discard: %w", err)
 		}
 		for i, id := range page {
 			b, ok := bodies[i].Val()[0].(string)
 			if !ok {
 				continue // done meanwhile
 			}
-			plain, err := s.open([]byte(b))
-			if err != nil {
-				return n, fmt.Errorf("discard %s: open: %w", id, err)
-			}
 			var o bot.Outgoing
-			if err := json.Unmarshal(plain, &o); err != nil {
-				return n, fmt.Errorf("discard %s: decode: %w", id, err)
+			plain, err := s.open([]byte(b))
+			if err != nil || json.Unmarshal(plain, &o) != nil {
+				continue // unreadable (a key no longer configured): not ours to judge
 			}
 			if !match(o) {
 				continue
@@ -379,12 +377,14 @@ func (s *Store) Discard(ctx context.Context, match func(bot.Outgoing) bool) (int
 			keys := []string{s.k.body(id), s.k.queued(), s.k.delayed(o.To.Platform)}
 			dropped, err := discardScript.Run(ctx, s.c, keys, id, member(o.Priority, id)).Int()
 			if err != nil {
-				return n, fmt.Errorf("discard %s: %w", id, err)
+				return out, fmt.Errorf("discard %s: %w", id, err)
 			}
-			n += dropped
+			if dropped == 1 {
+				out = append(out, o)
+			}
 		}
 	}
-	return n, nil
+	return out, nil
 }
 
 // Sent reads the marker Done left.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -170,6 +171,9 @@ func (f *Flow) eraseCase(ctx context.Context, id, code string) (bool, error) {
 			return true, err
 		}
 	}
+	if err := f.dropQueued(ctx, v, code); err != nil {
+		return true, err
+	}
 	prefix := reportRef(v.ID, code, "")
 	err = f.e.Records.Scan(ctx, "ref/"+prefix, func(k string) error {
 		ref := strings.TrimPrefix(k, "ref/")
@@ -180,6 +184,38 @@ func (f *Flow) eraseCase(ctx context.Context, id, code string) (bool, error) {
 		return f.e.RemoveMessage(ctx, ref, lang)
 	})
 	return true, err
+}
+
+// dropQueued drops what is still in the outbox and shows case code: reports about it, and the
+// team's details not yet delivered (held over someone's quiet hours), whose edits would find no
+// message to change. Those details go again with what the visit shows now.
+func (f *Flow) dropQueued(ctx context.Context, v Visit, code string) error {
+	reports, briefs := reportRef(v.ID, code, ""), "visit/"+v.ID+"/brief/"
+	dropped, err := f.e.DiscardQueued(ctx, func(k string) bool {
+		if strings.HasPrefix(k, reports) {
+			return true
+		}
+		if !strings.HasPrefix(k, briefs) {
+			return false
+		}
+		_, _, err := f.e.Records.Get(ctx, "ref/"+k)
+		return errors.Is(err, bot.ErrNotFound) // never delivered
+	})
+	if err != nil {
+		return err
+	}
+	now := shown(v)
+	again := map[string]bool{}
+	for _, o := range dropped {
+		order, ok := now[o.Person]
+		if !strings.HasPrefix(o.RefKey, briefs) || !ok || again[o.Person] {
+			continue
+		}
+		again[o.Person] = true
+		f.shareBrief(ctx, v, o.Person, bot.Notice{ID: "visit:" + v.ID + ":brief:" + o.Person + ":" + strconv.FormatInt(order, 10) + ":r" + strconv.FormatInt(v.Rev, 10),
+			RefKey: briefRef(v.ID, o.Person, order), Priority: f.prio(v)})
+	}
+	return nil
 }
 
 // reportRef names the outcome report on case code sent to person, so that erasing the case can
