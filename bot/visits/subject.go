@@ -212,8 +212,8 @@ func (f *Flow) dropQueued(ctx context.Context, v Visit, code string) error {
 			continue
 		}
 		again[o.Person] = true
-		f.shareBrief(ctx, v, o.Person, bot.Notice{ID: "visit:" + v.ID + ":brief:" + o.Person + ":" + strconv.FormatInt(order, 10) + ":r" + strconv.FormatInt(v.Rev, 10),
-			RefKey: briefRef(v.ID, o.Person, order), Priority: f.prio(v)})
+		id := "visit:" + v.ID + ":brief:" + o.Person + ":" + strconv.FormatInt(order, 10) + ":r" + strconv.FormatInt(v.Rev, 10) + ":again"
+		f.shareBrief(ctx, v, o.Person, bot.Notice{ID: id, RefKey: briefRef(v.ID, o.Person, order), Priority: f.prio(v)})
 	}
 	return nil
 }
