@@ -4,29 +4,19 @@ import (
 	"testing"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/tiltas/tiltas/adapters/redis"
 	"github.com/tiltas/tiltas/bot"
 	"github.com/tiltas/tiltas/bot/storetest"
 )
 
 func TestInboxConformance(t *testing.T) {
-	tests := []struct {
-		name   string
-		client func(testing.TB) goredis.UniversalClient
-		sealer bool
-	}{
-		{name: "standalone", client: standalone},
-		{name: "cluster, sealed", client: cluster, sealer: true},
-	}
-	for _, tt := range tests {
+	for _, tt := range topologies {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			c := tt.client(t)
 			storetest.RunInbox(t, func(t *testing.T) storetest.Inboxes {
 				var s bot.Sealer
-				if tt.sealer {
+				if tt.sealed {
 					s = newSealer(t)
 				}
 				p := prefix(t, c)

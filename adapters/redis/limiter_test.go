@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/tiltas/tiltas/adapters/redis"
 	"github.com/tiltas/tiltas/bot"
 )
@@ -42,14 +40,7 @@ func TestLimiterWindows(t *testing.T) {
 		PerGroup: redis.Rate{N: 4, Window: 300 * time.Millisecond},
 		Margin:   margin,
 	}
-	tests := []struct {
-		name   string
-		client func(testing.TB) goredis.UniversalClient
-	}{
-		{"standalone", standalone},
-		{"cluster", cluster},
-	}
-	for _, tt := range tests {
+	for _, tt := range topologies {
 		t.Run(tt.name, func(t *testing.T) {
 			c := tt.client(t)
 			l := redis.NewLimiter(c, prefix(t, c), redis.LimitConfig{Platforms: map[bot.Platform]redis.Limits{bot.Telegram: limits}})

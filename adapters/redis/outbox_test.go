@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/tiltas/tiltas/bot"
 )
 
@@ -15,14 +13,7 @@ import (
 // worker (another Store, so another consumer) delivers everything else at once and, after the
 // claim timeout, the dead worker's batch too: nothing is lost and nothing is delivered twice.
 func TestOutboxDeadWorker(t *testing.T) {
-	tests := []struct {
-		name   string
-		client func(testing.TB) goredis.UniversalClient
-	}{
-		{"standalone", standalone},
-		{"cluster", cluster},
-	}
-	for _, tt := range tests {
+	for _, tt := range topologies {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)

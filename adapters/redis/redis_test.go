@@ -149,21 +149,26 @@ func newStores(tb testing.TB, c goredis.UniversalClient, sealer bot.Sealer) stor
 	}
 }
 
+// topology is a deployment the tests run on. On the Cluster, tests that store sealed data seal
+// it, so that encryption is exercised on the harder path too.
+type topology struct {
+	name   string
+	client func(testing.TB) goredis.UniversalClient
+	sealed bool
+}
+
+var topologies = []topology{
+	{name: "standalone", client: standalone},
+	{name: "cluster", client: cluster, sealed: true},
+}
+
 func TestConformance(t *testing.T) {
-	tests := []struct {
-		name   string
-		client func(testing.TB) goredis.UniversalClient
-		sealer bool
-	}{
-		{name: "standalone", client: standalone},
-		{name: "cluster, sealed", client: cluster, sealer: true},
-	}
-	for _, tt := range tests {
+	for _, tt := range topologies {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			c := tt.client(t)
 			var sealer bot.Sealer
-			if tt.sealer {
+			if tt.sealed {
 				sealer = newSealer(t)
 			}
 			storetest.Run(t, func(t *testing.T) storetest.Stores { return newStores(t, c, sealer) })

@@ -6,9 +6,10 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/tiltas/tiltas/internal/logbuf"
 
 	"github.com/tiltas/tiltas/adapters/memory"
 	"github.com/tiltas/tiltas/adapters/slack"
@@ -52,26 +53,8 @@ type world struct {
 	// workers deliver each platform's messages.
 	workers []*delivery.Worker
 	// logs collects the adapters' logs at debug level.
-	logs *logBuffer
+	logs *logbuf.Buffer
 	log  *slog.Logger
-}
-
-// logBuffer is a concurrency-safe log sink.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func newWorld(t *testing.T, register func(e *bot.Engine, cfg *config.Config)) *world {
@@ -88,7 +71,7 @@ func newWorld(t *testing.T, register func(e *bot.Engine, cfg *config.Config)) *w
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	logs := &logBuffer{}
+	logs := &logbuf.Buffer{}
 	w := &world{t: t, ctx: ctx, clock: clock, mem: mem, inbox: memory.NewInbox(clock), cfg: cfg,
 		logs: logs, log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	t.Cleanup(func() {

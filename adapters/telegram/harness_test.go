@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tiltas/tiltas/internal/logbuf"
+
 	"go.uber.org/goleak"
 
 	"github.com/tiltas/tiltas/adapters/memory"
@@ -46,24 +48,6 @@ func alertsConfig(c *config.Config) alerts.Config {
 	return c.AlertsFlow()
 }
 
-// logBuffer collects the adapter's logs, so that a test can prove the token never reaches them.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // options shape a harness.
 type options struct {
 	// Limits are the fake's rate limits; zero disables them.
@@ -93,7 +77,7 @@ type harness struct {
 	inbox    *memory.Inbox
 	locker   *memory.Locker
 	limits   *memory.Limiter
-	logs     *logBuffer
+	logs     *logbuf.Buffer
 	log      *slog.Logger
 	e        *bot.Engine
 	flow     *alerts.Flow
@@ -125,7 +109,7 @@ func newHarness(t *testing.T, o options) *harness {
 	t0 := time.Now()
 	clock := bot.ClockFunc(func() time.Time { return start.Add(time.Since(t0)) })
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &logBuffer{}
+	logs := &logbuf.Buffer{}
 	h := &harness{
 		t: t, ctx: ctx, srv: srv, cfg: cfg, opts: o, clock: clock,
 		mem: memory.New(clock), inbox: memory.NewInbox(clock), locker: memory.NewLocker(clock),

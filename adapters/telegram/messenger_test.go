@@ -18,6 +18,7 @@ import (
 	"github.com/tiltas/tiltas/adapters/telegram"
 	"github.com/tiltas/tiltas/adapters/telegram/telegramtest"
 	"github.com/tiltas/tiltas/bot"
+	"github.com/tiltas/tiltas/internal/logbuf"
 )
 
 // messenger is an adapter used directly, as the delivery worker uses it.
@@ -25,7 +26,7 @@ type messenger struct {
 	*telegram.Adapter
 	srv  *telegramtest.Server
 	mem  *memory.Store
-	logs *logBuffer
+	logs *logbuf.Buffer
 	ctx  context.Context
 }
 
@@ -36,7 +37,7 @@ func newMessenger(t *testing.T, opts telegramtest.Options) *messenger {
 	}
 	srv := telegramtest.New(t, opts)
 	mem := memory.New(nil)
-	logs := &logBuffer{}
+	logs := &logbuf.Buffer{}
 	ad, err := telegram.New(telegram.Config{Token: srv.Token(), APIURL: srv.URL(), BotUsername: botName},
 		telegram.Deps{Inbox: memory.NewInbox(nil), Locker: memory.NewLocker(nil), Records: mem, Log: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
@@ -427,7 +428,7 @@ func TestTokenStaysOutOfNetworkErrors(t *testing.T) {
 	url := dead.URL
 	dead.Close()
 	const token = "987654321:SECRET-token-never-shown"
-	logs := &logBuffer{}
+	logs := &logbuf.Buffer{}
 	ad, err := telegram.New(telegram.Config{Token: token, APIURL: url, Lease: 2 * time.Second},
 		telegram.Deps{Inbox: memory.NewInbox(nil), Locker: memory.NewLocker(nil), Records: memory.New(nil), Log: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
