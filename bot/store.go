@@ -155,6 +155,9 @@ type Timer struct {
 type Timers interface {
 	Schedule(ctx context.Context, ts ...Timer) error
 	Cancel(ctx context.Context, ids ...string) error
+	// Scheduled returns those of ids that are scheduled (claimed ones included), as scheduled,
+	// so that the engine can tell a missing or moved timer from one in place.
+	Scheduled(ctx context.Context, ids ...string) (map[string]Timer, error)
 }
 
 // ClaimedTimer is a due timer held under a lease by one worker.
@@ -175,6 +178,9 @@ type TimerQueue interface {
 
 // AuditEvent is one entry of the append-only audit stream: IDs, kinds and times, never text.
 type AuditEvent struct {
+	// ID, when set, makes the event idempotent: appending an ID again (a change's effects applied
+	// twice) records nothing. Derived from the record and the change, never random.
+	ID     string    `json:"id,omitempty"`
 	At     time.Time `json:"at"`
 	Actor  string    `json:"actor"`            // person ID, "system" or an integration ID
 	Kind   string    `json:"kind"`             // e.g. alert.created, case.shared, access.refused
@@ -186,12 +192,17 @@ type AuditEvent struct {
 
 // Audit is the append-only audit stream.
 type Audit interface {
+	// Append records e; an event whose ID was appended before (within AuditIDTTL) is dropped.
 	Append(ctx context.Context, e AuditEvent) error
 	// Range calls fn for events with since <= At < until, oldest first.
 	Range(ctx context.Context, since, until time.Time, fn func(AuditEvent) error) error
 	// Trim drops the events recorded before before (the audit retention), and says how many.
 	Trim(ctx context.Context, before time.Time) (int64, error)
 }
+
+// AuditIDTTL is how long an audit store remembers an event ID it recorded: far longer than any
+// change waits for its effects to be applied (the reconcile pass runs every minute).
+const AuditIDTTL = 30 * 24 * time.Hour
 
 // Sealer encrypts data at rest. Storage adapters pass every stored blob (record data, queued
 // messages) through it, so that encryption is one layer and no flow knows about it.

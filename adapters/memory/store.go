@@ -240,15 +240,27 @@ type Audit struct {
 	clock  bot.Clock
 	mu     sync.Mutex
 	events []bot.AuditEvent
+	ids    map[string]time.Time // event ID → when it was recorded
 }
 
-// Append stamps events without a time with the clock's.
+// Append stamps events without a time with the clock's, and drops an event whose ID it recorded
+// within bot.AuditIDTTL.
 func (a *Audit) Append(ctx context.Context, e bot.AuditEvent) error {
 	if e.At.IsZero() {
 		e.At = a.clock.Now()
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if e.ID != "" {
+		now := a.clock.Now()
+		if at, ok := a.ids[e.ID]; ok && now.Sub(at) < bot.AuditIDTTL {
+			return nil
+		}
+		if a.ids == nil {
+			a.ids = map[string]time.Time{}
+		}
+		a.ids[e.ID] = now
+	}
 	a.events = append(a.events, e)
 	return nil
 }

@@ -37,6 +37,19 @@ func (s *Store) Cancel(ctx context.Context, ids ...string) error {
 	return nil
 }
 
+// Scheduled returns those of ids that are scheduled, claimed or not.
+func (s *Store) Scheduled(ctx context.Context, ids ...string) (map[string]bot.Timer, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]bot.Timer, len(ids))
+	for _, id := range ids {
+		if t, ok := s.timers[id]; ok {
+			out[id] = t.t
+		}
+	}
+	return out, nil
+}
+
 // Claim takes the earliest due timers and holds each until now+lease under a fresh token.
 func (s *Store) Claim(ctx context.Context, now time.Time, n int, lease time.Duration) ([]bot.ClaimedTimer, error) {
 	s.mu.Lock()

@@ -12,26 +12,45 @@ import (
 
 // Audit is the append-only audit stream; only Trim, the audit retention, removes entries.
 type Audit struct {
-	c     goredis.UniversalClient
-	key   string
-	clock bot.Clock
+	c        goredis.UniversalClient
+	key      string
+	idPrefix string // + event ID: the marker of an ID recorded, in the stream's hash slot
+	clock    bot.Clock
 }
 
+// appendOnceScript adds an entry unless its ID's marker is set, and sets the marker.
+// KEYS: stream, marker. ARGV: marker TTL ms, then field, value pairs.
+var appendOnceScript = goredis.NewScript(`
+if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then
+  return 0
+end
+redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))
+return 1
+`)
+
 // Append adds e with XADD, stamping events without a time with the clock's. Empty fields are
-// left out of the entry.
+// left out of the entry. An event with an ID goes through a script that adds it only if no
+// event with that ID was added within bot.AuditIDTTL.
 func (a *Audit) Append(ctx context.Context, e bot.AuditEvent) error {
 	if e.At.IsZero() {
 		e.At = a.clock.Now()
 	}
 	values := []any{"at", e.At.Format(time.RFC3339Nano)}
 	for _, f := range []struct{ name, v string }{
-		{"actor", e.Actor}, {"kind", e.Kind}, {"record", e.Record}, {"case", e.Case}, {"to", e.To}, {"reason", e.Reason},
+		{"id", e.ID}, {"actor", e.Actor}, {"kind", e.Kind}, {"record", e.Record}, {"case", e.Case}, {"to", e.To}, {"reason", e.Reason},
 	} {
 		if f.v != "" {
 			values = append(values, f.name, f.v)
 		}
 	}
-	if err := a.c.XAdd(ctx, &goredis.XAddArgs{Stream: a.key, Values: values}).Err(); err != nil {
+	var err error
+	if e.ID == "" {
+		err = a.c.XAdd(ctx, &goredis.XAddArgs{Stream: a.key, Values: values}).Err()
+	} else {
+		args := append([]any{bot.AuditIDTTL.Milliseconds()}, values...)
+		err = appendOnceScript.Run(ctx, a.c, []string{a.key, a.idPrefix + e.ID}, args...).Err()
+	}
+	if err != nil {
 		return fmt.Errorf("audit %s: %w", e.Kind, err)
 	}
 	return nil
@@ -75,7 +94,7 @@ func auditEvent(v map[string]any) (bot.AuditEvent, error) {
 		return bot.AuditEvent{}, err
 	}
 	return bot.AuditEvent{
-		At: at, Actor: str("actor"), Kind: str("kind"), Record: str("record"),
+		ID: str("id"), At: at, Actor: str("actor"), Kind: str("kind"), Record: str("record"),
 		Case: str("case"), To: str("to"), Reason: str("reason"),
 	}, nil
 }

@@ -97,7 +97,7 @@ func New(o Options) (*Store, error) {
 		claimTimeout: o.ClaimTimeout,
 		sentTTL:      o.SentTTL,
 		consumer:     "c-" + rand.Text(),
-		audit:        &Audit{c: c, key: k.audit(), clock: o.Clock},
+		audit:        &Audit{c: c, key: k.audit(), idPrefix: k.auditID(""), clock: o.Clock},
 	}, nil
 }
 
@@ -129,6 +129,7 @@ func (k keys) limitGlobal(p bot.Platform) string { return k.p + ":{rl}:g:" + str
 func (k keys) limitConv(conv string) string      { return k.p + ":{rl}:c:" + conv }
 func (k keys) limitBlock(conv string) string     { return k.p + ":{rl}:b:" + conv }
 func (k keys) audit() string                     { return k.p + ":{audit}:stream" }
+func (k keys) auditID(id string) string          { return k.p + ":{audit}:id:" + id }
 
 func (s *Store) seal(plain []byte) ([]byte, error) {
 	if s.sealer == nil {

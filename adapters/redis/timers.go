@@ -145,6 +145,30 @@ func (s *Store) Complete(ctx context.Context, c bot.ClaimedTimer) error {
 	return nil
 }
 
+// Scheduled reads the timers' data in one HMGET; a claimed timer is still there.
+func (s *Store) Scheduled(ctx context.Context, ids ...string) (map[string]bot.Timer, error) {
+	out := make(map[string]bot.Timer, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	vals, err := s.c.HMGet(ctx, s.k.timerData(), ids...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("scheduled timers: %w", err)
+	}
+	for i, v := range vals {
+		data, ok := v.(string)
+		if !ok {
+			continue
+		}
+		var t bot.Timer
+		if err := json.Unmarshal([]byte(data), &t); err != nil {
+			return nil, fmt.Errorf("scheduled timer %s: %w", ids[i], err)
+		}
+		out[ids[i]] = t
+	}
+	return out, nil
+}
+
 // Next reports when the earliest timer may be claimed, to the millisecond; a claimed timer
 // counts at its lease end.
 func (s *Store) Next(ctx context.Context) (time.Time, bool, error) {

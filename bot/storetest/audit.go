@@ -12,6 +12,34 @@ import (
 var auditTests = []test{
 	{"append and range", testAudit},
 	{"trim drops what was recorded before", testAuditTrim},
+	{"an event with an ID is recorded once", testAuditOnce},
+}
+
+func testAuditOnce(t *testing.T, s Stores) {
+	ctx := t.Context()
+	ev := bot.AuditEvent{ID: "alert/A1#3", Actor: "p1", Kind: "alert.acknowledged", Record: "alert/A1"}
+	for range 3 {
+		if err := s.Audit.Append(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Audit.Append(ctx, bot.AuditEvent{ID: "alert/A1#4", Actor: "p1", Kind: "alert.resolved"}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // events without an ID are never deduplicated
+		if err := s.Audit.Append(ctx, bot.AuditEvent{Actor: "p2", Kind: "access.refused"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	err := s.Audit.Range(ctx, time.Time{}, s.Clock.Now().Add(time.Hour), func(e bot.AuditEvent) error {
+		got = append(got, e.ID+"|"+e.Kind)
+		return nil
+	})
+	want := []string{"alert/A1#3|alert.acknowledged", "alert/A1#4|alert.resolved", "|access.refused", "|access.refused"}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("stream = %q, %v; want %q", got, err, want)
+	}
 }
 
 func testAuditTrim(t *testing.T, s Stores) {

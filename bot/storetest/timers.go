@@ -17,6 +17,32 @@ var timerTests = []test{
 	{"complete after reschedule", testCompleteAfterReschedule},
 	{"cancel claimed", testCancelClaimed},
 	{"concurrent claimers", testConcurrentClaimers},
+	{"scheduled says which timers are in place", testScheduled},
+}
+
+func testScheduled(t *testing.T, s Stores) {
+	ctx := t.Context()
+	a := bot.Timer{ID: "a", Due: base.Add(time.Minute), Kind: "k", Ref: "r1", Arg: "x"}
+	b := bot.Timer{ID: "b", Due: base.Add(2 * time.Minute), Kind: "k", Ref: "r2"}
+	schedule(t, s, a, b)
+	claim(t, s, base.Add(time.Minute), 1, time.Minute) // a is claimed: still scheduled
+	got, err := s.Timers.Scheduled(ctx, "a", "b", "missing")
+	if err != nil {
+		t.Fatalf("Scheduled: %v", err)
+	}
+	if len(got) != 2 || !got["a"].Due.Equal(a.Due) || got["a"].Arg != "x" || got["a"].Ref != "r1" || !got["b"].Due.Equal(b.Due) {
+		t.Fatalf("Scheduled = %+v; want a and b as scheduled", got)
+	}
+	if err := s.Timers.Cancel(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.Timers.Scheduled(ctx, "a", "b")
+	if err != nil || len(got) != 1 || got["b"].ID != "b" {
+		t.Fatalf("after cancel: %+v, %v; want only b", got, err)
+	}
+	if got, err := s.Timers.Scheduled(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("Scheduled() = %v, %v; want nothing", got, err)
+	}
 }
 
 // base is a fixed moment for timer tests: timers take their time from Claim's argument, not
