@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strconv"
@@ -21,55 +22,47 @@ func (e *Engine) Copies(record string) *Copies { return &Copies{e: e, Record: re
 func (c *Copies) key() string              { return "copies/" + c.Record }
 func (c *Copies) refKey(who string) string { return c.Record + "/" + who }
 
-// Send sends each person their own copy, built in their language, and remembers who holds one.
-// id makes the send idempotent (a timer ID, an action's ID). It returns who could not be reached
-// (no linked account).
-func (c *Copies) Send(ctx context.Context, id string, to []string, n Notice, build func(p *Person, lang string) Message) ([]string, error) {
-	var unreached, had []string
-	_, err := Update(ctx, c.e.Records, c.key(), func(holders *[]string, _ bool) ([]IndexOp, error) {
-		had = had[:0]
-		for _, who := range to {
-			if slices.Contains(*holders, who) {
-				had = append(had, who)
-			} else {
-				*holders = append(*holders, who)
-			}
+// holder is one person holding a copy: the ID of the copy last sent to them and, when it
+// replaced an older copy, that copy's ref as it was when the new one was registered, so that a
+// send retried after a fault supersedes the old copy and never the new one.
+type holder struct {
+	Who  string      `json:"p"`
+	Send string      `json:"s,omitempty"`
+	Had  bool        `json:"h,omitempty"`
+	Old  *MessageRef `json:"o,omitempty"`
+}
+
+// holderList decodes the holders as stored now, or as a plain list of IDs as they were stored
+// before copies remembered their sends.
+type holderList []holder
+
+// UnmarshalJSON reads either form.
+func (h *holderList) UnmarshalJSON(b []byte) error {
+	var ids []string
+	if err := json.Unmarshal(b, &ids); err == nil {
+		*h = (*h)[:0]
+		for _, id := range ids {
+			*h = append(*h, holder{Who: id})
 		}
-		return nil, nil
-	})
-	if err != nil {
-		return nil, err
+		return nil
 	}
+	return json.Unmarshal(b, (*[]holder)(h))
+}
+
+// Send sends each person their own copy, built in their language, and remembers who holds one.
+// id makes the send idempotent (a timer ID, an action's ID): each copy's ID is id + ":" + person.
+// It returns who could not be reached (no linked account).
+func (c *Copies) Send(ctx context.Context, id string, to []string, n Notice, build func(p *Person, lang string) Message) ([]string, error) {
+	var unreached []string
 	for _, who := range to {
 		p := c.e.Directory().Person(who)
 		if p == nil {
 			continue
 		}
-		if slices.Contains(had, who) {
-			// A newer copy replaces the old one: the old one loses its buttons and points down,
-			// so that only one copy of a record can be acted on.
-			old := Notice{ID: id + ":supersede:" + who, To: who, RefKey: c.refKey(who), Edit: true, Priority: n.Priority, Build: func(lang string) Message {
-				return Message{Lines: []string{c.e.Texts.T(lang, "copies.superseded")}}
-			}}
-			// The old copy is named now: the edit may be delivered after the new copy (by another
-			// replica's worker), when RefKey already names the new one.
-			if ref, _, err := Load[MessageRef](ctx, c.e.Records, "ref/"+c.refKey(who)); err == nil {
-				old.Ref = &ref
-			}
-			err := c.e.Notify(ctx, old)
-			if err != nil && !errors.Is(err, ErrNotLinked) {
-				return unreached, err
-			}
-		}
 		nn := n
-		nn.ID = id + ":" + who
-		nn.To = who
-		nn.RefKey = c.refKey(who)
+		nn.ID, nn.To = id+":"+who, who
 		nn.Build = func(lang string) Message { return build(p, lang) }
-		if nn.Record == "" {
-			nn.Record = c.Record
-		}
-		err := c.e.Notify(ctx, nn)
+		err := c.send(ctx, nn)
 		if errors.Is(err, ErrNotLinked) {
 			unreached = append(unreached, who)
 			continue
@@ -81,13 +74,60 @@ func (c *Copies) Send(ctx context.Context, id string, to []string, n Notice, bui
 	return unreached, nil
 }
 
+// send sends n.To their copy under n.ID. A newer copy replaces the one they held: the old one
+// loses its buttons and points down, so that only one copy of a record can be acted on.
+func (c *Copies) send(ctx context.Context, n Notice) error {
+	who := n.To
+	var h holder
+	_, err := Update(ctx, c.e.Records, c.key(), func(hs *holderList, _ bool) ([]IndexOp, error) {
+		i := slices.IndexFunc(*hs, func(h holder) bool { return h.Who == who })
+		if i >= 0 && (*hs)[i].Send == n.ID {
+			h = (*hs)[i] // registered by an earlier try of this send
+			return nil, ErrUnchanged
+		}
+		h = holder{Who: who, Send: n.ID}
+		if i < 0 {
+			*hs = append(*hs, h)
+			return nil, nil
+		}
+		h.Had = true
+		// The old copy is named now: the edit may be delivered after the new copy (by another
+		// replica's worker), when the ref key already names the new one.
+		if ref, _, err := Load[MessageRef](ctx, c.e.Records, "ref/"+c.refKey(who)); err == nil {
+			h.Old = &ref
+		}
+		(*hs)[i] = h
+		return nil, nil
+	})
+	if err != nil && !errors.Is(err, ErrUnchanged) {
+		return err
+	}
+	if h.Had {
+		old := Notice{ID: n.ID + ":supersede", To: who, RefKey: c.refKey(who), Ref: h.Old, Edit: true, Priority: n.Priority, Build: func(lang string) Message {
+			return Message{Lines: []string{c.e.Texts.T(lang, "copies.superseded")}}
+		}}
+		if err := c.e.Notify(ctx, old); err != nil && !errors.Is(err, ErrNotLinked) {
+			return err
+		}
+	}
+	n.RefKey = c.refKey(who)
+	if n.Record == "" {
+		n.Record = c.Record
+	}
+	return c.e.Notify(ctx, n)
+}
+
 // Holders returns who holds a copy.
 func (c *Copies) Holders(ctx context.Context) ([]string, error) {
-	holders, _, err := Load[[]string](ctx, c.e.Records, c.key())
+	hs, _, err := Load[holderList](ctx, c.e.Records, c.key())
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil
 	}
-	return holders, err
+	out := make([]string, len(hs))
+	for i, h := range hs {
+		out[i] = h.Who
+	}
+	return out, err
 }
 
 // Edit replaces every holder's copy with what build returns for them; version makes the edit

@@ -78,6 +78,7 @@ type Engine struct {
 	timers   map[string]TimerFunc
 	purgers  map[string]func(context.Context, string) error
 	parts    []*subjectPart
+	kinds    []reconciler
 }
 
 // NewEngine returns an engine over dir. Flows register themselves on it before it handles anything.
@@ -374,12 +375,17 @@ func (e *Engine) Refused(ctx context.Context, actor, record, reason string) {
 
 // Record appends to the audit stream, stamping the time; a failure is logged, not fatal to the flow.
 func (e *Engine) Record(ctx context.Context, ev AuditEvent) {
+	if err := e.record(ctx, ev); err != nil {
+		e.Log.Error("audit append failed", "kind", ev.Kind, "record", ev.Record, "err", err)
+	}
+}
+
+// record appends to the audit stream, stamping the time.
+func (e *Engine) record(ctx context.Context, ev AuditEvent) error {
 	if ev.At.IsZero() {
 		ev.At = e.Clock.Now()
 	}
-	if err := e.Audit.Append(ctx, ev); err != nil {
-		e.Log.Error("audit append failed", "kind", ev.Kind, "record", ev.Record, "err", err)
-	}
+	return e.Audit.Append(ctx, ev)
 }
 
 var reCommand = regexp.MustCompile(`^/?([a-zA-Z_]+)(?:@\S+)?(?:\s+(.*))?$`)

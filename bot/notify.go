@@ -14,8 +14,14 @@ var ErrNotLinked = errors.New("not linked")
 type Notice struct {
 	// ID is the idempotency key: the same ID queued twice is sent once. Timer handlers derive it
 	// from the timer ID, so that a timer fired twice notifies once.
-	ID    string
-	To    string
+	ID string
+	To string
+	// Group, instead of To, sends to a configured group chat, in the directory's language. Only
+	// notices without case details go to groups.
+	Group string
+	// Copy, with To, makes the message To's copy of that record (Copies): a newer copy supersedes
+	// the one they held, and edits of the record's copies reach it.
+	Copy  string
 	Build func(lang string) Message
 	// RefKey names this copy, so that a later Notice with Edit can change it.
 	RefKey string
@@ -44,7 +50,9 @@ func (e *Engine) Notify(ctx context.Context, n Notice) error {
 	acct, _, err := Load[account](ctx, e.Records, "acct/"+n.To)
 	if errors.Is(err, ErrNotFound) {
 		if !n.Edit {
-			e.Record(ctx, AuditEvent{Actor: "system", Kind: "delivery.unreachable", Record: n.Record, To: n.To, Reason: "not_linked"})
+			if err := e.auditOf(ctx, n, "unreachable:", AuditEvent{Actor: "system", Kind: "delivery.unreachable", Record: n.Record, To: n.To, Reason: "not_linked"}); err != nil {
+				return err
+			}
 		}
 		return ErrNotLinked
 	}
@@ -79,38 +87,47 @@ func (e *Engine) Notify(ctx context.Context, n Notice) error {
 		if reason == "" {
 			reason = "need_to_know"
 		}
-		e.Record(ctx, AuditEvent{Actor: "system", Kind: "case.shared", Case: n.Case, Record: n.Record, To: p.ID, Reason: reason})
+		return e.auditOf(ctx, n, "shared:", AuditEvent{Actor: "system", Kind: "case.shared", Case: n.Case, Record: n.Record, To: p.ID, Reason: reason})
 	}
 	return nil
 }
 
-// NotifyGroup queues a message to a configured group chat in the directory's language. Only
-// notices without case details go to groups; callers keep to that.
-func (e *Engine) NotifyGroup(ctx context.Context, id, group string, m Message, refKey string, pr Priority) error {
-	g := e.Directory().Group(group)
-	if g == nil {
-		return fmt.Errorf("notify group %s: %w", group, ErrNotFound)
+// auditOf records what a notice did. A notice with an ID (one a change owes) records it once,
+// and a failure is returned, so that the change's effects are applied again; one without is
+// recorded as before, a failure logged.
+func (e *Engine) auditOf(ctx context.Context, n Notice, prefix string, ev AuditEvent) error {
+	if n.ID == "" {
+		e.Record(ctx, ev)
+		return nil
 	}
-	m, err := e.bindButtons(ctx, m, "")
+	ev.ID = prefix + n.ID
+	return e.record(ctx, ev)
+}
+
+// NotifyGroup queues a message to a configured group chat. Only notices without case details go
+// to groups; callers keep to that.
+func (e *Engine) NotifyGroup(ctx context.Context, id, group string, m Message, refKey string, pr Priority) error {
+	return e.notifyGroup(ctx, Notice{ID: id, Group: group, RefKey: refKey, Priority: pr, Build: func(string) Message { return m }})
+}
+
+// notifyGroup queues n to its group chat, built in the directory's language: a send, or with
+// Edit the message stored under n.RefKey.
+func (e *Engine) notifyGroup(ctx context.Context, n Notice) error {
+	g := e.Directory().Group(n.Group)
+	if g == nil {
+		return fmt.Errorf("notify group %s: %w", n.Group, ErrNotFound)
+	}
+	m, err := e.bindButtons(ctx, n.Build(e.Directory().Language), "")
 	if err != nil {
 		return err
 	}
 	to := g.Address
 	to.Group = true
-	return e.Outbox.Enqueue(ctx, Outgoing{ID: id, Op: OpSend, To: to, Msg: m, Priority: pr, RefKey: refKey, Queued: e.Clock.Now()})
-}
-
-// EditGroup replaces the message to group stored under refKey.
-func (e *Engine) EditGroup(ctx context.Context, id, group, refKey string, m Message) error {
-	g := e.Directory().Group(group)
-	if g == nil {
-		return fmt.Errorf("edit group %s: %w", group, ErrNotFound)
+	o := Outgoing{ID: n.ID, Op: OpSend, To: to, Msg: m, Priority: n.Priority, RefKey: n.RefKey, Queued: e.Clock.Now()}
+	if n.Edit {
+		o.Op, o.Ref = OpEdit, n.Ref
 	}
-	m, err := e.bindButtons(ctx, m, "")
-	if err != nil {
-		return err
-	}
-	return e.Outbox.Enqueue(ctx, Outgoing{ID: id, Op: OpEdit, To: g.Address, RefKey: refKey, Msg: m, Queued: e.Clock.Now()})
+	return e.Outbox.Enqueue(ctx, o)
 }
 
 // Undeliverable is called by the delivery worker when a message failed for good (the person

@@ -101,6 +101,8 @@ type Alert struct {
 	Repeat int    `json:"repeat"`
 	Round  int    `json:"round"`
 	Step   int    `json:"step"`
+	// StepDue is when the current step's wait ends and the chain moves on.
+	StepDue time.Time `json:"step_due,omitzero"`
 	// Exhausted is set when the chain ran out with nobody acknowledging.
 	Exhausted bool `json:"exhausted,omitempty"`
 
@@ -110,14 +112,20 @@ type Alert struct {
 	AckAt      time.Time `json:"ack_at,omitzero"`
 	Claimed    bool      `json:"claimed,omitempty"`
 	AckSeq     int       `json:"ack_seq,omitempty"`
+	// AckDue is when the acknowledger is asked whether they are still on it; once Reminded,
+	// ExpireDue is when the acknowledgement lapses without an answer.
+	AckDue     time.Time `json:"ack_due,omitzero"`
 	Reminded   bool      `json:"reminded,omitempty"`
+	ExpireDue  time.Time `json:"expire_due,omitzero"`
 	ResolvedBy string    `json:"resolved_by,omitempty"`
 	ResolvedAt time.Time `json:"resolved_at,omitzero"`
 	Outcome    string    `json:"outcome,omitempty"`
 
+	// Timeline is everything that happened to the alert; what each entry owes (messages, audit
+	// events) follows from it (effects.go).
 	Timeline []Event `json:"timeline"`
-	// Seq counts changes; message and timer IDs derive from it, so replays send nothing twice.
-	Seq int `json:"seq"`
+
+	Fx bot.Ledger `json:"fx"`
 }
 
 // Event is one line of an alert's timeline: who did what, when, to whom. IDs only.
@@ -126,12 +134,16 @@ type Event struct {
 	Actor string    `json:"actor"`
 	Kind  string    `json:"kind"`
 	To    []string  `json:"to,omitempty"`
+	// Arg is the step ("round:step") of notified and unreachable, the acknowledgement's number
+	// of ack_reminded.
+	Arg string `json:"arg,omitempty"`
 }
 
 // Flow is the alerts flow on an engine.
 type Flow struct {
-	e   *bot.Engine
-	cfg Config
+	e      *bot.Engine
+	cfg    Config
+	alerts *bot.Collection[Alert]
 }
 
 // Register adds the alerts flow to e.
@@ -155,6 +167,8 @@ func Register(e *bot.Engine, cfg Config) *Flow {
 		cfg.NoticeHour = 8
 	}
 	f := &Flow{e: e, cfg: cfg}
+	f.alerts = bot.NewCollection(e, bot.Kind[Alert]{Prefix: "alert/", Open: "alerts:open",
+		Ledger: func(a *Alert) *bot.Ledger { return &a.Fx }, Index: f.indexes, Effects: f.effects})
 	f.registerCommands()
 	f.registerActions()
 	f.registerSubject()
@@ -168,12 +182,15 @@ func key(id string) string { return "alert/" + id }
 
 // Get returns the alert with id.
 func (f *Flow) Get(ctx context.Context, id string) (Alert, error) {
-	a, _, err := bot.Load[Alert](ctx, f.e.Records, key(id))
-	return a, err
+	return f.alerts.Get(ctx, id)
 }
 
 func (a *Alert) log(at time.Time, actor, kind string, to ...string) {
 	a.Timeline = append(a.Timeline, Event{At: at, Actor: actor, Kind: kind, To: to})
+}
+
+func (a *Alert) logArg(at time.Time, actor, kind, arg string, to ...string) {
+	a.Timeline = append(a.Timeline, Event{At: at, Actor: actor, Kind: kind, To: to, Arg: arg})
 }
 
 // mayAct reports whether person may acknowledge or take the alert: someone it reached, the
@@ -200,36 +217,20 @@ func (f *Flow) mayResolve(a *Alert, p *bot.Person) bool {
 	return a.AckBy == p.ID
 }
 
-// change applies fn to the alert with CAS and then runs the effects fn returned; fn returning no
-// effects means nothing changed, and nothing is written. Effects are
-// idempotent (message and timer IDs derive from the alert's Seq), so a replay repeats nothing.
-func (f *Flow) change(ctx context.Context, id string, fn func(a *Alert) (func(context.Context, *Alert) error, error)) (Alert, error) {
-	var after func(context.Context, *Alert) error
-	a, err := bot.Update(ctx, f.e.Records, key(id), func(a *Alert, exists bool) ([]bot.IndexOp, error) {
-		if !exists {
-			return nil, bot.Tell("alert.unknown", "ID", id)
+// change applies fn to the alert by compare-and-set; what the change owes follows from the
+// alert's new state (effects.go). fn returns errUnchanged to store nothing.
+func (f *Flow) change(ctx context.Context, id string, fn func(a *Alert) error) (Alert, error) {
+	a, err := f.alerts.Change(ctx, id, func(a *Alert) error {
+		err := fn(a)
+		if errors.Is(err, errUnchanged) {
+			return bot.ErrUnchanged
 		}
-		var err error
-		after, err = fn(a)
-		if err != nil {
-			return nil, err
-		}
-		if after == nil {
-			return nil, errUnchanged
-		}
-		a.Seq++
-		return f.indexes(a), nil
+		return err
 	})
-	if errors.Is(err, errUnchanged) {
-		return a, nil
+	if errors.Is(err, bot.ErrNotFound) {
+		return a, bot.Tell("alert.unknown", "ID", id)
 	}
-	if err != nil {
-		return a, err
-	}
-	if after != nil {
-		return a, after(ctx, &a)
-	}
-	return a, nil
+	return a, err
 }
 
 // indexes keeps "alerts:open" (open and acknowledged alerts by creation time) up to date.
@@ -258,6 +259,9 @@ func (f *Flow) nextID(ctx context.Context, prefix string) (string, error) {
 
 // Input is a new concern, from a dialog, a shortcut or the integration API.
 type Input struct {
+	// ID, when set, is the new alert's ID (NewID made it): raising it again returns the alert
+	// raised before instead of a second one.
+	ID          string
 	Case        string
 	Category    string
 	Urgency     string
@@ -299,8 +303,12 @@ func (f *Flow) Raise(ctx context.Context, in Input) (Alert, error) {
 	}
 	rule := f.route(a.Category, a.Urgency, a.Institution, a.Area)
 	a.Rule, a.Steps, a.Repeat = rule.Name, rule.Steps, rule.Repeat
+	a.ID = in.ID
 	return f.create(ctx, a, actor, "A")
 }
+
+// NewID reserves the ID of a concern not raised yet.
+func (f *Flow) NewID(ctx context.Context) (string, error) { return f.nextID(ctx, "A") }
 
 // route picks the first rule that matches; with none, the coordinators are asked.
 func (f *Flow) route(category, urgency, institution, area string) Rule {
@@ -313,23 +321,22 @@ func (f *Flow) route(category, urgency, institution, area string) Rule {
 }
 
 func (f *Flow) create(ctx context.Context, a Alert, actor, prefix string) (Alert, error) {
-	id, err := f.nextID(ctx, prefix)
-	if err != nil {
-		return a, err
+	if a.ID == "" {
+		id, err := f.nextID(ctx, prefix)
+		if err != nil {
+			return a, err
+		}
+		a.ID = id
 	}
-	a.ID = id
 	_, created, err := f.e.EnsureCase(ctx, a.Case, actor)
 	if err != nil {
 		return a, err
 	}
 	a.CaseCreated = created
 	a.log(a.Created, actor, "created")
-	if _, err := bot.Save(ctx, f.e.Records, key(a.ID), a, 0, f.indexes(&a)...); err != nil {
-		return a, err
-	}
-	f.e.Record(ctx, bot.AuditEvent{Actor: actor, Kind: "alert.created", Record: key(a.ID), Case: a.Case, Reason: a.Kind + "." + a.Urgency})
-	// Entering the first step is the same idempotent effect as the escalation timer's.
-	return f.enter(ctx, a.ID, 0, 0)
+	f.enter(ctx, &a, 0, 0, a.Created)
+	out, _, err := f.alerts.Create(ctx, a.ID, a)
+	return out, err
 }
 
 // errNotOpen stops an escalation that found the alert acknowledged or resolved.

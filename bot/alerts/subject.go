@@ -31,7 +31,7 @@ type involvement struct {
 
 // each calls fn with every stored alert.
 func (f *Flow) each(ctx context.Context, fn func(a *Alert) error) error {
-	return bot.Each(ctx, f.e.Records, "alert/", func(_ string, a *Alert) error { return fn(a) })
+	return f.alerts.Each(ctx, fn)
 }
 
 func (f *Flow) exportSubject(ctx context.Context, s bot.Subject) (any, error) {
@@ -86,9 +86,6 @@ func (f *Flow) eraseSubject(ctx context.Context, s bot.Subject) (bot.Erased, err
 		if a.Case != s.Case {
 			return nil
 		}
-		if err := f.e.Timers.Cancel(ctx, escTimer(a.ID), ackTimer(a.ID), expireTimer(a.ID)); err != nil {
-			return err
-		}
 		if err := f.e.Copies(key(a.ID)).Remove(ctx); err != nil {
 			return err
 		}
@@ -110,9 +107,7 @@ func (f *Flow) eraseSubject(ctx context.Context, s bot.Subject) (bot.Erased, err
 		if err := f.e.Unretain(ctx, key(a.ID)); err != nil {
 			return err
 		}
-		err := bot.Delete(ctx, f.e.Records, key(a.ID),
-			bot.IndexOp{Index: "alerts:open", Member: a.ID, Remove: true}, bot.IndexOp{Index: "alerts:resolved", Member: a.ID, Remove: true})
-		if err != nil {
+		if err := f.alerts.Delete(ctx, a.ID); err != nil {
 			return err
 		}
 		x.Delete(key(a.ID))
