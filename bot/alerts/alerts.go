@@ -106,12 +106,12 @@ type Alert struct {
 	// Exhausted is set when the chain ran out with nobody acknowledging.
 	Exhausted bool `json:"exhausted,omitempty"`
 
-	State      string    `json:"state"`
-	Reached    []string  `json:"reached,omitempty"`
-	AckBy      string    `json:"ack_by,omitempty"`
-	AckAt      time.Time `json:"ack_at,omitzero"`
-	Claimed    bool      `json:"claimed,omitempty"`
-	AckSeq     int       `json:"ack_seq,omitempty"`
+	State   string    `json:"state"`
+	Reached []string  `json:"reached,omitempty"`
+	AckBy   string    `json:"ack_by,omitempty"`
+	AckAt   time.Time `json:"ack_at,omitzero"`
+	Claimed bool      `json:"claimed,omitempty"`
+	AckSeq  int       `json:"ack_seq,omitempty"`
 	// AckDue is when the acknowledger is asked whether they are still on it; once Reminded,
 	// ExpireDue is when the acknowledgement lapses without an answer.
 	AckDue     time.Time `json:"ack_due,omitzero"`
