@@ -203,59 +203,110 @@ func (c *Collection[T]) snapshot(v *T) ([]byte, error) {
 	return json.Marshal(cp)
 }
 
-// apply applies the effects of the record at key and reports whether it had to do anything.
+// applyLease is how long one replica holds the right to apply a record's effects: far longer
+// than applying takes, short enough that a crashed holder delays the record little.
+const applyLease = 30 * time.Second
+
+// apply applies the effects of the record at key and reports whether it had to do anything. A
+// record whose effects are all applied only has its timers checked. Otherwise one replica at a
+// time applies it, under a lease, so that two never diff two different states against the same
+// last applied one (each would then tell people of the same change under its own IDs); a change
+// that finds the lease taken leaves its effects to the holder, who looks again once it lets go.
 func (c *Collection[T]) apply(ctx context.Context, key string) (bool, error) {
+	did := false
+	var applied int64 = -1
+	for {
+		v, ver, err := Load[T](ctx, c.e.Records, key)
+		if errors.Is(err, ErrNotFound) {
+			return did, c.e.unpend(ctx, key)
+		}
+		if err != nil {
+			return did, err
+		}
+		l := *c.k.Ledger(&v)
+		if !l.Dirty() {
+			if l.Applied == applied {
+				return did, nil // just applied by this call, timers included
+			}
+			ids, moved, err := c.e.alignTimers(ctx, c.k.Effects(&v, &v).Timers, l.Timers)
+			if err != nil || !moved {
+				return did, err
+			}
+			c.k.Ledger(&v).Timers = ids
+			if _, err := Save(ctx, c.e.Records, key, v, ver); !errors.Is(err, ErrConflict) {
+				return true, err
+			}
+			continue
+		}
+		lock := "fx/lock/" + key
+		ok, err := c.e.Marks.Mark(ctx, lock, applyLease)
+		if err != nil || !ok {
+			return did, err
+		}
+		rev, err := c.applyLocked(ctx, key)
+		uerr := c.e.Marks.Unmark(ctx, lock)
+		if err = cmpErr(err, uerr); err != nil {
+			return did, err
+		}
+		did, applied = true, rev
+	}
+}
+
+func cmpErr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// applyLocked applies the record's effects until it is clean, and returns the Rev it applied.
+func (c *Collection[T]) applyLocked(ctx context.Context, key string) (int64, error) {
 	for attempt := 0; attempt < 20; attempt++ {
 		v, ver, err := Load[T](ctx, c.e.Records, key)
 		if errors.Is(err, ErrNotFound) {
-			return false, c.e.unpend(ctx, key)
+			return 0, c.e.unpend(ctx, key)
 		}
 		if err != nil {
-			return false, err
+			return 0, err
 		}
 		l := *c.k.Ledger(&v)
-		was := &v
-		if l.Dirty() {
-			was = nil
-			if l.Applied > 0 && len(l.Was) > 0 {
-				var w T
-				if err := json.Unmarshal(l.Was, &w); err != nil {
-					return false, fmt.Errorf("apply %s: read the state last applied: %w", key, err)
-				}
-				was = &w
+		if !l.Dirty() {
+			return l.Applied, nil
+		}
+		was := (*T)(nil)
+		if l.Applied > 0 && len(l.Was) > 0 {
+			var w T
+			if err := json.Unmarshal(l.Was, &w); err != nil {
+				return 0, fmt.Errorf("apply %s: read the state last applied: %w", key, err)
 			}
+			was = &w
 		}
 		fx := c.k.Effects(was, &v)
-		if l.Dirty() {
-			if err := c.e.effect(ctx, fx); err != nil {
-				return false, fmt.Errorf("apply %s: %w", key, err)
-			}
+		if err := c.e.effect(ctx, fx); err != nil {
+			return 0, fmt.Errorf("apply %s: %w", key, err)
 		}
-		ids, moved, err := c.e.alignTimers(ctx, fx.Timers, l.Timers)
+		ids, _, err := c.e.alignTimers(ctx, fx.Timers, l.Timers)
 		if err != nil {
-			return false, fmt.Errorf("apply %s: %w", key, err)
-		}
-		if !l.Dirty() && !moved {
-			return false, nil
+			return 0, fmt.Errorf("apply %s: %w", key, err)
 		}
 		// Record what was applied. Usually nothing changed meanwhile and the version still holds;
-		// otherwise a newer change came in while this one was applied (or another replica applied
-		// it): keep what was done and go round for the rest.
+		// otherwise a newer change came in while this one was applied: keep what was done and go
+		// round for the rest.
 		nl := c.k.Ledger(&v)
 		nl.Applied, nl.Was, nl.Timers = nl.Rev, nil, ids
 		_, err = Save(ctx, c.e.Records, key, v, ver, IndexOp{Index: pendingIndex, Member: key, Remove: true})
 		if err == nil {
 			c.e.Observe("effects.applied")
-			return true, nil
+			return l.Rev, nil
 		}
 		if !errors.Is(err, ErrConflict) {
-			return false, fmt.Errorf("apply %s: %w", key, err)
+			return 0, fmt.Errorf("apply %s: %w", key, err)
 		}
 		if err := c.progress(ctx, key, &v, l.Rev, ids); err != nil {
-			return false, err
+			return 0, err
 		}
 	}
-	return false, fmt.Errorf("apply %s: %w", key, ErrConflict)
+	return 0, fmt.Errorf("apply %s: %w", key, ErrConflict)
 }
 
 // progress records, after a conflict, that the effects of the changes up to rev (the record v)
@@ -378,6 +429,10 @@ func (e *Engine) effect(ctx context.Context, fx Effects) error {
 	}
 	return nil
 }
+
+// Apply does what fx owes, for effects that belong to no record's change (an erasure sending the
+// team's details again). Timers in fx are not looked at.
+func (e *Engine) Apply(ctx context.Context, fx Effects) error { return e.effect(ctx, fx) }
 
 // deliver queues one message of a change: to a group, as a person's copy of a record, or as a
 // plain notice. A person without an account (or no longer in the directory) is skipped: who

@@ -33,8 +33,9 @@ type Notice struct {
 	// Sender is told if the message cannot be delivered.
 	Sender string
 	// Case and Record, when set, mark the message as sharing that case's details: the share is
-	// recorded in the audit stream.
+	// recorded in the audit stream. Cases adds more cases the message shows.
 	Case   string
+	Cases  []string
 	Record string
 	Reason string
 }
@@ -82,12 +83,22 @@ func (e *Engine) Notify(ctx context.Context, n Notice) error {
 	if err := e.Outbox.Enqueue(ctx, o); err != nil {
 		return err
 	}
-	if n.Case != "" && !n.Edit {
-		reason := n.Reason
-		if reason == "" {
-			reason = "need_to_know"
+	if n.Edit {
+		return nil
+	}
+	reason := n.Reason
+	if reason == "" {
+		reason = "need_to_know"
+	}
+	if n.Case != "" {
+		if err := e.auditOf(ctx, n, "shared:", AuditEvent{Actor: "system", Kind: "case.shared", Case: n.Case, Record: n.Record, To: p.ID, Reason: reason}); err != nil {
+			return err
 		}
-		return e.auditOf(ctx, n, "shared:", AuditEvent{Actor: "system", Kind: "case.shared", Case: n.Case, Record: n.Record, To: p.ID, Reason: reason})
+	}
+	for _, c := range n.Cases {
+		if err := e.auditOf(ctx, n, "shared:"+c+":", AuditEvent{Actor: "system", Kind: "case.shared", Case: c, Record: n.Record, To: p.ID, Reason: reason}); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -93,7 +93,7 @@ func (f *Flow) startFor(dialog string, may func(context.Context, *bot.Request, *
 func (f *Flow) confirm(ctx context.Context, r *bot.Request, a bot.Action) error {
 	me := r.Person.ID
 	state := ""
-	_, v, err := f.change(ctx, a.Ref, me, func(v *Visit) error {
+	_, _, err := f.change(ctx, a.Ref, me, func(v *Visit) error {
 		if err := f.answerable(v, me); err != nil {
 			return err
 		}
@@ -111,7 +111,6 @@ func (f *Flow) confirm(ctx context.Context, r *bot.Request, a bot.Action) error 
 	if err != nil {
 		return f.refuse(ctx, r, a.Ref, err)
 	}
-	f.e.Record(ctx, bot.AuditEvent{Actor: me, Kind: "visit." + state, Record: key(v.ID)})
 	if state == Standby {
 		r.Toast(r.T("visits.toast.standby"))
 	} else {
@@ -133,14 +132,13 @@ func (f *Flow) declined(ctx context.Context, r *bot.Request, a bot.Answers) erro
 	if err != nil {
 		return f.refuse(ctx, r, a["visit"], err)
 	}
-	f.e.Record(ctx, bot.AuditEvent{Actor: me, Kind: "visit.declined", Record: key(a["visit"]), Reason: reasonCode(a["reason"])})
 	return r.Say(ctx, "visits.said.declined")
 }
 
 func (f *Flow) suggested(ctx context.Context, r *bot.Request, a bot.Answers) error {
 	me := r.Person.ID
 	when := a.Time("when", f.e.Directory().Location)
-	_, v, err := f.change(ctx, a["visit"], me, func(v *Visit) error {
+	_, _, err := f.change(ctx, a["visit"], me, func(v *Visit) error {
 		if err := f.mayAnswer(ctx, r, v); err != nil {
 			return err
 		}
@@ -150,18 +148,6 @@ func (f *Flow) suggested(ctx context.Context, r *bot.Request, a bot.Answers) err
 	})
 	if err != nil {
 		return f.refuse(ctx, r, a["visit"], err)
-	}
-	f.e.Record(ctx, bot.AuditEvent{Actor: me, Kind: "visit.suggested", Record: key(v.ID)})
-	name := r.Person.Name
-	err = f.e.Notify(ctx, bot.Notice{ID: "visit:" + v.ID + ":suggest:" + me + ":" + unix(when), To: v.Organizer, Priority: f.prio(v), Record: key(v.ID),
-		Build: func(lang string) bot.Message {
-			return bot.Message{Title: f.T(lang, "visits.title", "Visit", v.No),
-				Lines: []string{f.T(lang, "visits.told.suggested", "Name", name, "When", f.e.Texts.DateTime(lang, when),
-					"Was", f.e.Texts.Span(lang, v.Start, v.End))},
-				Buttons: [][]bot.Button{{bot.Btn(f.T(lang, "visits.btn.take_time"), "visits.reschedule", v.ID, unix(when))}}}
-		}})
-	if err != nil && !errors.Is(err, bot.ErrNotLinked) {
-		f.logErr(err, "suggestion not passed on", v.ID)
 	}
 	return r.Say(ctx, "visits.said.suggested")
 }
@@ -178,7 +164,6 @@ func (f *Flow) withdrew(ctx context.Context, r *bot.Request, a bot.Answers) erro
 	if err != nil {
 		return f.refuse(ctx, r, a["visit"], err)
 	}
-	f.e.Record(ctx, bot.AuditEvent{Actor: me, Kind: "visit.withdrawn", Record: key(v.ID)})
 	return r.Say(ctx, "visits.said.withdrawn", "Visit", v.No)
 }
 

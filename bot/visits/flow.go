@@ -7,6 +7,7 @@
 package visits
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -88,8 +89,9 @@ func (c *Config) defaults() {
 // Flow holds the engine and the settings; its methods are the commands, dialogs, buttons and
 // timers of joint visits.
 type Flow struct {
-	e   *bot.Engine
-	cfg Config
+	e      *bot.Engine
+	cfg    Config
+	visits *bot.Collection[Visit]
 }
 
 // Timer kinds.
@@ -106,6 +108,8 @@ const (
 func Register(e *bot.Engine, cfg Config) *Flow {
 	cfg.defaults()
 	f := &Flow{e: e, cfg: cfg}
+	f.visits = bot.NewCollection(e, bot.Kind[Visit]{Prefix: "visit/", Open: openIndex,
+		Ledger: func(v *Visit) *bot.Ledger { return &v.Fx }, Index: (*Visit).index, Effects: f.effects})
 	e.Command(bot.Command{Name: "visit", Aliases: []string{"reidas"}, Help: "visits.help.visit", Private: true,
 		Roles: []bot.Role{bot.RoleCoordinator, bot.RoleSocialWorker, bot.RolePolice}, Run: f.propose})
 	e.Command(bot.Command{Name: "visits", Aliases: []string{"reidai"}, Help: "visits.help.visits", Private: true, Run: f.overview})
@@ -160,39 +164,51 @@ func (f *Flow) purge(ctx context.Context, k string) error {
 }
 
 func (f *Flow) load(ctx context.Context, id string) (Visit, error) {
-	v, _, err := bot.Load[Visit](ctx, f.e.Records, key(id))
-	return v, err
+	return f.visits.Get(ctx, id)
 }
 
-// change applies fn to the visit under compare-and-set and, once it is stored, brings every
-// message and timer in line with the new state. fn may run more than once; returning errSame
-// stores nothing. It returns the state before and after.
+// change applies fn to the visit under compare-and-set, actor being who makes the change; what
+// the change owes (invitations, details, news, timers) follows from the state (effects). fn may
+// run more than once; returning errSame stores nothing. It returns the state before and after.
 func (f *Flow) change(ctx context.Context, id, actor string, fn func(v *Visit) error) (Visit, Visit, error) {
 	var before Visit
-	v, err := bot.Update(ctx, f.e.Records, key(id), func(v *Visit, exists bool) ([]bot.IndexOp, error) {
-		if !exists {
-			return nil, bot.Tell("visits.gone")
-		}
+	v, err := f.visits.Change(ctx, id, func(v *Visit) error {
 		before = v.clone()
 		if err := fn(v); err != nil {
-			return nil, err
+			if errors.Is(err, errSame) {
+				return bot.ErrUnchanged
+			}
+			return err
 		}
-		v.Rev++
-		return v.index(), nil
+		v.By = actor
+		return nil
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, bot.ErrNotFound):
+		return before, before, bot.Tell("visits.gone")
+	case err != nil:
 		return before, before, err
+	case v.Fx.Rev == before.Fx.Rev:
+		return before, v, errSame
 	}
-	f.after(ctx, actor, before, v)
 	return before, v, nil
 }
 
-// after brings messages and timers in line with a change from old to v (old is zero when v was
-// just created), and returns who could not be reached with an invitation. Failures are logged:
-// the change itself is stored.
-func (f *Flow) after(ctx context.Context, actor string, old, v Visit) []string {
+// effects is what a visit wants of the world: its timers, and what the change from was (nil: just
+// created) owes: invitations to new invitees, the details to the confirmed team, every copy
+// brought up to date, news to everyone involved, reminders, reports and audit events.
+func (f *Flow) effects(was, v *Visit) bot.Effects {
+	var fx bot.Effects
+	fx.Timers = f.wantedTimers(v)
+	if was == v {
+		return fx
+	}
+	old := Visit{}
+	if was != nil {
+		old = *was
+	}
 	var to []string
-	if old.ID == "" {
+	if was == nil {
 		to = append(to, v.Organizer)
 	}
 	for _, p := range v.Pool {
@@ -200,17 +216,115 @@ func (f *Flow) after(ctx context.Context, actor string, old, v Visit) []string {
 			to = append(to, p)
 		}
 	}
-	unreached, err := f.e.Copies(key(v.ID)).Send(ctx, "visit:"+v.ID+":card", to,
-		bot.Notice{Priority: f.prio(v), Sender: v.Organizer}, f.card(v))
-	f.logErr(err, "invitations not sent", v.ID)
-	f.briefs(ctx, old, v)
-	f.refresh(ctx, v, to)
-	f.announce(ctx, actor, old, v)
-	f.logErr(f.timers(ctx, old, v), "timers not set", v.ID)
-	if (v.Status == Cancelled || v.Status == Closed) && old.Status != v.Status {
-		f.logErr(f.e.Retain(ctx, key(v.ID), f.e.Now().Add(f.cfg.Retention)), "retention not set", v.ID)
+	card := f.card(*v)
+	for _, p := range to {
+		who := f.e.Directory().Person(p)
+		if who == nil {
+			continue
+		}
+		fx.Messages = append(fx.Messages, bot.Notice{ID: "visit:" + v.ID + ":card:" + p, To: p, Copy: key(v.ID), Priority: f.prio(*v), Sender: v.Organizer,
+			Build: func(lang string) bot.Message { return card(who, lang) }})
 	}
-	return slices.DeleteFunc(unreached, func(p string) bool { return p == v.Organizer && !v.invited(p) })
+	if was != nil {
+		fx.Edits = append(fx.Edits, bot.CopyEdit{Record: key(v.ID), Version: v.Rev(), Skip: to, Build: card})
+	}
+	fx.Add(f.briefs(old, *v))
+	fx.Add(f.announce(old, *v))
+	fx.Add(f.audit(was, v))
+	fx.Add(f.timed(old, *v))
+	for _, c := range v.Cases {
+		if old.caseIndex(c.Code) < 0 {
+			fx.Do = append(fx.Do, f.addCase(v.By, c.Code))
+		}
+	}
+	if (v.Status == Cancelled || v.Status == Closed) && old.Status != v.Status {
+		until := f.e.Now().Add(f.cfg.Retention)
+		fx.Do = append(fx.Do, func(ctx context.Context) error { return f.e.Retain(ctx, key(v.ID), until) })
+	}
+	return fx
+}
+
+// audit is the audit events of a change: IDs derive from the visit's Rev.
+func (f *Flow) audit(was, v *Visit) bot.Effects {
+	var fx bot.Effects
+	rec := key(v.ID)
+	add := func(actor, kind, c, reason string) {
+		fx.Audit = append(fx.Audit, bot.AuditEvent{ID: bot.FactID(rec, int(v.Rev())) + ":" + kind + ":" + actor + ":" + c,
+			Actor: actor, Kind: kind, Record: rec, Case: c, Reason: reason})
+	}
+	by := cmp.Or(v.By, "system")
+	if was == nil {
+		reason := ""
+		if v.Series != "" {
+			reason = "series"
+		}
+		add(by, "visit.created", "", reason)
+		was = &Visit{}
+	}
+	if r := v.Replies[by]; r.State != was.Replies[by].State {
+		switch r.State {
+		case Joined:
+			add(by, "visit.confirmed", "", "")
+		case Standby, Suggested, Withdrawn:
+			add(by, "visit."+r.State, "", "")
+		case Declined:
+			add(by, "visit.declined", "", reasonCode(r.Reason))
+		}
+	}
+	switch {
+	case v.Status == Cancelled && was.Status != Cancelled:
+		add(by, "visit.cancelled", "", "")
+	case was.ID != "" && (!v.Start.Equal(was.Start) || !v.End.Equal(was.End)):
+		add(by, "visit.rescheduled", "", "")
+	}
+	if was.ID != "" && len(v.Pool) > len(was.Pool) {
+		add(by, "visit.widened", "", "")
+	}
+	for _, c := range v.Cases {
+		i := was.caseIndex(c.Code)
+		if i < 0 {
+			add(by, "visit.case", c.Code, "")
+		}
+		if c.Outcome != nil && (i < 0 || was.Cases[i].Outcome == nil) {
+			add(c.Outcome.By, "visit.outcome", c.Code, c.Outcome.Result)
+		}
+	}
+	return fx
+}
+
+// addCase creates a case the visit goes to that does not exist yet, and assigns the person who
+// added it when they hold a case role.
+func (f *Flow) addCase(by, code string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		c, created, err := f.e.EnsureCase(ctx, code, by)
+		if err != nil {
+			return err
+		}
+		p := f.e.Directory().Person(by)
+		if p == nil || !created && len(c.People()) > 0 {
+			return nil
+		}
+		for _, role := range caseRoles {
+			if p.Has(role) {
+				return f.e.Assign(ctx, code, p.ID, role, p.ID)
+			}
+		}
+		return nil
+	}
+}
+
+// unreached are the invitees who have no chat account.
+func (f *Flow) unreached(ctx context.Context, v Visit) []string {
+	var out []string
+	for _, p := range v.Pool {
+		if p == v.Organizer {
+			continue
+		}
+		if _, err := f.e.AddressOf(ctx, p); errors.Is(err, bot.ErrNotFound) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // uniq drops repeated IDs, keeping the first of each.
@@ -222,39 +336,6 @@ func uniq(ids []string) []string {
 		}
 	}
 	return out
-}
-
-func (f *Flow) logErr(err error, msg, id string) {
-	if err != nil {
-		f.e.Log.Error(msg, "flow", "visits", "visit", id, "err", err)
-	}
-}
-
-// refresh edits every holder's copy to the visit's current state. It reads the state again after
-// editing, and edits again if it moved meanwhile, so that when two changes race the edits queued
-// last show the newer state. skip holds people whose copy was just sent from v.
-func (f *Flow) refresh(ctx context.Context, v Visit, skip []string) {
-	c := f.e.Copies(key(v.ID))
-	last := int64(-1)
-	for i := range 4 {
-		cur, err := f.load(ctx, v.ID)
-		if err != nil || cur.Rev == last {
-			return
-		}
-		holders, err := c.Holders(ctx)
-		if err != nil {
-			f.logErr(err, "copies unknown", v.ID)
-			return
-		}
-		build := f.card(cur)
-		for _, who := range holders {
-			if i == 0 && cur.Rev == v.Rev && slices.Contains(skip, who) {
-				continue
-			}
-			f.logErr(c.EditOne(ctx, who, cur.Rev*8+int64(i), build), "copy not edited", v.ID)
-		}
-		last = cur.Rev
-	}
 }
 
 // prio lets routine messages about far-off visits wait out quiet hours.
@@ -276,43 +357,44 @@ func durID(d time.Duration) string {
 
 func unix(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }
 
-// timers schedules, moves or cancels the visit's timers after a change.
-func (f *Flow) timers(ctx context.Context, old, v Visit) error {
-	ids := []string{timerID(v.ID, "deadline"), timerID(v.ID, "outcome"), timerID(v.ID, "nudge")}
+// reminders are the reminders of a visit starting at start, planned at now: those still ahead.
+func (f *Flow) reminders(start, now time.Time) []Reminder {
+	var out []Reminder
 	for _, d := range f.cfg.Reminders {
-		ids = append(ids, timerID(v.ID, "remind:"+durID(d)))
-	}
-	switch {
-	case v.Status == Cancelled || v.Status == Closed:
-		if old.Status != v.Status {
-			return f.e.Timers.Cancel(ctx, ids...)
+		if due := start.Add(-d); due.After(now) {
+			out = append(out, Reminder{Before: d, Due: due})
 		}
-		return nil
-	case !v.Active():
-		return nil
-	case old.ID != "" && old.Start.Equal(v.Start) && old.End.Equal(v.End) && old.Deadline.Equal(v.Deadline):
-		return nil
 	}
-	now := f.e.Now()
+	return out
+}
+
+// wantedTimers: an active visit waits for its deadline, its reminders and its end; one whose
+// report is missing for the next time to ask again.
+func (f *Flow) wantedTimers(v *Visit) []bot.Timer {
 	var ts []bot.Timer
-	var gone []string
-	for _, d := range f.cfg.Reminders {
-		t := bot.Timer{ID: timerID(v.ID, "remind:"+durID(d)), Due: v.Start.Add(-d), Kind: kindRemind, Ref: v.ID, Arg: strconv.FormatInt(int64(d), 10) + "|" + unix(v.Start)}
-		if t.Due.After(now) {
-			ts = append(ts, t)
-		} else {
-			gone = append(gone, t.ID)
+	switch {
+	case v.Active():
+		for _, r := range v.Reminders {
+			if !r.Sent {
+				ts = append(ts, bot.Timer{ID: timerID(v.ID, "remind:"+durID(r.Before)), Due: r.Due, Kind: kindRemind, Ref: v.ID,
+					Arg: strconv.FormatInt(int64(r.Before), 10) + "|" + unix(v.Start)})
+			}
 		}
-	}
-	ts = append(ts,
-		bot.Timer{ID: timerID(v.ID, "deadline"), Due: v.Deadline, Kind: kindDeadline, Ref: v.ID, Arg: unix(v.Deadline)},
-		bot.Timer{ID: timerID(v.ID, "outcome"), Due: v.End.Add(f.cfg.OutcomeAfter), Kind: kindOutcome, Ref: v.ID, Arg: unix(v.End)})
-	if len(gone) > 0 {
-		if err := f.e.Timers.Cancel(ctx, gone...); err != nil {
-			return err
+		if !v.DeadlinePassed {
+			ts = append(ts, bot.Timer{ID: timerID(v.ID, "deadline"), Due: v.Deadline, Kind: kindDeadline, Ref: v.ID, Arg: unix(v.Deadline)})
 		}
+		ts = append(ts, bot.Timer{ID: timerID(v.ID, "outcome"), Due: v.End.Add(f.cfg.OutcomeAfter), Kind: kindOutcome, Ref: v.ID, Arg: unix(v.End)})
+	case v.Status == Reporting:
+		due := v.AskedAt.Add(time.Duration(v.Nudges+1) * f.cfg.OutcomeNudge)
+		ts = append(ts, bot.Timer{ID: timerID(v.ID, "nudge"), Due: due, Kind: kindNudge, Ref: v.ID, Arg: strconv.Itoa(v.Nudges)})
 	}
-	return f.e.Timers.Schedule(ctx, ts...)
+	return ts
+}
+
+func (f *Flow) logErr(err error, msg, id string) {
+	if err != nil {
+		f.e.Log.Error(msg, "flow", "visits", "visit", id, "err", err)
+	}
 }
 
 // news is what one person is told about one change: one message per person per change.
@@ -323,10 +405,11 @@ type news struct {
 }
 
 // announce tells everyone involved, once, what a change means for them.
-func (f *Flow) announce(ctx context.Context, actor string, old, v Visit) {
+func (f *Flow) announce(old, v Visit) bot.Effects {
 	if old.ID == "" {
-		return
+		return bot.Effects{}
 	}
+	actor := v.By
 	tell := map[string]*news{}
 	add := func(who string, line func(lang string) string) *news {
 		n := tell[who]
@@ -349,8 +432,7 @@ func (f *Flow) announce(ctx context.Context, actor string, old, v Visit) {
 				})
 			}
 		}
-		f.send(ctx, v, tell)
-		return
+		return f.send(v, tell)
 	case !old.Start.Equal(v.Start) || !old.End.Equal(v.End):
 		for _, p := range involved {
 			if p == actor {
@@ -450,18 +532,19 @@ func (f *Flow) announce(ctx context.Context, actor string, old, v Visit) {
 			}
 		}
 	}
-	f.send(ctx, v, tell)
+	return f.send(v, tell)
 }
 
 // send delivers the news, one message per person, keyed by the change.
-func (f *Flow) send(ctx context.Context, v Visit, tell map[string]*news) {
+func (f *Flow) send(v Visit, tell map[string]*news) bot.Effects {
+	var fx bot.Effects
 	for _, who := range slices.Sorted(maps.Keys(tell)) { // a stable order: people read it the same way every time
 		n := tell[who]
 		pr := f.prio(v)
 		if n.urgent {
 			pr = bot.Urgent
 		}
-		err := f.e.Notify(ctx, bot.Notice{ID: "visit:" + v.ID + ":r" + strconv.FormatInt(v.Rev, 10) + ":" + who, To: who, Priority: pr, Record: key(v.ID),
+		fx.Messages = append(fx.Messages, bot.Notice{ID: "visit:" + v.ID + ":r" + strconv.FormatInt(v.Rev(), 10) + ":" + who, To: who, Priority: pr, Record: key(v.ID),
 			Build: func(lang string) bot.Message {
 				m := bot.Message{Title: f.T(lang, "visits.title", "Visit", v.No)}
 				for _, l := range n.lines {
@@ -472,10 +555,8 @@ func (f *Flow) send(ctx context.Context, v Visit, tell map[string]*news) {
 				}
 				return m
 			}})
-		if err != nil && !errors.Is(err, bot.ErrNotLinked) && !errors.Is(err, bot.ErrNotFound) {
-			f.logErr(err, "news not sent", v.ID)
-		}
 	}
+	return fx
 }
 
 // T localizes catalog message id. It is named T so that the catalog test, which scans the sources

@@ -143,7 +143,8 @@ func (f *Flow) rescheduled(ctx context.Context, r *bot.Request, a bot.Answers) e
 		if !v.Deadline.After(now) {
 			v.Deadline = now.Add(start.Sub(now) / 2).Truncate(time.Minute)
 		}
-		v.Short = false
+		v.Short, v.DeadlinePassed = false, false
+		v.Reminders = f.reminders(start, now)
 		for p, rep := range v.Replies {
 			if rep.State != Joined && rep.State != Standby {
 				delete(v.Replies, p)
@@ -155,7 +156,6 @@ func (f *Flow) rescheduled(ctx context.Context, r *bot.Request, a bot.Answers) e
 	if err != nil {
 		return f.refuse(ctx, r, a["visit"], err)
 	}
-	f.e.Record(ctx, bot.AuditEvent{Actor: r.Person.ID, Kind: "visit.rescheduled", Record: key(v.ID)})
 	return r.Say(ctx, "visits.said.moved", "Visit", v.No, "When", f.e.Texts.Span(r.Lang, v.Start, v.End))
 }
 
@@ -170,7 +170,6 @@ func (f *Flow) cancelled(ctx context.Context, r *bot.Request, a bot.Answers) err
 	if err != nil {
 		return f.refuse(ctx, r, a["visit"], err)
 	}
-	f.e.Record(ctx, bot.AuditEvent{Actor: r.Person.ID, Kind: "visit.cancelled", Record: key(v.ID)})
 	return r.Say(ctx, "visits.said.cancelled", "Visit", v.No)
 }
 
@@ -285,7 +284,6 @@ func (f *Flow) widened(ctx context.Context, r *bot.Request, a bot.Answers) error
 	if err != nil {
 		return f.refuse(ctx, r, a["visit"], err)
 	}
-	f.e.Record(ctx, bot.AuditEvent{Actor: r.Person.ID, Kind: "visit.widened", Record: key(v.ID)})
 	return r.Say(ctx, "visits.said.widened", "Visit", v.No, "Names", f.e.Texts.Join(r.Lang, f.names(added)))
 }
 
@@ -304,7 +302,6 @@ func (f *Flow) caseAdded(ctx context.Context, r *bot.Request, a bot.Answers) err
 	if err != nil {
 		return f.refuse(ctx, r, a["visit"], err)
 	}
-	f.addCases(ctx, v.ID, r.Person, []CaseVisit{c})
 	return r.Say(ctx, "visits.said.case_added", "Visit", v.No, "Case", c.Code)
 }
 

@@ -458,19 +458,17 @@ func (f *Flow) create(ctx context.Context, r *bot.Request, a bot.Answers) error 
 	}
 	me := r.Person.ID
 	v := Visit{ID: no, No: no, Organizer: me, Created: now, Start: pl.start, End: pl.end, Area: pl.area, MeetingPoint: pl.meet,
-		Needs: pl.needs, Cases: pl.cases, Pool: pl.pool, Deadline: pl.deadline, Status: Open, Rev: 1}
+		Needs: pl.needs, Cases: pl.cases, Pool: pl.pool, Deadline: pl.deadline, Status: Open, By: me, Reminders: f.reminders(pl.start, now)}
 	if pl.self {
 		v.Pool = append([]string{me}, v.Pool...)
 		v.join(r.Person, now)
 	}
 	v.settle()
-	if _, err := bot.Save(ctx, f.e.Records, key(v.ID), v, 0, v.index()...); err != nil {
-		return fmt.Errorf("store visit %s: %w", v.ID, err)
+	v, _, err = f.visits.Create(ctx, v.ID, v)
+	if err != nil {
+		return fmt.Errorf("store visit %s: %w", no, err)
 	}
-	f.e.Record(ctx, bot.AuditEvent{Actor: me, Kind: "visit.created", Record: key(v.ID)})
-	f.addCases(ctx, v.ID, r.Person, v.Cases)
-	unreached := f.after(ctx, me, Visit{}, v)
-	f.announced(ctx, v.ID)
+	unreached := f.unreached(ctx, v)
 	invited := len(v.Pool)
 	if pl.self {
 		invited--
@@ -482,41 +480,6 @@ func (f *Flow) create(ctx context.Context, r *bot.Request, a bot.Answers) error 
 		return r.Say(ctx, "visits.said.unreached", "Names", f.e.Texts.Join(r.Lang, f.names(unreached)))
 	}
 	return nil
-}
-
-// addCases creates the cases that do not exist yet (the proposer assigned, when they hold a case
-// role) and records which cases the visit goes to.
-func (f *Flow) addCases(ctx context.Context, id string, by *bot.Person, cases []CaseVisit) {
-	for _, c := range cases {
-		_, created, err := f.e.EnsureCase(ctx, c.Code, by.ID)
-		if err != nil {
-			f.logErr(err, "case not created", id)
-			continue
-		}
-		if created {
-			for _, role := range caseRoles {
-				if by.Has(role) {
-					f.logErr(f.e.Assign(ctx, c.Code, by.ID, role, by.ID), "case not assigned", id)
-					break
-				}
-			}
-		}
-		f.e.Record(ctx, bot.AuditEvent{Actor: by.ID, Kind: "visit.case", Record: key(id), Case: c.Code})
-	}
-}
-
-// announced notes that the invitations went out, so that Plan does not send them again.
-func (f *Flow) announced(ctx context.Context, id string) {
-	_, err := bot.Update(ctx, f.e.Records, key(id), func(v *Visit, exists bool) ([]bot.IndexOp, error) {
-		if !exists || v.Announced {
-			return nil, errSame
-		}
-		v.Announced = true
-		return nil, nil
-	})
-	if err != nil && !errors.Is(err, errSame) {
-		f.logErr(err, "announcement not noted", id)
-	}
 }
 
 // deadlineFor is the configured confirmation deadline before start, or halfway there when that
@@ -575,34 +538,23 @@ func (f *Flow) planSeries(ctx context.Context, s *Series) error {
 	return f.e.Timers.Schedule(ctx, bot.Timer{ID: "visits:series:" + s.ID, Due: next[0].Add(-s.ProposeBefore), Kind: kindSeries, Ref: s.ID})
 }
 
-// proposeOccurrence creates the series' visit at t unless it exists, and invites its pool.
+// proposeOccurrence creates the series' visit at t unless it exists; its invitations follow.
 func (f *Flow) proposeOccurrence(ctx context.Context, s *Series, t time.Time) error {
 	id := s.ID + "-" + t.Format("20060102")
-	v, err := f.load(ctx, id)
-	switch {
-	case err == nil && v.Announced:
-		return nil
-	case err == nil:
-		f.after(ctx, "system", Visit{}, v) // created, but the invitations may not have gone out
-	case errors.Is(err, bot.ErrNotFound):
-		no, err := f.nextNo(ctx)
-		if err != nil {
-			return err
-		}
-		v = Visit{ID: id, No: no, Series: s.ID, Organizer: s.Organizer, Created: f.e.Now(), Start: t, End: t.Add(s.Duration),
-			Area: s.Area, MeetingPoint: s.MeetingPoint, Needs: slices.Clone(s.Needs), Pool: f.seriesPool(s),
-			Deadline: f.deadlineFor(t), Status: Open, Rev: 1}
-		if _, err := bot.Save(ctx, f.e.Records, key(id), v, 0, v.index()...); errors.Is(err, bot.ErrConflict) {
-			return nil // another replica proposed it
-		} else if err != nil {
-			return fmt.Errorf("store visit %s: %w", id, err)
-		}
-		f.e.Record(ctx, bot.AuditEvent{Actor: "system", Kind: "visit.created", Record: key(id), Reason: "series"})
-		f.after(ctx, "system", Visit{}, v)
-	default:
+	if _, err := f.load(ctx, id); !errors.Is(err, bot.ErrNotFound) {
+		return err // proposed before (its effects are the mechanism's to apply), or a read error
+	}
+	no, err := f.nextNo(ctx)
+	if err != nil {
 		return err
 	}
-	f.announced(ctx, id)
+	now := f.e.Now()
+	v := Visit{ID: id, No: no, Series: s.ID, Organizer: s.Organizer, Created: now, Start: t, End: t.Add(s.Duration),
+		Area: s.Area, MeetingPoint: s.MeetingPoint, Needs: slices.Clone(s.Needs), Pool: f.seriesPool(s),
+		Deadline: f.deadlineFor(t), Status: Open, By: "system", Reminders: f.reminders(t, now)}
+	if _, _, err := f.visits.Create(ctx, id, v); err != nil {
+		return fmt.Errorf("store visit %s: %w", id, err)
+	}
 	return nil
 }
 

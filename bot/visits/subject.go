@@ -56,7 +56,7 @@ type caseVisit struct {
 
 // each calls fn with every stored visit.
 func (f *Flow) each(ctx context.Context, fn func(v *Visit) error) error {
-	return bot.Each(ctx, f.e.Records, "visit/", func(_ string, v *Visit) error { return fn(v) })
+	return f.visits.Each(ctx, fn)
 }
 
 func (f *Flow) exportSubject(ctx context.Context, s bot.Subject) (any, error) {
@@ -129,14 +129,13 @@ func (r Reply) private() Reply {
 }
 
 func (f *Flow) erasePerson(ctx context.Context, id, person string) (bool, error) {
-	_, err := bot.Update(ctx, f.e.Records, key(id), func(v *Visit, exists bool) ([]bot.IndexOp, error) {
+	_, _, err := f.change(ctx, id, "system", func(v *Visit) error {
 		r, ok := v.Replies[person]
-		if !exists || !ok || r == r.private() {
-			return nil, errSame
+		if !ok || r == r.private() {
+			return errSame
 		}
 		v.Replies[person] = r.private()
-		v.Rev++
-		return nil, nil
+		return nil
 	})
 	if errors.Is(err, errSame) {
 		return false, nil
@@ -165,11 +164,6 @@ func (f *Flow) eraseCase(ctx context.Context, id, code string) (bool, error) {
 	}
 	if err != nil {
 		return false, err
-	}
-	if v.Reporter != "" {
-		if err := outcomeCopies(f, v.ID).Edit(ctx, v.Rev, func(_ *bot.Person, lang string) bot.Message { return f.reportRequest(v, lang) }); err != nil {
-			return true, err
-		}
 	}
 	if err := f.dropQueued(ctx, v, code); err != nil {
 		return true, err
@@ -212,8 +206,10 @@ func (f *Flow) dropQueued(ctx context.Context, v Visit, code string) error {
 			continue
 		}
 		again[o.Person] = true
-		id := "visit:" + v.ID + ":brief:" + o.Person + ":" + strconv.FormatInt(order, 10) + ":r" + strconv.FormatInt(v.Rev, 10) + ":again"
-		f.shareBrief(ctx, v, o.Person, bot.Notice{ID: id, RefKey: briefRef(v.ID, o.Person, order), Priority: f.prio(v)})
+		id := "visit:" + v.ID + ":brief:" + o.Person + ":" + strconv.FormatInt(order, 10) + ":r" + strconv.FormatInt(v.Rev(), 10) + ":again"
+		if err := f.e.Apply(ctx, f.shareBrief(v, o.Person, bot.Notice{ID: id, RefKey: briefRef(v.ID, o.Person, order), Priority: f.prio(v)})); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -10,19 +10,11 @@ import (
 	"github.com/tiltas/tiltas/bot"
 )
 
-// loadFor reads the visit a timer is about; a visit gone is nothing to do.
-func (f *Flow) loadFor(ctx context.Context, t bot.Timer) (Visit, bool, error) {
-	v, err := f.load(ctx, t.Ref)
-	if errors.Is(err, bot.ErrNotFound) {
-		return v, false, nil
-	}
-	return v, err == nil, err
-}
-
-// notify sends n and treats a person without an account as reached nobody, not as a failure.
-func (f *Flow) notify(ctx context.Context, n bot.Notice) error {
-	err := f.e.Notify(ctx, n)
-	if errors.Is(err, bot.ErrNotLinked) || errors.Is(err, bot.ErrNotFound) {
+// fired applies a timer's change to its visit; a visit gone, or a timer left over from before a
+// change, is nothing to do.
+func (f *Flow) fired(ctx context.Context, t bot.Timer, fn func(v *Visit) error) error {
+	_, _, err := f.change(ctx, t.Ref, "system", fn)
+	if errors.Is(err, errSame) || bot.IsProblem(err) {
 		return nil
 	}
 	return err
@@ -31,51 +23,14 @@ func (f *Flow) notify(ctx context.Context, n bot.Notice) error {
 // deadline fires at the confirmation deadline: without quorum, the organizer and the
 // coordinators are alerted with who answered what, and can widen the pool, reschedule or cancel.
 func (f *Flow) deadline(ctx context.Context, t bot.Timer) error {
-	v, ok, err := f.loadFor(ctx, t)
-	if !ok || v.Status != Open || unix(v.Deadline) != t.Arg {
-		return err
-	}
-	_, cur, err := f.change(ctx, v.ID, "system", func(v *Visit) error {
-		if v.Status != Open || unix(v.Deadline) != t.Arg || v.Short {
+	return f.fired(ctx, t, func(v *Visit) error {
+		if !v.Active() || v.DeadlinePassed || unix(v.Deadline) != t.Arg {
 			return errSame
 		}
-		v.Short = true
+		v.DeadlinePassed = true
+		v.Short = v.Status == Open
 		return nil
 	})
-	switch {
-	case errors.Is(err, errSame):
-		if cur, err = f.load(ctx, v.ID); err != nil {
-			return err
-		}
-		if cur.Status != Open || unix(cur.Deadline) != t.Arg {
-			return nil
-		}
-	case err != nil:
-		return err
-	}
-	v = cur
-	to := []string{v.Organizer}
-	for _, c := range f.e.Directory().WithRole(bot.RoleCoordinator) {
-		if c.ID != v.Organizer {
-			to = append(to, c.ID)
-		}
-	}
-	var errs []error
-	for _, who := range to {
-		errs = append(errs, f.notify(ctx, bot.Notice{ID: t.ID + ":" + t.Arg + ":" + who, To: who, Priority: bot.Urgent, Record: key(v.ID),
-			Build: func(lang string) bot.Message {
-				m := bot.Message{Title: f.T(lang, "visits.title", "Visit", v.No), Lines: []string{
-					f.T(lang, "visits.alert.deadline", "Missing", f.needs(lang, v.Missing())),
-					f.T(lang, "visits.card.when", "When", f.e.Texts.Span(lang, v.Start, v.End)),
-					f.T(lang, "visits.card.area", "Area", v.Area),
-					f.T(lang, "visits.alert.answers"),
-				}}
-				m.Lines = append(m.Lines, f.answers(lang, v, true)...)
-				m.Buttons = f.manageButtons(lang, v)
-				return m
-			}}))
-	}
-	return errors.Join(errs...)
 }
 
 // remind reminds the confirmed participants, with the meeting point. Its Arg names the start it
@@ -83,42 +38,24 @@ func (f *Flow) deadline(ctx context.Context, t bot.Timer) error {
 func (f *Flow) remind(ctx context.Context, t bot.Timer) error {
 	d, start, _ := strings.Cut(t.Arg, "|")
 	before, _ := strconv.ParseInt(d, 10, 64)
-	v, ok, err := f.loadFor(ctx, t)
-	if !ok || !v.Active() || unix(v.Start) != start {
-		return err
-	}
-	pr := bot.Routine
-	if time.Duration(before) <= 2*time.Hour {
-		pr = bot.Urgent
-	}
-	var errs []error
-	for _, p := range v.Participants() {
-		errs = append(errs, f.notify(ctx, bot.Notice{ID: t.ID + ":" + start + ":" + p, To: p, Priority: pr, Record: key(v.ID),
-			Build: func(lang string) bot.Message {
-				m := bot.Message{Title: f.T(lang, "visits.title", "Visit", v.No), Lines: []string{
-					f.T(lang, "visits.remind.text", "When", f.e.Texts.Span(lang, v.Start, v.End)),
-				}}
-				if v.MeetingPoint != "" {
-					m.Lines = append(m.Lines, f.T(lang, "visits.brief.meet", "Place", v.MeetingPoint))
-				}
-				m.Lines = append(m.Lines, f.T(lang, "visits.card.team", "Team", f.team(lang, v)))
-				if miss := v.Missing(); len(miss) > 0 {
-					m.Lines = append(m.Lines, f.T(lang, "visits.remind.short", "Missing", f.needs(lang, miss)))
-				}
-				return m
-			}}))
-	}
-	return errors.Join(errs...)
+	return f.fired(ctx, t, func(v *Visit) error {
+		if !v.Active() || unix(v.Start) != start {
+			return errSame
+		}
+		for i := range v.Reminders {
+			if r := &v.Reminders[i]; r.Before == time.Duration(before) && !r.Sent {
+				r.Sent = true
+				return nil
+			}
+		}
+		return errSame
+	})
 }
 
 // outcome fires after the window: one participant (the organizer if they took part) is asked
 // for a report per case. A visit nobody confirmed is closed and its organizer told.
 func (f *Flow) outcome(ctx context.Context, t bot.Timer) error {
-	v, ok, err := f.loadFor(ctx, t)
-	if !ok || unix(v.End) != t.Arg || v.Status == Cancelled || v.Status == Closed {
-		return err
-	}
-	_, cur, err := f.change(ctx, v.ID, "system", func(v *Visit) error {
+	return f.fired(ctx, t, func(v *Visit) error {
 		if unix(v.End) != t.Arg || !v.Active() {
 			return errSame
 		}
@@ -132,46 +69,148 @@ func (f *Flow) outcome(ctx context.Context, t bot.Timer) error {
 			if v.state(v.Organizer) == Joined {
 				v.Reporter = v.Organizer
 			}
+			v.AskedAt = f.e.Now()
 		}
 		return nil
 	})
-	if errors.Is(err, errSame) {
-		cur, err = f.load(ctx, v.ID)
-	}
-	if err != nil {
-		return err
-	}
-	v = cur
-	switch {
-	case v.Status == Reporting:
-		if err := f.askReport(ctx, v, t.ID+":"+t.Arg, false); err != nil {
-			return err
+}
+
+// nudge asks for a missing report again, every OutcomeNudge, until it is filed. After a long
+// outage it asks once, not once for every nudge missed.
+func (f *Flow) nudge(ctx context.Context, t bot.Timer) error {
+	return f.fired(ctx, t, func(v *Visit) error {
+		if v.Status != Reporting || strconv.Itoa(v.Nudges) != t.Arg {
+			return errSame
 		}
-		return f.e.Timers.Schedule(ctx, bot.Timer{ID: timerID(v.ID, "nudge"), Due: f.e.Now().Add(f.cfg.OutcomeNudge), Kind: kindNudge, Ref: v.ID})
-	case v.Status == Closed && len(v.Participants()) == 0:
-		return f.notify(ctx, bot.Notice{ID: t.ID + ":" + t.Arg + ":missed", To: v.Organizer, Record: key(v.ID),
+		v.Nudges++
+		if f.cfg.OutcomeNudge > 0 {
+			for !v.AskedAt.Add(time.Duration(v.Nudges+1) * f.cfg.OutcomeNudge).After(f.e.Now()) {
+				v.Nudges++
+			}
+		}
+		return nil
+	})
+}
+
+// timed is what the changes timers and answers make owe: the deadline alert, reminders, the
+// report requests, a suggested time passed on to the organizer, and the reports filed.
+func (f *Flow) timed(old, v Visit) bot.Effects {
+	var fx bot.Effects
+	if v.Short && !old.Short {
+		fx.Messages = append(fx.Messages, f.deadlineAlert(v)...)
+	}
+	for _, r := range v.Reminders {
+		if r.Sent && !old.reminded(r.Before, v.Start) {
+			fx.Messages = append(fx.Messages, f.reminder(v, r.Before)...)
+		}
+	}
+	switch {
+	case v.Status == Reporting && old.Status != Reporting:
+		fx.Messages = append(fx.Messages, f.askReport(v, timerID(v.ID, "outcome")+":"+unix(v.End), false))
+	case v.Status == Reporting && v.Nudges > old.Nudges:
+		fx.Messages = append(fx.Messages, f.askReport(v, timerID(v.ID, "nudge")+":"+strconv.Itoa(v.Nudges), true))
+	case v.Status == Closed && old.Active() && len(v.Participants()) == 0:
+		fx.Messages = append(fx.Messages, bot.Notice{ID: timerID(v.ID, "outcome") + ":" + unix(v.End) + ":missed", To: v.Organizer, Record: key(v.ID),
 			Build: func(lang string) bot.Message {
 				return bot.Message{Title: f.T(lang, "visits.title", "Visit", v.No), Lines: []string{f.T(lang, "visits.told.missed",
 					"When", f.e.Texts.Span(lang, v.Start, v.End))}}
 			}})
 	}
-	return nil
+	for p, r := range v.Replies {
+		if r.State == Suggested && (old.Replies[p].State != Suggested || !old.Replies[p].Suggest.Equal(r.Suggest)) {
+			fx.Messages = append(fx.Messages, f.suggestion(v, p, r.Suggest))
+		}
+	}
+	reported := false
+	for _, c := range v.Cases {
+		if i := old.caseIndex(c.Code); c.Outcome != nil && (i < 0 || old.Cases[i].Outcome == nil) {
+			fx.Messages = append(fx.Messages, f.reports(v, c.Code, *c.Outcome)...)
+			reported = true
+		}
+	}
+	if reported || v.Reporter != "" && len(v.Cases) != len(old.Cases) {
+		fx.Edits = append(fx.Edits, bot.CopyEdit{Record: key(v.ID) + "/outcome", Version: v.Rev(),
+			Build: func(_ *bot.Person, lang string) bot.Message { return f.reportRequest(v, lang) }})
+	}
+	return fx
 }
 
-// nudge asks for a missing report again, every OutcomeNudge, until it is filed.
-func (f *Flow) nudge(ctx context.Context, t bot.Timer) error {
-	v, ok, err := f.loadFor(ctx, t)
-	if !ok || v.Status != Reporting {
-		return err
+// reminded reports whether v had sent its reminder before d for a visit starting at start.
+func (v *Visit) reminded(d time.Duration, start time.Time) bool {
+	if !v.Start.Equal(start) {
+		return false
 	}
-	if err := f.askReport(ctx, v, t.ID+":"+unix(t.Due), true); err != nil {
-		return err
+	for _, r := range v.Reminders {
+		if r.Before == d {
+			return r.Sent
+		}
 	}
-	next := t.Due.Add(f.cfg.OutcomeNudge)
-	for !next.After(f.e.Now()) {
-		next = next.Add(f.cfg.OutcomeNudge)
+	return false
+}
+
+// deadlineAlert tells the organizer and the coordinators that the deadline passed without quorum,
+// with who answered what.
+func (f *Flow) deadlineAlert(v Visit) []bot.Notice {
+	to := []string{v.Organizer}
+	for _, c := range f.e.Directory().WithRole(bot.RoleCoordinator) {
+		if c.ID != v.Organizer {
+			to = append(to, c.ID)
+		}
 	}
-	return f.e.Timers.Schedule(ctx, bot.Timer{ID: t.ID, Due: next, Kind: kindNudge, Ref: v.ID})
+	var out []bot.Notice
+	for _, who := range to {
+		out = append(out, bot.Notice{ID: timerID(v.ID, "deadline") + ":" + unix(v.Deadline) + ":" + who, To: who, Priority: bot.Urgent, Record: key(v.ID),
+			Build: func(lang string) bot.Message {
+				m := bot.Message{Title: f.T(lang, "visits.title", "Visit", v.No), Lines: []string{
+					f.T(lang, "visits.alert.deadline", "Missing", f.needs(lang, v.Missing())),
+					f.T(lang, "visits.card.when", "When", f.e.Texts.Span(lang, v.Start, v.End)),
+					f.T(lang, "visits.card.area", "Area", v.Area),
+					f.T(lang, "visits.alert.answers"),
+				}}
+				m.Lines = append(m.Lines, f.answers(lang, v, true)...)
+				m.Buttons = f.manageButtons(lang, v)
+				return m
+			}})
+	}
+	return out
+}
+
+// reminder reminds the confirmed participants d before the start, with the meeting point.
+func (f *Flow) reminder(v Visit, d time.Duration) []bot.Notice {
+	pr := bot.Routine
+	if d <= 2*time.Hour {
+		pr = bot.Urgent
+	}
+	var out []bot.Notice
+	for _, p := range v.Participants() {
+		out = append(out, bot.Notice{ID: timerID(v.ID, "remind:"+durID(d)) + ":" + unix(v.Start) + ":" + p, To: p, Priority: pr, Record: key(v.ID),
+			Build: func(lang string) bot.Message {
+				m := bot.Message{Title: f.T(lang, "visits.title", "Visit", v.No), Lines: []string{
+					f.T(lang, "visits.remind.text", "When", f.e.Texts.Span(lang, v.Start, v.End)),
+				}}
+				if v.MeetingPoint != "" {
+					m.Lines = append(m.Lines, f.T(lang, "visits.brief.meet", "Place", v.MeetingPoint))
+				}
+				m.Lines = append(m.Lines, f.T(lang, "visits.card.team", "Team", f.team(lang, v)))
+				if miss := v.Missing(); len(miss) > 0 {
+					m.Lines = append(m.Lines, f.T(lang, "visits.remind.short", "Missing", f.needs(lang, miss)))
+				}
+				return m
+			}})
+	}
+	return out
+}
+
+// suggestion passes an invitee's suggested time on to the organizer, who can take it in one tap.
+func (f *Flow) suggestion(v Visit, who string, when time.Time) bot.Notice {
+	name := f.name(who)
+	return bot.Notice{ID: "visit:" + v.ID + ":suggest:" + who + ":" + unix(when), To: v.Organizer, Priority: f.prio(v), Record: key(v.ID),
+		Build: func(lang string) bot.Message {
+			return bot.Message{Title: f.T(lang, "visits.title", "Visit", v.No),
+				Lines: []string{f.T(lang, "visits.told.suggested", "Name", name, "When", f.e.Texts.DateTime(lang, when),
+					"Was", f.e.Texts.Span(lang, v.Start, v.End))},
+				Buttons: [][]bot.Button{{bot.Btn(f.T(lang, "visits.btn.take_time"), "visits.reschedule", v.ID, unix(when))}}}
+		}}
 }
 
 var results = []string{"visited", "nobody_home", "refused"}
@@ -179,18 +218,14 @@ var results = []string{"visited", "nobody_home", "refused"}
 func outcomeCopies(f *Flow, id string) *bot.Copies { return f.e.Copies(key(id) + "/outcome") }
 
 // askReport asks the reporter for the reports still missing, one button per case.
-func (f *Flow) askReport(ctx context.Context, v Visit, id string, again bool) error {
-	_, err := outcomeCopies(f, v.ID).Send(ctx, id, []string{v.Reporter}, bot.Notice{Record: key(v.ID)}, func(_ *bot.Person, lang string) bot.Message {
+func (f *Flow) askReport(v Visit, id string, again bool) bot.Notice {
+	return bot.Notice{ID: id + ":" + v.Reporter, To: v.Reporter, Copy: key(v.ID) + "/outcome", Record: key(v.ID), Build: func(lang string) bot.Message {
 		m := f.reportRequest(v, lang)
 		if again {
 			m.Lines = append([]string{f.e.Texts.N(lang, "visits.report.again", len(v.pendingCases()))}, m.Lines...)
 		}
 		return m
-	})
-	if errors.Is(err, bot.ErrNotLinked) {
-		return nil
-	}
-	return err
+	}}
 }
 
 func (f *Flow) reportRequest(v Visit, lang string) bot.Message {
@@ -264,12 +299,21 @@ func (f *Flow) followUp(lang string, yes bool) string {
 	return f.T(lang, "visits.outcome.followup_no")
 }
 
-// reported stores one case's report and sends it to the people assigned to the case, in direct
-// messages, each send recorded as a share; the event goes into the audit trail.
+// reported stores one case's report; it goes to the people assigned to the case (as the case
+// has them now, who have a chat account), in direct messages, each send recorded as a share.
 func (f *Flow) reported(ctx context.Context, r *bot.Request, a bot.Answers) error {
 	me, code := r.Person.ID, a["case"]
 	o := Outcome{Result: resultCode(a["result"]), FollowUp: a["followup"] == "yes", Note: a["note"], By: me, At: f.e.Now()}
-	_, v, err := f.change(ctx, a["visit"], me, func(v *Visit) error {
+	c, err := f.e.Case(ctx, code)
+	if err != nil && !errors.Is(err, bot.ErrNotFound) {
+		return err
+	}
+	for _, p := range c.People() {
+		if _, err := f.e.AddressOf(ctx, p); p != me && err == nil {
+			o.To = append(o.To, p)
+		}
+	}
+	_, _, err = f.change(ctx, a["visit"], me, func(v *Visit) error {
 		if err := f.reportable(v, me, code); err != nil {
 			return err
 		}
@@ -283,38 +327,25 @@ func (f *Flow) reported(ctx context.Context, r *bot.Request, a bot.Answers) erro
 	if err != nil {
 		return f.refuse(ctx, r, a["visit"], err)
 	}
-	f.e.Record(ctx, bot.AuditEvent{Actor: me, Kind: "visit.outcome", Record: key(v.ID), Case: code, Reason: o.Result})
-	var to []string
-	if c, err := f.e.Case(ctx, code); err == nil {
-		to = c.People()
-	} else if !errors.Is(err, bot.ErrNotFound) {
-		return err
-	}
-	sent := 0
-	for _, p := range to {
-		if p == me {
-			continue
-		}
-		pr := bot.Routine
-		if o.FollowUp {
-			pr = bot.Urgent
-		}
-		err := f.e.Notify(ctx, bot.Notice{ID: "visit:" + v.ID + ":outcome:" + code + ":" + p, To: p, Priority: pr, Sender: me,
-			Case: code, Record: key(v.ID), Reason: "visit_outcome", RefKey: reportRef(v.ID, code, p),
-			Build: func(lang string) bot.Message { return f.outcomeMessage(v, code, o, lang) }})
-		switch {
-		case err == nil:
-			sent++
-		case !errors.Is(err, bot.ErrNotLinked) && !errors.Is(err, bot.ErrNotFound):
-			f.logErr(err, "outcome not sent", v.ID)
-		}
-	}
-	f.logErr(outcomeCopies(f, v.ID).Edit(ctx, v.Rev, func(_ *bot.Person, lang string) bot.Message { return f.reportRequest(v, lang) }),
-		"report request not edited", v.ID)
-	if sent == 0 {
+	if len(o.To) == 0 {
 		return r.Say(ctx, "visits.said.report_nobody", "Case", code)
 	}
-	return r.Say(ctx, "visits.said.report_sent", "Case", code, "Sent", f.e.Texts.N(r.Lang, "people", sent))
+	return r.Say(ctx, "visits.said.report_sent", "Case", code, "Sent", f.e.Texts.N(r.Lang, "people", len(o.To)))
+}
+
+// reports sends case code's report to the case's people.
+func (f *Flow) reports(v Visit, code string, o Outcome) []bot.Notice {
+	pr := bot.Routine
+	if o.FollowUp {
+		pr = bot.Urgent
+	}
+	var out []bot.Notice
+	for _, p := range o.To {
+		out = append(out, bot.Notice{ID: "visit:" + v.ID + ":outcome:" + code + ":" + p, To: p, Priority: pr, Sender: o.By,
+			Case: code, Record: key(v.ID), Reason: "visit_outcome", RefKey: reportRef(v.ID, code, p),
+			Build: func(lang string) bot.Message { return f.outcomeMessage(v, code, o, lang) }})
+	}
+	return out
 }
 
 func (f *Flow) outcomeMessage(v Visit, code string, o Outcome, lang string) bot.Message {

@@ -1,8 +1,8 @@
 package visits
 
 import (
-	"context"
-	"errors"
+	"maps"
+	"slices"
 	"strconv"
 
 	"github.com/tiltas/tiltas/bot"
@@ -231,17 +231,19 @@ func sameBrief(a, b Visit) bool {
 // briefs sends the details to people who just joined, withdraws them from people who left or
 // when the visit ends, and updates them when they change. Every message that shows case details
 // is recorded as a share of each case.
-func (f *Flow) briefs(ctx context.Context, old, v Visit) {
+func (f *Flow) briefs(old, v Visit) bot.Effects {
+	var fx bot.Effects
 	was, now := shown(old), shown(v)
 	id := v.ID
-	rev := strconv.FormatInt(v.Rev, 10)
-	for p, order := range now {
+	rev := strconv.FormatInt(v.Rev(), 10)
+	for _, p := range slices.Sorted(maps.Keys(now)) {
+		order := now[p]
 		ref := briefRef(id, p, order)
 		switch o, ok := was[p]; {
 		case !ok || o != order:
-			f.shareBrief(ctx, v, p, bot.Notice{ID: "visit:" + id + ":brief:" + p + ":" + strconv.FormatInt(order, 10), RefKey: ref, Priority: f.prio(v)})
+			fx.Add(f.shareBrief(v, p, bot.Notice{ID: "visit:" + id + ":brief:" + p + ":" + strconv.FormatInt(order, 10), RefKey: ref, Priority: f.prio(v)}))
 		case !sameBrief(old, v):
-			f.shareBrief(ctx, v, p, bot.Notice{ID: "visit:" + id + ":brief:" + p + ":" + strconv.FormatInt(order, 10) + ":r" + rev, RefKey: ref, Edit: true})
+			fx.Add(f.shareBrief(v, p, bot.Notice{ID: "visit:" + id + ":brief:" + p + ":" + strconv.FormatInt(order, 10) + ":r" + rev, RefKey: ref, Edit: true}))
 		}
 	}
 	why := "left"
@@ -251,32 +253,24 @@ func (f *Flow) briefs(ctx context.Context, old, v Visit) {
 	case Closed:
 		why = "closed"
 	}
-	for p, order := range was {
+	for _, p := range slices.Sorted(maps.Keys(was)) {
+		order := was[p]
 		if o, ok := now[p]; ok && o == order {
 			continue
 		}
-		err := f.e.Notify(ctx, bot.Notice{ID: "visit:" + id + ":hide:" + p + ":" + strconv.FormatInt(order, 10), To: p, Edit: true,
+		fx.Messages = append(fx.Messages, bot.Notice{ID: "visit:" + id + ":hide:" + p + ":" + strconv.FormatInt(order, 10), To: p, Edit: true,
 			RefKey: briefRef(id, p, order), Record: key(id),
 			Build: func(lang string) bot.Message { return f.hiddenBrief(v, lang, why) }})
-		if err != nil && !errors.Is(err, bot.ErrNotLinked) && !errors.Is(err, bot.ErrNotFound) {
-			f.logErr(err, "details not withdrawn", id)
-		}
 	}
+	return fx
 }
 
 // shareBrief sends or edits p's details and records the share of every case it shows.
-func (f *Flow) shareBrief(ctx context.Context, v Visit, p string, n bot.Notice) {
+func (f *Flow) shareBrief(v Visit, p string, n bot.Notice) bot.Effects {
 	n.To, n.Record = p, key(v.ID)
 	n.Build = func(lang string) bot.Message { return f.brief(v, lang) }
-	err := f.e.Notify(ctx, n)
-	if errors.Is(err, bot.ErrNotLinked) || errors.Is(err, bot.ErrNotFound) {
-		return
-	}
-	if err != nil {
-		f.logErr(err, "details not sent", v.ID)
-		return
-	}
 	for _, c := range v.Cases {
-		f.e.Record(ctx, bot.AuditEvent{Actor: "system", Kind: "case.shared", Case: c.Code, Record: key(v.ID), To: p, Reason: "need_to_know"})
+		n.Cases = append(n.Cases, c.Code)
 	}
+	return bot.Effects{Messages: []bot.Notice{n}}
 }

@@ -59,6 +59,16 @@ type Outcome struct {
 	Note     string    `json:"note,omitempty"`
 	By       string    `json:"by"`
 	At       time.Time `json:"at"`
+	// To are the case's people it is sent to, as the case had them when it was filed.
+	To []string `json:"to,omitempty"`
+}
+
+// Reminder is one reminder of the confirmed participants before the start; those whose time had
+// passed when the visit was planned or moved are left out.
+type Reminder struct {
+	Before time.Duration `json:"before"`
+	Due    time.Time     `json:"due"`
+	Sent   bool          `json:"sent,omitempty"`
 }
 
 // CaseVisit is one case the visit goes to. Address is free text and sensitive: it is shown to
@@ -85,13 +95,23 @@ type Visit struct {
 	Pool         []string         `json:"pool"` // invitees, in the order invited
 	Replies      map[string]Reply `json:"replies,omitempty"`
 	Deadline     time.Time        `json:"deadline"`
-	Status       Status           `json:"status"`
-	Short        bool             `json:"short,omitempty"` // the deadline passed without quorum
-	Reporter     string           `json:"reporter,omitempty"`
-	Announced    bool             `json:"announced,omitempty"` // invitations went out
-	Seq          int64            `json:"seq"`                 // orders confirmations
-	Rev          int64            `json:"rev"`                 // counts changes: message IDs derive from it
+	// DeadlinePassed is set when the deadline came; Short when it came without quorum.
+	DeadlinePassed bool       `json:"deadline_passed,omitempty"`
+	Short          bool       `json:"short,omitempty"`
+	Reminders      []Reminder `json:"reminders,omitempty"`
+	Status         Status     `json:"status"`
+	Reporter       string     `json:"reporter,omitempty"`
+	// AskedAt is when the report was first asked for; Nudges how often it was asked again.
+	AskedAt time.Time `json:"asked_at,omitzero"`
+	Nudges  int       `json:"nudges,omitempty"`
+	Seq     int64     `json:"seq"` // orders confirmations
+	// By is who made the latest change: news name them and do not tell them.
+	By string     `json:"by,omitempty"`
+	Fx bot.Ledger `json:"fx"`
 }
+
+// Rev counts the visit's changes: message IDs derive from it.
+func (v *Visit) Rev() int64 { return v.Fx.Rev }
 
 func key(id string) string { return "visit/" + id }
 
@@ -103,6 +123,7 @@ func (v *Visit) clone() Visit {
 	c.Pool = slices.Clone(v.Pool)
 	c.Replies = maps.Clone(v.Replies)
 	c.Cases = slices.Clone(v.Cases)
+	c.Reminders = slices.Clone(v.Reminders)
 	for i := range c.Cases {
 		if o := c.Cases[i].Outcome; o != nil {
 			oc := *o

@@ -83,7 +83,7 @@ var scenarios = []scenario{
 		if toast := h.PressToken("tomas-k", first).Toast; !strings.Contains(toast, "jau užfiksuotas") {
 			t.Errorf("second confirmation: %q", toast)
 		}
-		if h.visit(id).Rev != v.Rev {
+		if h.visit(id).Fx.Rev != v.Fx.Rev {
 			t.Error("a second confirmation changed the visit")
 		}
 	}},
@@ -499,8 +499,8 @@ var scenarios = []scenario{
 			}
 		}
 		after := h.visit(id)
-		if after.Rev != before.Rev || after.Status != visits.Confirmed || !slices.Equal(after.Pool, before.Pool) {
-			t.Fatalf("a refused press changed the visit: rev %d→%d, %s", before.Rev, after.Rev, after.Status)
+		if after.Fx.Rev != before.Fx.Rev || after.Status != visits.Confirmed || !slices.Equal(after.Pool, before.Pool) {
+			t.Fatalf("a refused press changed the visit: rev %d→%d, %s", before.Fx.Rev, after.Fx.Rev, after.Status)
 		}
 		// Nothing sensitive reached anyone outside the team, nor any group.
 		h.noDetails([]string{"tomas-k", "ona-p", "jurate-z"}, address, code, meeting)
