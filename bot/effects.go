@@ -77,9 +77,11 @@ type Kind[T any] struct {
 	// Index returns the index changes every write of v makes.
 	Index func(v *T) []IndexOp
 	// Effects says what v wants of the world. was is the state last applied: nil for a record
-	// just created, v itself when nothing waits (only Timers matter then). It must be a pure
-	// function of the two records (and the directory): no reads, no clock.
-	Effects func(was, v *T) Effects
+	// just created, v itself when nothing waits (only Timers matter then). It is a function of
+	// the two states, the directory and the records they refer to (a meeting's series): it may
+	// read, never write, and every ID and due time it gives derives from those, never from the
+	// clock.
+	Effects func(ctx context.Context, was, v *T) (Effects, error)
 }
 
 // pendingIndex lists, by the time of the change, records whose effects wait; a change adds its
@@ -228,7 +230,11 @@ func (c *Collection[T]) apply(ctx context.Context, key string) (bool, error) {
 			if l.Applied == applied {
 				return did, nil // just applied by this call, timers included
 			}
-			ids, moved, err := c.e.alignTimers(ctx, c.k.Effects(&v, &v).Timers, l.Timers)
+			fx, err := c.k.Effects(ctx, &v, &v)
+			if err != nil {
+				return did, fmt.Errorf("apply %s: %w", key, err)
+			}
+			ids, moved, err := c.e.alignTimers(ctx, fx.Timers, l.Timers)
 			if err != nil || !moved {
 				return did, err
 			}
@@ -281,7 +287,10 @@ func (c *Collection[T]) applyLocked(ctx context.Context, key string) (int64, err
 			}
 			was = &w
 		}
-		fx := c.k.Effects(was, &v)
+		fx, err := c.k.Effects(ctx, was, &v)
+		if err != nil {
+			return 0, fmt.Errorf("apply %s: %w", key, err)
+		}
 		if err := c.e.effect(ctx, fx); err != nil {
 			return 0, fmt.Errorf("apply %s: %w", key, err)
 		}
@@ -367,8 +376,10 @@ func (c *Collection[T]) Delete(ctx context.Context, id string) error {
 		return err
 	}
 	timers := slices.Clone(c.k.Ledger(&v).Timers)
-	for _, t := range c.k.Effects(&v, &v).Timers {
-		timers = append(timers, t.ID)
+	if fx, err := c.k.Effects(ctx, &v, &v); err == nil {
+		for _, t := range fx.Timers {
+			timers = append(timers, t.ID)
+		}
 	}
 	if err := c.e.Timers.Cancel(ctx, timers...); err != nil {
 		return err

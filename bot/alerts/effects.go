@@ -14,11 +14,11 @@ import (
 // acknowledgement, and what every timeline entry added since was owes: copies and group notices
 // when a step is entered, word to the sender, reminders, audit events. Every ID derives from the
 // alert and the entry's place on the timeline.
-func (f *Flow) effects(was, a *Alert) bot.Effects {
+func (f *Flow) effects(_ context.Context, was, a *Alert) (bot.Effects, error) {
 	var fx bot.Effects
 	fx.Timers = f.wantedTimers(a)
 	if was == a {
-		return fx
+		return fx, nil
 	}
 	from := 0
 	if was != nil {
@@ -30,7 +30,7 @@ func (f *Flow) effects(was, a *Alert) bot.Effects {
 	if was != nil && shown(was) != shown(a) {
 		fx.Add(f.refresh(a))
 	}
-	return fx
+	return fx, nil
 }
 
 // wantedTimers: an open alert waits for its step to pass; an acknowledged concern for its

@@ -81,7 +81,7 @@ func (f *Flow) agendaOpen(ctx context.Context, r *bot.Request, s *seriesRec, o *
 
 func (f *Flow) agendaAdded(ctx context.Context, r *bot.Request, a bot.Answers) error {
 	id := a["occ"]
-	o, s, err := f.update(ctx, id, func(o *occurrence, s *seriesRec) error {
+	o, s, err := f.update(ctx, id, r.Person.ID, func(o *occurrence, s *seriesRec) error {
 		if !f.isInvitee(r.Person, s) {
 			return errNotInvitee
 		}
@@ -104,8 +104,6 @@ func (f *Flow) agendaAdded(ctx context.Context, r *bot.Request, a bot.Answers) e
 	case err != nil:
 		return err
 	}
-	f.e.Record(ctx, bot.AuditEvent{Actor: r.Person.ID, Kind: "meeting.agenda_added", Record: occKey(id)})
-	f.refreshAll(ctx, s, &o)
 	return r.Say(ctx, "meetings.agenda.added", "N", len(o.Agenda), "Title", s.Title)
 }
 
@@ -141,7 +139,7 @@ func (f *Flow) agendaOp(ctx context.Context, r *bot.Request, a bot.Action) error
 // meeting starts.
 func (f *Flow) changeAgenda(ctx context.Context, r *bot.Request, id, op, n, text string) (occurrence, *seriesRec, error) {
 	num, _ := strconv.Atoi(n)
-	o, s, err := f.update(ctx, id, func(o *occurrence, s *seriesRec) error {
+	o, s, err := f.update(ctx, id, r.Person.ID, func(o *occurrence, s *seriesRec) error {
 		if !f.isOrganizer(r.Person, s) {
 			return errNotOrganizer
 		}
@@ -180,27 +178,10 @@ func (f *Flow) changeAgenda(ctx context.Context, r *bot.Request, id, op, n, text
 	case err != nil:
 		return o, s, err
 	}
-	f.e.Record(ctx, bot.AuditEvent{Actor: r.Person.ID, Kind: "meeting.agenda_" + op, Record: occKey(id)})
-	f.refreshAll(ctx, s, &o)
 	return o, s, nil
 }
 
 var errNotOrganizer = errors.New("not an organizer")
-
-// refreshAll edits every copy of o to show it as it is now (the agenda changed).
-func (f *Flow) refreshAll(ctx context.Context, s *seriesRec, o *occurrence) {
-	err := f.e.Copies(occKey(o.ID)).Edit(ctx, int64(o.Seq), func(p *bot.Person, lang string) bot.Message {
-		return f.card(s, o, p, lang, "", false)
-	})
-	if err == nil {
-		err = f.e.Copies(summaryRecord(o.ID)).Edit(ctx, int64(o.Seq), func(p *bot.Person, lang string) bot.Message {
-			return f.summary(s, o, p, lang)
-		})
-	}
-	if err != nil {
-		f.e.Log.Warn("meeting copies not edited", "record", occKey(o.ID), "err", err)
-	}
-}
 
 // agendaView is the organizer's agenda: every item with buttons to move it up, edit or drop it.
 func (f *Flow) agendaView(s *seriesRec, o *occurrence, lang string) bot.Message {

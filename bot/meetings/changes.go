@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/url"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/tiltas/tiltas/bot"
@@ -183,44 +182,9 @@ func (f *Flow) changeErr(ctx context.Context, r *bot.Request, id string, err err
 	return err
 }
 
-// tell sends everyone o concerns, except the organizer who changed it, one notice (their new
-// copy, which supersedes the one they had), and edits the copies nobody gets a new one of (the
-// organizer's own, the summaries) to show o as it is now. It returns how many were told.
-func (f *Flow) tell(ctx context.Context, s *seriesRec, o *occurrence, actor, kind string, head func(t tr, lang string) string) (int, error) {
-	var to []string
-	for _, id := range f.audience(s, o) {
-		if id != actor {
-			to = append(to, id)
-		}
-	}
-	c := f.e.Copies(occKey(o.ID))
-	holders, err := c.Holders(ctx)
-	if err != nil {
-		return 0, err
-	}
-	card := func(p *bot.Person, lang string) bot.Message { return f.card(s, o, p, lang, "", false) }
-	for _, h := range holders {
-		if !slices.Contains(to, h) {
-			if err := c.EditOne(ctx, h, int64(o.Seq), card); err != nil {
-				return 0, err
-			}
-		}
-	}
-	if err := f.e.Copies(summaryRecord(o.ID)).Edit(ctx, int64(o.Seq), func(p *bot.Person, lang string) bot.Message {
-		return f.summary(s, o, p, lang)
-	}); err != nil {
-		return 0, err
-	}
-	_, err = c.Send(ctx, "meetings:"+kind+":"+o.ID+":"+strconv.Itoa(o.Seq), to, bot.Notice{Sender: actor},
-		func(p *bot.Person, lang string) bot.Message {
-			return f.card(s, o, p, lang, head(f.tr(lang), lang), false)
-		})
-	return len(to), err
-}
-
 // cancelOcc cancels one occurrence: its reminders stop and everyone is told once.
 func (f *Flow) cancelOcc(ctx context.Context, r *bot.Request, id string) error {
-	o, s, err := f.update(ctx, id, func(o *occurrence, s *seriesRec) error {
+	o, s, err := f.update(ctx, id, r.Person.ID, func(o *occurrence, s *seriesRec) error {
 		if !f.isOrganizer(r.Person, s) {
 			return errNotOrganizer
 		}
@@ -233,22 +197,12 @@ func (f *Flow) cancelOcc(ctx context.Context, r *bot.Request, id string) error {
 	if err := f.changeErr(ctx, r, id, err); err != nil {
 		return err
 	}
-	if err := f.unschedule(ctx, s, &o); err != nil {
-		return err
-	}
-	f.e.Record(ctx, bot.AuditEvent{Actor: r.Person.ID, Kind: "meeting.cancelled", Record: occKey(id)})
-	n, err := f.tell(ctx, s, &o, r.Person.ID, "cancelled", func(t tr, _ string) string {
-		return t.T("meetings.head.cancelled", "Name", r.Person.Name)
-	})
-	if err != nil {
-		return err
-	}
-	return r.Reply(ctx, bot.Message{Lines: []string{f.tr(r.Lang).N("meetings.cancel.done", n)}})
+	return r.Reply(ctx, bot.Message{Lines: []string{f.tr(r.Lang).N("meetings.cancel.done", len(f.told(s, &o)))}})
 }
 
 // moveOcc moves one occurrence: its reminders follow and everyone is told once.
 func (f *Flow) moveOcc(ctx context.Context, r *bot.Request, id string, when time.Time) error {
-	o, s, err := f.update(ctx, id, func(o *occurrence, s *seriesRec) error {
+	o, s, err := f.update(ctx, id, r.Person.ID, func(o *occurrence, s *seriesRec) error {
 		if !f.isOrganizer(r.Person, s) {
 			return errNotOrganizer
 		}
@@ -259,25 +213,13 @@ func (f *Flow) moveOcc(ctx context.Context, r *bot.Request, id string, when time
 			return bot.Tell("meetings.past")
 		}
 		o.Start, o.End, o.Moved, o.Holiday = when, when.Add(s.Duration), true, ""
+		f.skipPast(s, o, f.e.Now(), false)
 		return nil
 	})
 	if err := f.changeErr(ctx, r, id, err); err != nil {
 		return err
 	}
-	if err := f.schedule(ctx, s, &o, false); err != nil {
-		return err
-	}
-	if err := f.retain(ctx, &o); err != nil {
-		return err
-	}
-	f.e.Record(ctx, bot.AuditEvent{Actor: r.Person.ID, Kind: "meeting.moved", Record: occKey(id)})
-	n, err := f.tell(ctx, s, &o, r.Person.ID, "moved", func(t tr, lang string) string {
-		return t.T("meetings.head.moved", "Name", r.Person.Name, "When", f.e.Texts.DateTime(lang, o.Start))
-	})
-	if err != nil {
-		return err
-	}
-	return r.Reply(ctx, bot.Message{Lines: []string{f.tr(r.Lang).N("meetings.move.done", n, "When", f.e.Texts.DateTime(r.Lang, o.Start))}})
+	return r.Reply(ctx, bot.Message{Lines: []string{f.tr(r.Lang).N("meetings.move.done", len(f.told(s, &o)), "When", f.e.Texts.DateTime(r.Lang, o.Start))}})
 }
 
 func (f *Flow) changeSummary(r *bot.Request, a bot.Answers) []string {
@@ -303,7 +245,8 @@ func (f *Flow) changeSummary(r *bot.Request, a bot.Answers) []string {
 	return []string{t.T("meetings.change.sum_end")}
 }
 
-// changeSeries applies an organizer's change to a whole series.
+// changeSeries applies an organizer's change to a whole series; its meetings follow and
+// everyone is told once (seriesEffects).
 func (f *Flow) changeSeries(ctx context.Context, r *bot.Request, a bot.Answers) error {
 	id := a["series"]
 	if a["field"] == "end" {
@@ -314,23 +257,19 @@ func (f *Flow) changeSeries(ctx context.Context, r *bot.Request, a bot.Answers) 
 		if !f.isOrganizer(r.Person, s) {
 			return f.refuse(ctx, r, seriesKey(id), "not_organizer")
 		}
-		n, err := f.endSeries(ctx, id, r.Person.ID)
+		_, n, err := f.endSeries(ctx, id, r.Person.ID)
 		if err != nil {
 			return err
 		}
-		f.e.Record(ctx, bot.AuditEvent{Actor: r.Person.ID, Kind: "meeting.series_ended", Record: seriesKey(id)})
 		return r.Reply(ctx, bot.Message{Lines: []string{f.tr(r.Lang).N("meetings.change.ended", n)}})
 	}
 	var old seriesRec
-	cur, err := bot.Update(ctx, f.e.Records, seriesKey(id), func(s *seriesRec, exists bool) ([]bot.IndexOp, error) {
-		if !exists {
-			return nil, bot.ErrNotFound
-		}
+	cur, err := f.sers.Change(ctx, id, func(s *seriesRec) error {
 		if !f.isOrganizer(r.Person, s) {
-			return nil, errNotOrganizer
+			return errNotOrganizer
 		}
 		if !s.Ended.IsZero() {
-			return nil, errClosed
+			return errClosed
 		}
 		old = *s
 		switch a["field"] {
@@ -349,7 +288,8 @@ func (f *Flow) changeSeries(ctx context.Context, r *bot.Request, a bot.Answers) 
 		}
 		s.Seq++
 		s.Updated = f.e.Clock.Now()
-		return nil, nil
+		s.By, s.Change = r.Person.ID, a["field"]
+		return nil
 	})
 	switch {
 	case errors.Is(err, errNotOrganizer):
@@ -361,125 +301,22 @@ func (f *Flow) changeSeries(ctx context.Context, r *bot.Request, a bot.Answers) 
 	case err != nil:
 		return err
 	}
-	old.Start, cur.Start = old.Start.In(f.loc()), cur.Start.In(f.loc())
-	f.e.Record(ctx, bot.AuditEvent{Actor: r.Person.ID, Kind: "meeting.series_changed", Record: seriesKey(id), Reason: a["field"]})
-	n, err := f.applySeries(ctx, &old, &cur, r.Person.ID)
-	if err != nil {
-		return err
-	}
-	return r.Reply(ctx, bot.Message{Lines: []string{f.tr(r.Lang).N("meetings.change.done", n)}})
+	f.localizeSeries(&old)
+	f.localizeSeries(&cur)
+	return r.Reply(ctx, bot.Message{Lines: []string{f.tr(r.Lang).N("meetings.change.done", f.concerned(&old, &cur))}})
 }
 
-// applySeries carries a series change (from chat or from config) to its planned occurrences:
-// each moves to where the new rule puts it (unless an organizer moved it) or is cancelled when
-// the rule no longer has it, its reminders follow, its copies are edited, and then everyone
-// affected is told once. It returns how many were told.
-func (f *Flow) applySeries(ctx context.Context, old, cur *seriesRec, actor string) (int, error) {
-	now := f.e.Now()
-	occs, err := f.upcoming(ctx, cur.ID)
-	if err != nil {
-		return 0, err
-	}
-	var errs []error
-	var deps []string
-	for _, o := range occs {
-		if !now.Before(o.Start) {
-			continue
-		}
-		slot, ok := f.slotOf(cur, o.ID)
-		u, _, err := f.update(ctx, o.ID, func(o *occurrence, _ *seriesRec) error {
-			if o.Cancelled {
-				return errDone
-			}
-			if !ok {
-				o.Cancelled = true
-				return nil
-			}
-			if !o.Moved {
-				o.Orig, o.Start, o.Holiday = slot.Orig, slot.Start, slot.Holiday
-			}
-			o.End = o.Start.Add(cur.Duration)
-			return nil
-		})
-		if errors.Is(err, errDone) {
-			continue
-		}
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if err := f.unschedule(ctx, old, &u); err != nil {
-			errs = append(errs, err)
-		}
-		if !u.Cancelled {
-			if err := f.schedule(ctx, cur, &u, false); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		f.refreshAll(ctx, cur, &u)
-		for _, d := range deputies(&u) {
-			deps = append(deps, d)
-		}
-	}
-	if err := f.planSeries(ctx, cur); err != nil {
-		errs = append(errs, err)
-	}
-	was, now2 := f.invitees(old), f.invitees(cur)
+// concerned counts who a change from old to cur of a series is told to, its maker aside.
+func (f *Flow) concerned(old, cur *seriesRec) int {
 	var people []string
-	for _, group := range [][]string{was, now2, f.organizers(old), f.organizers(cur), deps} {
+	for _, group := range [][]string{f.invitees(old), f.invitees(cur), f.organizers(old), f.organizers(cur)} {
 		for _, id := range group {
-			if id != actor && !slices.Contains(people, id) && f.e.Directory().Person(id) != nil {
+			if id != cur.By && !slices.Contains(people, id) && f.e.Directory().Person(id) != nil {
 				people = append(people, id)
 			}
 		}
 	}
-	next, hasNext, err := f.next(ctx, cur)
-	if err != nil {
-		errs = append(errs, err)
-	}
-	ended := !cur.Ended.IsZero()
-	msgID := "meetings:series:" + cur.ID + ":" + strconv.Itoa(cur.Seq)
-	for _, who := range people {
-		removed := slices.Contains(was, who) && !slices.Contains(now2, who) && !slices.Contains(cur.Organizers, who)
-		added := !slices.Contains(was, who) && slices.Contains(now2, who)
-		head := func(lang string) []string {
-			t := f.tr(lang)
-			switch {
-			case removed:
-				return []string{t.T("meetings.series.uninvited")}
-			case ended:
-				return []string{t.T("meetings.series.ended")}
-			}
-			var lines []string
-			if actor == "system" {
-				lines = append(lines, t.T("meetings.series.changed_config"))
-			} else {
-				lines = append(lines, t.T("meetings.series.changed", "Name", f.name(actor)))
-			}
-			if added {
-				lines = append(lines, t.T("meetings.series.invited"))
-			}
-			return append(lines, f.diff(t, old, cur)...)
-		}
-		if hasNext && !removed && !ended {
-			_, err := f.e.Copies(occKey(next.ID)).Send(ctx, msgID, []string{who}, bot.Notice{Sender: actor, Record: seriesKey(cur.ID)},
-				func(p *bot.Person, lang string) bot.Message {
-					m := f.card(cur, &next, p, lang, "", false)
-					m.Lines = append(append(head(lang), f.tr(lang).T("meetings.series.next")), m.Lines...)
-					return m
-				})
-			if err != nil {
-				errs = append(errs, err)
-			}
-			continue
-		}
-		err := f.e.Notify(ctx, bot.Notice{ID: msgID + ":" + who, To: who, Sender: actor, Record: seriesKey(cur.ID),
-			Build: func(lang string) bot.Message { return bot.Message{Title: cur.Title, Lines: head(lang)} }})
-		if err != nil && !errors.Is(err, bot.ErrNotLinked) {
-			errs = append(errs, err)
-		}
-	}
-	return len(people), errors.Join(errs...)
+	return len(people)
 }
 
 // diff says, in lang, what changed in a series.
@@ -532,7 +369,7 @@ func sameDay(a, b time.Time) bool {
 // postMinutes sends an occurrence's decisions to everyone it concerns. Posting again sends the
 // corrected text.
 func (f *Flow) postMinutes(ctx context.Context, r *bot.Request, id, text string) error {
-	o, s, err := f.update(ctx, id, func(o *occurrence, s *seriesRec) error {
+	o, s, err := f.update(ctx, id, r.Person.ID, func(o *occurrence, s *seriesRec) error {
 		if !f.isOrganizer(r.Person, s) {
 			return errNotOrganizer
 		}
@@ -549,29 +386,11 @@ func (f *Flow) postMinutes(ctx context.Context, r *bot.Request, id, text string)
 	if err := f.changeErr(ctx, r, id, err); err != nil {
 		return err
 	}
-	f.e.Record(ctx, bot.AuditEvent{Actor: r.Person.ID, Kind: "meeting.minutes_posted", Record: occKey(id)})
 	n := 0
 	for _, who := range f.audience(s, &o) {
-		if who == r.Person.ID {
-			continue
+		if who != r.Person.ID {
+			n++
 		}
-		err := f.e.Notify(ctx, bot.Notice{ID: "meetings:minutes:" + id + ":" + strconv.Itoa(o.MinutesSeq) + ":" + who, To: who, Sender: r.Person.ID, Record: occKey(id),
-			Build: func(lang string) bot.Message {
-				t := f.tr(lang)
-				title := t.T("meetings.minutes.title", "Title", s.Title)
-				if o.MinutesSeq > 1 {
-					title = t.T("meetings.minutes.title_corrected", "Title", s.Title)
-				}
-				return bot.Message{Title: title, Lines: []string{
-					t.T("meetings.card.when", "When", f.e.Texts.Span(lang, o.Start, o.End)),
-					o.Minutes,
-					t.T("meetings.minutes.by", "Name", r.Person.Name),
-				}}
-			}})
-		if err != nil && !errors.Is(err, bot.ErrNotLinked) {
-			return err
-		}
-		n++
 	}
 	return r.Reply(ctx, bot.Message{Lines: []string{f.tr(r.Lang).N("meetings.minutes.sent", n)}})
 }

@@ -153,56 +153,44 @@ func (f *Flow) created(ctx context.Context, r *bot.Request, a bot.Answers) error
 		return bot.Tell("meetings.past")
 	}
 	s.ID = "m" + bot.NewID()[:7]
-	if _, err := Slots(s, f.cfg.Parse, s.Start, s.Start.Add(time.Minute)); err != nil {
-		return err
-	}
 	now := f.e.Clock.Now()
-	rec := seriesRec{Series: s, Source: "chat", Seq: 1, Created: now, Updated: now, CreatedBy: r.Person.ID}
-	if _, err := bot.Save(ctx, f.e.Records, seriesKey(s.ID), rec, 0, bot.IndexOp{Index: idxSeries, Member: s.ID, Score: float64(now.Unix())}); err != nil {
-		return err
-	}
-	f.e.Record(ctx, bot.AuditEvent{Actor: r.Person.ID, Kind: "meeting.series_created", Record: seriesKey(s.ID)})
-	first, ok, err := f.next(ctx, &rec)
+	slots, err := Slots(s, f.cfg.Parse, s.Start.Add(-time.Minute), s.Start.AddDate(1, 1, 0))
 	if err != nil {
 		return err
 	}
-	if !ok {
+	i := slices.IndexFunc(slots, func(sl Slot) bool { return !sl.Skipped && sl.Start.Add(s.Duration).After(f.e.Now()) })
+	if i < 0 {
 		return r.Say(ctx, "meetings.new.none")
 	}
-	// Stored before planning, so that planning does not also remind of it now: the invitation
+	first := f.newOcc(&seriesRec{Series: s}, slots[i])
+	// Stored before the series, so that planning does not also remind of it now: the invitation
 	// does that, and stands for the reminders due within a day of it (the last one, with the
 	// final agenda, still comes).
-	first, _, err = f.update(ctx, first.ID, func(o *occurrence, s *seriesRec) error {
-		soon := f.e.Now().Add(24 * time.Hour)
-		for _, off := range s.Reminders {
-			if off != lastReminder(s) && Before(o.Start, off).Before(soon) {
-				if o.Done == nil {
-					o.Done = map[string]bool{}
-				}
-				o.Done["remind:"+offKey(off)+"@"+unix(o.Start)] = true
-			}
+	soon := f.e.Now().Add(24 * time.Hour)
+	for _, off := range s.Reminders {
+		if off != slices.Min(s.Reminders) && Before(first.Start, off).Before(soon) {
+			first.mark(&first.Skip, "remind:"+offKey(off)+"@"+unix(first.Start))
 		}
-		return nil
-	})
-	if err != nil {
+	}
+	f.skipPast(&seriesRec{Series: s}, &first, f.e.Now(), false)
+	first.Seq, first.Updated = 1, now
+	if _, _, err := f.occs.Create(ctx, first.ID, first); err != nil {
+		return err
+	}
+	rec := seriesRec{Series: s, Source: "chat", Seq: 1, Created: now, Updated: now, CreatedBy: r.Person.ID, By: r.Person.ID}
+	if _, _, err := f.sers.Create(ctx, s.ID, rec); err != nil {
 		return err
 	}
 	if err := f.planSeries(ctx, &rec); err != nil {
 		return err
 	}
-	var to []string
+	n := 0
 	for _, id := range f.audience(&rec, &first) {
 		if id != r.Person.ID {
-			to = append(to, id)
+			n++
 		}
 	}
-	if _, err := f.e.Copies(occKey(first.ID)).Send(ctx, "meetings:invite:"+s.ID, to, bot.Notice{Sender: r.Person.ID},
-		func(p *bot.Person, lang string) bot.Message {
-			return f.card(&rec, &first, p, lang, f.tr(lang).T("meetings.head.invited", "Name", r.Person.Name), false)
-		}); err != nil {
-		return err
-	}
-	if err := r.Reply(ctx, bot.Message{Lines: []string{f.tr(r.Lang).N("meetings.new.done", len(to), "Title", s.Title)}}); err != nil {
+	if err := r.Reply(ctx, bot.Message{Lines: []string{f.tr(r.Lang).N("meetings.new.done", n, "Title", s.Title)}}); err != nil {
 		return err
 	}
 	return f.showSummary(ctx, &rec, &first, r.Person.ID)

@@ -13,8 +13,7 @@ func (f *Flow) PlannedTimers(ctx context.Context, id string) ([]bot.Timer, error
 	if err != nil {
 		return nil, err
 	}
-	ts, _ := f.timers(s, &o, false)
-	return ts, nil
+	return f.occTimers(s, &o), nil
 }
 
 // Answer returns person's answer to occurrence id ("" when none).

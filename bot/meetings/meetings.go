@@ -103,6 +103,8 @@ type Flow struct {
 	e      *bot.Engine
 	cfg    Config
 	series atomic.Pointer[[]Series] // the configured series, swapped on reload
+	occs   *bot.Collection[occurrence]
+	sers   *bot.Collection[seriesRec]
 }
 
 // Register adds the meetings command, dialogs, buttons and timers to e. It does no I/O: cmd runs
@@ -111,6 +113,7 @@ func Register(e *bot.Engine, cfg Config) *Flow {
 	cfg.defaults()
 	f := &Flow{e: e, cfg: cfg}
 	f.SetSeries(cfg.Series)
+	f.kinds()
 	f.registerCommands()
 	f.registerRSVP()
 	f.registerAgenda()
@@ -126,14 +129,6 @@ func Register(e *bot.Engine, cfg Config) *Flow {
 func (f *Flow) SetSeries(series []Series) {
 	series = slices.Clone(series)
 	f.series.Store(&series)
-}
-
-// retain schedules o's deletion, Retention after it ends.
-func (f *Flow) retain(ctx context.Context, o *occurrence) error {
-	if f.cfg.Retention <= 0 {
-		return nil
-	}
-	return f.e.Retain(ctx, occKey(o.ID), o.End.Add(f.cfg.Retention))
 }
 
 // purge removes what an occurrence past its retention links to; the engine deletes the record.
@@ -165,6 +160,11 @@ type seriesRec struct {
 	Created   time.Time `json:"created"`
 	Updated   time.Time `json:"updated"`
 	CreatedBy string    `json:"created_by,omitempty"`
+	// By made the latest change ("system": the config), and Change says what it was (the field
+	// an organizer changed in chat).
+	By     string     `json:"by,omitempty"`
+	Change string     `json:"change,omitempty"`
+	Fx     bot.Ledger `json:"fx"`
 }
 
 // rsvp is one invitee's current answer.
@@ -196,13 +196,19 @@ type occurrence struct {
 	RSVP       map[string]rsvp `json:"rsvp,omitempty"`
 	Agenda     []item          `json:"agenda,omitempty"`
 	Items      int             `json:"items,omitempty"`
-	Done       map[string]bool `json:"done,omitempty"` // effects of timers already taken
+	Done       map[string]bool `json:"done,omitempty"` // effects of timers taken
+	Skip       map[string]bool `json:"skip,omitempty"` // effects whose time passed untaken
 	Unreached  []string        `json:"unreached,omitempty"`
 	Minutes    string          `json:"minutes,omitempty"`
 	MinutesBy  string          `json:"minutes_by,omitempty"`
 	MinutesSeq int             `json:"minutes_seq,omitempty"`
 	Seq        int             `json:"seq"`
-	Updated    time.Time       `json:"updated"`
+	// SeriesSeq is the series' Seq the occurrence was last brought in line with.
+	SeriesSeq int       `json:"series_seq,omitempty"`
+	Updated   time.Time `json:"updated"`
+	// By made the latest change: empty for a series change or a timer, which tell nobody of it.
+	By string     `json:"by,omitempty"`
+	Fx bot.Ledger `json:"fx"`
 }
 
 const (
@@ -231,15 +237,19 @@ func (f *Flow) loc() *time.Location { return f.e.Directory().Location }
 
 // loadSeries returns the stored series with id.
 func (f *Flow) loadSeries(ctx context.Context, id string) (*seriesRec, error) {
-	s, _, err := bot.Load[seriesRec](ctx, f.e.Records, seriesKey(id))
+	s, err := f.sers.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
+	f.localizeSeries(&s)
+	return &s, nil
+}
+
+func (f *Flow) localizeSeries(s *seriesRec) {
 	s.Start = s.Start.In(f.loc())
 	if !s.Ended.IsZero() {
 		s.Ended = s.Ended.In(f.loc())
 	}
-	return &s, nil
 }
 
 // allSeries returns every stored series, configured ones first brought in line with config.
@@ -276,7 +286,7 @@ func (f *Flow) load(ctx context.Context, id string) (occurrence, *seriesRec, err
 	if err != nil {
 		return occurrence{}, nil, err
 	}
-	o, _, err := bot.Load[occurrence](ctx, f.e.Records, occKey(id))
+	o, err := f.occs.Get(ctx, id)
 	if errors.Is(err, bot.ErrNotFound) {
 		slot, ok := f.slotOf(s, id)
 		if !ok {
@@ -297,12 +307,30 @@ func (f *Flow) localize(o *occurrence) {
 
 func (f *Flow) newOcc(s *seriesRec, slot Slot) occurrence {
 	return occurrence{ID: occID(s.ID, slot.Orig), Series: s.ID, Orig: slot.Orig, Start: slot.Start,
-		End: slot.Start.Add(s.Duration), Holiday: slot.Holiday}
+		End: slot.Start.Add(s.Duration), Holiday: slot.Holiday, SeriesSeq: s.Seq}
 }
 
-// update changes an occurrence by compare-and-set, creating it from the rule if it is not stored
-// yet. fn may run more than once.
-func (f *Flow) update(ctx context.Context, id string, fn func(o *occurrence, s *seriesRec) error) (occurrence, *seriesRec, error) {
+// plant stores the occurrence id of s, built from the rule, unless it is stored: what passed
+// before now is skipped, but for the latest reminder when catchUp.
+func (f *Flow) plant(ctx context.Context, s *seriesRec, id string, catchUp bool) error {
+	if _, err := f.occs.Get(ctx, id); !errors.Is(err, bot.ErrNotFound) {
+		return err
+	}
+	slot, ok := f.slotOf(s, id)
+	if !ok {
+		return fmt.Errorf("occurrence %q: %w", id, bot.ErrNotFound)
+	}
+	o := f.newOcc(s, slot)
+	f.skipPast(s, &o, f.e.Now(), catchUp)
+	o.Seq, o.Updated = 1, f.e.Clock.Now()
+	_, _, err := f.occs.Create(ctx, id, o)
+	return err
+}
+
+// update changes an occurrence by compare-and-set, storing it from the rule first if it is not
+// stored yet; by is who changes it (empty: a timer or a series change). fn may run more than
+// once; what the change owes follows from the state (occEffects).
+func (f *Flow) update(ctx context.Context, id, by string, fn func(o *occurrence, s *seriesRec) error) (occurrence, *seriesRec, error) {
 	sid, _, ok := splitOcc(id)
 	if !ok {
 		return occurrence{}, nil, fmt.Errorf("occurrence %q: %w", id, bot.ErrNotFound)
@@ -311,37 +339,26 @@ func (f *Flow) update(ctx context.Context, id string, fn func(o *occurrence, s *
 	if err != nil {
 		return occurrence{}, nil, err
 	}
-	created := false
-	o, err := bot.Update(ctx, f.e.Records, occKey(id), func(o *occurrence, exists bool) ([]bot.IndexOp, error) {
-		created = !exists
-		if !exists {
-			slot, ok := f.slotOf(s, id)
-			if !ok {
-				return nil, fmt.Errorf("occurrence %q: %w", id, bot.ErrNotFound)
-			}
-			*o = f.newOcc(s, slot)
-		}
+	if err := f.plant(ctx, s, id, false); err != nil {
+		return occurrence{}, nil, err
+	}
+	o, err := f.occs.Change(ctx, id, func(o *occurrence) error {
 		f.localize(o)
-		start := o.Start
 		if err := fn(o, s); err != nil {
-			return nil, err
+			if errors.Is(err, errDone) {
+				return bot.ErrUnchanged
+			}
+			return err
 		}
 		o.Seq++
 		o.Updated = f.e.Clock.Now()
-		if !exists || !o.Start.Equal(start) {
-			return []bot.IndexOp{{Index: idxOccurrences, Member: o.ID, Score: float64(o.Start.Unix())}}, nil
-		}
-		return nil, nil
+		o.By = by
+		return nil
 	})
 	if err != nil {
 		return occurrence{}, nil, err
 	}
 	f.localize(&o)
-	if created {
-		if err := f.retain(ctx, &o); err != nil {
-			return occurrence{}, nil, err
-		}
-	}
 	return o, s, nil
 }
 

@@ -69,20 +69,19 @@ func (f *Flow) open(ctx context.Context, r *bot.Request, o *occurrence) error {
 	return nil
 }
 
-// answer stores r's person's answer to occurrence id, edits their copy and the organizers'
-// summaries to show it, and tells a deputy they are sent (or no longer needed). It returns the
+// answer stores r's person's answer to occurrence id; their copy and the organizers' summaries
+// show it, and a deputy is told they are sent (or no longer needed) (occEffects). It returns the
 // confirmation to show.
 func (f *Flow) answer(ctx context.Context, r *bot.Request, id string, ans rsvp) (string, error) {
 	who := r.Person.ID
-	var prev rsvp
-	o, s, err := f.update(ctx, id, func(o *occurrence, s *seriesRec) error {
+	_, _, err := f.update(ctx, id, who, func(o *occurrence, s *seriesRec) error {
 		if !f.isInvitee(r.Person, s) {
 			return errNotInvitee
 		}
 		if o.Cancelled || !f.e.Now().Before(o.Start) {
 			return errClosed
 		}
-		prev = o.RSVP[who]
+		prev := o.RSVP[who]
 		if prev.Answer == ans.Answer && prev.Deputy == ans.Deputy {
 			return errDone
 		}
@@ -103,32 +102,10 @@ func (f *Flow) answer(ctx context.Context, r *bot.Request, id string, ans rsvp) 
 			return "", lerr
 		}
 		return "", f.open(ctx, r, &cur)
-	case errors.Is(err, errDone):
-		return t.T("meetings.rsvp.saved", "Answer", f.answerText(t, ans)), nil
 	case errors.Is(err, bot.ErrNotFound):
 		return "", bot.Tell("meetings.gone")
 	case err != nil:
 		return "", err
-	}
-	f.e.Record(ctx, bot.AuditEvent{Actor: who, Kind: "meeting.rsvp", Record: occKey(id), Reason: ans.Answer})
-	f.refresh(ctx, s, &o, who)
-	if ans.Deputy != "" && ans.Deputy != prev.Deputy {
-		principal := r.Person.Name
-		if _, err := f.e.Copies(occKey(id)).Send(ctx, "meetings:deputy:"+id+":"+who+":"+ans.Deputy, []string{ans.Deputy}, bot.Notice{Sender: who},
-			func(p *bot.Person, lang string) bot.Message {
-				return f.card(s, &o, p, lang, f.tr(lang).T("meetings.head.deputy", "Name", principal), false)
-			}); err != nil {
-			return "", err
-		}
-	}
-	if prev.Deputy != "" && prev.Deputy != ans.Deputy {
-		err := f.e.Notify(ctx, bot.Notice{ID: "meetings:undeputy:" + id + ":" + prev.Deputy + ":" + unix(ans.At), To: prev.Deputy, Record: occKey(id),
-			Build: func(lang string) bot.Message {
-				return bot.Message{Title: s.Title, Lines: []string{f.tr(lang).T("meetings.deputy.released", "Name", r.Person.Name, "When", f.e.Texts.DateTime(lang, o.Start))}}
-			}})
-		if err != nil && !errors.Is(err, bot.ErrNotLinked) {
-			return "", err
-		}
 	}
 	return t.T("meetings.rsvp.saved", "Answer", f.answerText(t, ans)), nil
 }
@@ -137,21 +114,6 @@ var (
 	errNotInvitee = errors.New("not invited")
 	errClosed     = errors.New("closed")
 )
-
-// refresh edits who's copy of o (their answer changed) and every organizer's summary.
-func (f *Flow) refresh(ctx context.Context, s *seriesRec, o *occurrence, who string) {
-	err := f.e.Copies(occKey(o.ID)).EditOne(ctx, who, int64(o.Seq), func(p *bot.Person, lang string) bot.Message {
-		return f.card(s, o, p, lang, "", false)
-	})
-	if err == nil {
-		err = f.e.Copies(summaryRecord(o.ID)).Edit(ctx, int64(o.Seq), func(p *bot.Person, lang string) bot.Message {
-			return f.summary(s, o, p, lang)
-		})
-	}
-	if err != nil {
-		f.e.Log.Warn("meeting copies not edited", "record", occKey(o.ID), "err", err)
-	}
-}
 
 // deputyOptions offers the person's colleagues in their institution, or everyone else when they
 // have none.

@@ -134,8 +134,8 @@ func (f *Flow) Plan(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// planSeries creates s's occurrences within the horizon and schedules their timers and the next
-// planning. Existing occurrences are not changed, only their timers scheduled again.
+// planSeries stores s's occurrences within the horizon (their timers follow from them) and
+// sets the timer that plans the next one when its turn comes.
 func (f *Flow) planSeries(ctx context.Context, s *seriesRec) error {
 	now := f.e.Now()
 	if !s.Ended.IsZero() && !now.Before(s.Ended) {
@@ -152,30 +152,7 @@ func (f *Flow) planSeries(ctx context.Context, s *seriesRec) error {
 		if sl.Skipped || !sl.Start.Add(s.Duration).After(now) || !s.Ended.IsZero() && !sl.Start.Before(s.Ended) {
 			continue
 		}
-		id := occID(s.ID, sl.Orig)
-		created := false
-		o, err := bot.Update(ctx, f.e.Records, occKey(id), func(o *occurrence, exists bool) ([]bot.IndexOp, error) {
-			created = !exists
-			if exists {
-				return nil, errDone
-			}
-			*o = f.newOcc(s, sl)
-			o.Seq, o.Updated = 1, f.e.Clock.Now()
-			return []bot.IndexOp{{Index: idxOccurrences, Member: id, Score: float64(o.Start.Unix())}}, nil
-		})
-		if errors.Is(err, errDone) {
-			err = nil // planned before: only its timers are scheduled again
-		}
-		if err != nil {
-			return err
-		}
-		f.localize(&o)
-		if created {
-			if err := f.retain(ctx, &o); err != nil {
-				return err
-			}
-		}
-		if err := f.schedule(ctx, s, &o, created); err != nil {
+		if err := f.plant(ctx, s, occID(s.ID, sl.Orig), true); err != nil {
 			return err
 		}
 	}
@@ -193,114 +170,14 @@ func (f *Flow) planSeries(ctx context.Context, s *seriesRec) error {
 	return f.e.Timers.Schedule(ctx, bot.Timer{ID: planTimerID(s.ID), Due: due, Kind: "meetings.plan", Ref: s.ID})
 }
 
-// schedule (re)schedules o's timers from its current start. Reminders already sent for this
-// start are left alone; reminders whose time has passed are dropped, except that a newly
-// planned occurrence (catchUp) gets the latest of them at once, so nobody misses the meeting.
-func (f *Flow) schedule(ctx context.Context, s *seriesRec, o *occurrence, catchUp bool) error {
-	ts, drop := f.timers(s, o, catchUp)
-	if len(drop) > 0 {
-		if err := f.e.Timers.Cancel(ctx, drop...); err != nil {
-			return err
-		}
-	}
-	if len(ts) == 0 {
-		return nil
-	}
-	return f.e.Timers.Schedule(ctx, ts...)
-}
-
-// timers returns the timers o needs from now on, and the IDs of those it no longer needs.
-func (f *Flow) timers(s *seriesRec, o *occurrence, catchUp bool) ([]bot.Timer, []string) {
-	now := f.e.Now()
-	at := unix(o.Start)
-	var ts []bot.Timer
-	var drop []string
-	var late *bot.Timer
-	live := !o.Cancelled && now.Before(o.Start)
-	for _, off := range s.Reminders {
-		id := timerID(o.ID, "remind:"+offKey(off))
-		t := bot.Timer{ID: id, Due: Before(o.Start, off), Kind: "meetings.remind", Ref: o.ID, Arg: offKey(off) + "@" + at}
-		switch {
-		case !live || o.Done["remind:"+t.Arg]:
-			drop = append(drop, id)
-		case t.Due.After(now):
-			ts = append(ts, t)
-		case catchUp && (late == nil || t.Due.After(late.Due)):
-			if late != nil {
-				drop = append(drop, late.ID)
-			}
-			t2 := t
-			late = &t2
-		default:
-			drop = append(drop, id)
-		}
-	}
-	if late != nil {
-		late.Due = now
-		ts = append(ts, *late)
-	}
-	deadline := Before(o.Start, s.RSVPDeadline)
-	if live && deadline.After(now) {
-		ts = append(ts, bot.Timer{ID: timerID(o.ID, "summary"), Due: deadline, Kind: "meetings.summary", Ref: o.ID, Arg: at})
-		if nudge := Before(deadline, f.cfg.NudgeBefore); nudge.After(now) {
-			ts = append(ts, bot.Timer{ID: timerID(o.ID, "nudge"), Due: nudge, Kind: "meetings.nudge", Ref: o.ID, Arg: at})
-		} else {
-			drop = append(drop, timerID(o.ID, "nudge"))
-		}
-	} else {
-		drop = append(drop, timerID(o.ID, "summary"), timerID(o.ID, "nudge"))
-	}
-	if !o.Cancelled && !o.Done["minutes@"+at] && o.End.Add(f.cfg.MinutesAfter).After(now) {
-		ts = append(ts, bot.Timer{ID: timerID(o.ID, "minutes"), Due: o.End.Add(f.cfg.MinutesAfter), Kind: "meetings.minutes", Ref: o.ID, Arg: at})
-	} else {
-		drop = append(drop, timerID(o.ID, "minutes"))
-	}
-	return ts, drop
-}
-
-// unschedule cancels every timer of o (a cancelled occurrence).
-func (f *Flow) unschedule(ctx context.Context, s *seriesRec, o *occurrence) error {
-	ids := []string{timerID(o.ID, "summary"), timerID(o.ID, "nudge"), timerID(o.ID, "minutes")}
-	for _, off := range s.Reminders {
-		ids = append(ids, timerID(o.ID, "remind:"+offKey(off)))
-	}
-	return f.e.Timers.Cancel(ctx, ids...)
-}
-
-// markDone records that effect key of o has been taken; it reports false when someone else
-// recorded it first.
-func (f *Flow) markDone(ctx context.Context, id, key string, unreached []string) (bool, error) {
-	first := false
-	_, _, err := f.update(ctx, id, func(o *occurrence, _ *seriesRec) error {
-		first = !o.Done[key]
-		if !first {
-			return errDone
-		}
-		if o.Done == nil {
-			o.Done = map[string]bool{}
-		}
-		o.Done[key] = true
-		for _, u := range unreached {
-			if !slices.Contains(o.Unreached, u) {
-				o.Unreached = append(o.Unreached, u)
-			}
-		}
-		return nil
-	})
-	if errors.Is(err, errDone) {
-		return false, nil
-	}
-	return first, err
-}
-
 func hashSeries(s Series) string {
 	b, _ := json.Marshal(s)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
 }
 
-// syncConfig stores configured series that are new, replaces those whose config changed (telling
-// everyone affected), and ends those no longer configured.
+// syncConfig stores configured series that are new, replaces those whose config changed, and
+// ends those no longer configured; everyone affected is told (seriesEffects).
 func (f *Flow) syncConfig(ctx context.Context) error {
 	now := f.e.Clock.Now()
 	var errs []error
@@ -308,36 +185,20 @@ func (f *Flow) syncConfig(ctx context.Context) error {
 	for _, cs := range configured {
 		cs.Start = cs.Start.In(f.loc())
 		h := hashSeries(cs)
-		var old *seriesRec
-		s, err := bot.Update(ctx, f.e.Records, seriesKey(cs.ID), func(s *seriesRec, exists bool) ([]bot.IndexOp, error) {
-			old = nil
-			if exists && s.Hash == h && s.Source == "config" {
-				return nil, errDone
+		_, err := f.sers.Change(ctx, cs.ID, func(s *seriesRec) error {
+			if s.Hash == h && s.Source == "config" {
+				return errDone
 			}
-			if exists {
-				prev := *s
-				old = &prev
-				s.Series, s.Hash, s.Source, s.Ended = cs, h, "config", time.Time{}
-				s.Seq++
-				s.Updated = now
-				return nil, nil
-			}
-			*s = seriesRec{Series: cs, Source: "config", Hash: h, Seq: 1, Created: now, Updated: now}
-			return []bot.IndexOp{{Index: idxSeries, Member: cs.ID, Score: float64(now.Unix())}}, nil
+			s.Series, s.Hash, s.Source, s.Ended = cs, h, "config", time.Time{}
+			s.Seq++
+			s.Updated, s.By, s.Change = now, "system", "config"
+			return nil
 		})
-		if errors.Is(err, errDone) {
-			continue
+		if errors.Is(err, bot.ErrNotFound) {
+			_, _, err = f.sers.Create(ctx, cs.ID, seriesRec{Series: cs, Source: "config", Hash: h, Seq: 1, Created: now, Updated: now, By: "system"})
 		}
-		if err != nil {
+		if err != nil && !errors.Is(err, errDone) {
 			errs = append(errs, err)
-			continue
-		}
-		if old != nil {
-			s.Start = s.Start.In(f.loc())
-			old.Start = old.Start.In(f.loc())
-			if _, err := f.applySeries(ctx, old, &s, "system"); err != nil {
-				errs = append(errs, err)
-			}
 		}
 	}
 	ids, err := f.e.Records.Range(ctx, idxSeries, math.Inf(-1), math.Inf(1), 0)
@@ -352,7 +213,7 @@ func (f *Flow) syncConfig(ctx context.Context) error {
 		if err != nil || s.Source != "config" || !s.Ended.IsZero() {
 			continue
 		}
-		if _, err := f.endSeries(ctx, s.ID, "system"); err != nil {
+		if _, _, err := f.endSeries(ctx, s.ID, "system"); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -360,32 +221,28 @@ func (f *Flow) syncConfig(ctx context.Context) error {
 }
 
 // endSeries stops a series: no occurrence starts from now on, and everyone is told once. It
-// returns how many were told.
-func (f *Flow) endSeries(ctx context.Context, id, actor string) (int, error) {
-	var old *seriesRec
-	s, err := bot.Update(ctx, f.e.Records, seriesKey(id), func(s *seriesRec, exists bool) ([]bot.IndexOp, error) {
-		if !exists {
-			return nil, bot.ErrNotFound
-		}
+// returns the series and how many are told.
+func (f *Flow) endSeries(ctx context.Context, id, actor string) (*seriesRec, int, error) {
+	var old seriesRec
+	s, err := f.sers.Change(ctx, id, func(s *seriesRec) error {
 		if !s.Ended.IsZero() {
-			return nil, errDone
+			return errDone
 		}
-		prev := *s
-		old = &prev
+		old = *s
 		s.Ended = f.e.Now()
 		s.Seq++
-		s.Updated = f.e.Clock.Now()
-		return nil, nil
+		s.Updated, s.By, s.Change = f.e.Clock.Now(), actor, "end"
+		return nil
 	})
 	if errors.Is(err, errDone) {
-		return 0, nil
+		return &s, 0, nil
 	}
 	if err != nil {
-		return 0, err
+		return nil, 0, err
 	}
-	s.Start, old.Start = s.Start.In(f.loc()), old.Start.In(f.loc())
-	s.Ended = s.Ended.In(f.loc())
-	return f.applySeries(ctx, old, &s, actor)
+	f.localizeSeries(&s)
+	f.localizeSeries(&old)
+	return &s, f.concerned(&old, &s), nil
 }
 
 // upcoming returns the stored occurrences of series (all when "") that have not ended.

@@ -53,7 +53,7 @@ type meetingsExport struct {
 
 // eachOcc calls fn with every stored occurrence.
 func (f *Flow) eachOcc(ctx context.Context, fn func(o *occurrence) error) error {
-	return bot.Each(ctx, f.e.Records, "meeting/", func(_ string, o *occurrence) error { return fn(o) })
+	return f.occs.Each(ctx, fn)
 }
 
 func (f *Flow) exportSubject(ctx context.Context, s bot.Subject) (any, error) {
@@ -130,7 +130,7 @@ func (f *Flow) eraseSubject(ctx context.Context, s bot.Subject) (bot.Erased, err
 		return x, err
 	}
 	for _, id := range ids {
-		o, sr, err := f.update(ctx, id, func(o *occurrence, _ *seriesRec) error {
+		_, _, err := f.update(ctx, id, "", func(o *occurrence, _ *seriesRec) error {
 			if _, ok := o.RSVP[p]; !ok {
 				return errDone
 			}
@@ -144,9 +144,6 @@ func (f *Flow) eraseSubject(ctx context.Context, s bot.Subject) (bot.Erased, err
 			return x, err
 		}
 		x.Change(occKey(id))
-		if !o.Cancelled && f.e.Now().Before(o.Start) {
-			f.refreshAll(ctx, sr, &o)
-		}
 	}
 	err = f.feedTokens(ctx, p, func(k string, _ feedToken) error {
 		if err := bot.Delete(ctx, f.e.Records, k); err != nil {

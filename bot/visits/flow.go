@@ -197,11 +197,11 @@ func (f *Flow) change(ctx context.Context, id, actor string, fn func(v *Visit) e
 // effects is what a visit wants of the world: its timers, and what the change from was (nil: just
 // created) owes: invitations to new invitees, the details to the confirmed team, every copy
 // brought up to date, news to everyone involved, reminders, reports and audit events.
-func (f *Flow) effects(was, v *Visit) bot.Effects {
+func (f *Flow) effects(_ context.Context, was, v *Visit) (bot.Effects, error) {
 	var fx bot.Effects
 	fx.Timers = f.wantedTimers(v)
 	if was == v {
-		return fx
+		return fx, nil
 	}
 	old := Visit{}
 	if was != nil {
@@ -241,7 +241,7 @@ func (f *Flow) effects(was, v *Visit) bot.Effects {
 		until := f.e.Now().Add(f.cfg.Retention)
 		fx.Do = append(fx.Do, func(ctx context.Context) error { return f.e.Retain(ctx, key(v.ID), until) })
 	}
-	return fx
+	return fx, nil
 }
 
 // audit is the audit events of a change: IDs derive from the visit's Rev.
