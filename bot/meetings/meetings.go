@@ -19,13 +19,13 @@ import (
 )
 
 // Holidays says what happens to an occurrence that falls on a Lithuanian public holiday.
-type Holidays string
+type Holidays = bot.Holidays
 
 // Holiday rules.
 const (
-	HolidaysMove   Holidays = "move"   // to the next working day, same clock time
-	HolidaysSkip   Holidays = "skip"   // no meeting that time
-	HolidaysIgnore Holidays = "ignore" // meet anyway
+	HolidaysMove   = bot.HolidaysMove   // to the next working day, same clock time
+	HolidaysSkip   = bot.HolidaysSkip   // no meeting that time
+	HolidaysIgnore = bot.HolidaysIgnore // meet anyway
 )
 
 // Series is a meeting series; a one-off meeting is a series whose rule has COUNT=1. Start is the

@@ -17,39 +17,20 @@ import (
 )
 
 // Slot is one occurrence as the schedule places it.
-type Slot struct {
-	Orig  time.Time // as the rule gives it
-	Start time.Time // after the holiday rule
-	// Holiday is the catalog ID of the public holiday that moved or skipped it.
-	Holiday string
-	Skipped bool
-}
+type Slot = bot.Slot
 
 // Slots returns the occurrences of s whose rule start falls in [after, before), in s.Start's
-// time zone, with public holidays moved or skipped as s says. It is pure: tests table it across
-// month ends, holidays and DST changes.
+// time zone, with public holidays moved or skipped as s says.
 func Slots(s Series, parse bot.RecurrenceParser, after, before time.Time) ([]Slot, error) {
-	rec, err := parse(s.RRule, s.Start)
+	out, err := s.rule(parse).Slots(after, before)
 	if err != nil {
 		return nil, fmt.Errorf("series %s: %w", s.ID, err)
 	}
-	loc := s.Start.Location()
-	var cal bot.Calendar
-	var out []Slot
-	for _, t := range rec.Between(after, before) {
-		t = t.In(loc)
-		sl := Slot{Orig: t, Start: t}
-		if h := bot.Holiday(t); h != "" {
-			switch s.Holidays {
-			case HolidaysSkip:
-				sl.Holiday, sl.Skipped = h, true
-			case HolidaysMove, "":
-				sl.Holiday, sl.Start = h, cal.NextWorkingDay(t)
-			}
-		}
-		out = append(out, sl)
-	}
 	return out, nil
+}
+
+func (s Series) rule(parse bot.RecurrenceParser) bot.Rule {
+	return bot.Rule{RRule: s.RRule, Start: s.Start, Holidays: s.Holidays, Parse: parse}
 }
 
 // Before returns the moment d before t. Whole days count on the calendar, so that a reminder
@@ -135,39 +116,11 @@ func (f *Flow) Plan(ctx context.Context) error {
 }
 
 // planSeries stores s's occurrences within the horizon (their timers follow from them) and
-// sets the timer that plans the next one when its turn comes.
+// keeps the timer that plans the next one when its turn comes.
 func (f *Flow) planSeries(ctx context.Context, s *seriesRec) error {
-	now := f.e.Now()
-	if !s.Ended.IsZero() && !now.Before(s.Ended) {
-		return f.e.Timers.Cancel(ctx, planTimerID(s.ID))
-	}
-	h := f.horizon(s)
-	end := now.Add(h).Add(time.Minute)
-	// Start a little back so that a holiday move past now is still seen.
-	slots, err := Slots(s.Series, f.cfg.Parse, now.Add(-s.Duration).AddDate(0, 0, -10), end)
-	if err != nil {
-		return err
-	}
-	for _, sl := range slots {
-		if sl.Skipped || !sl.Start.Add(s.Duration).After(now) || !s.Ended.IsZero() && !sl.Start.Before(s.Ended) {
-			continue
-		}
-		if err := f.plant(ctx, s, occID(s.ID, sl.Orig), true); err != nil {
-			return err
-		}
-	}
-	next, err := Slots(s.Series, f.cfg.Parse, end, end.AddDate(2, 0, 0))
-	if err != nil {
-		return err
-	}
-	if len(next) == 0 || !s.Ended.IsZero() && !next[0].Orig.Before(s.Ended) {
-		return f.e.Timers.Cancel(ctx, planTimerID(s.ID))
-	}
-	due := next[0].Orig.Add(-h)
-	if !due.After(now) {
-		due = now.Add(time.Minute)
-	}
-	return f.e.Timers.Schedule(ctx, bot.Timer{ID: planTimerID(s.ID), Due: due, Kind: "meetings.plan", Ref: s.ID})
+	return f.e.PlanSeries(ctx, bot.SeriesPlan{Timer: planTimerID(s.ID), Kind: "meetings.plan", Ref: s.ID,
+		Rule: s.rule(f.cfg.Parse), Lead: f.horizon(s), Duration: s.Duration, Ended: s.Ended,
+		Plant: func(ctx context.Context, sl bot.Slot) error { return f.plant(ctx, s, occID(s.ID, sl.Orig), true) }})
 }
 
 func hashSeries(s Series) string {

@@ -515,27 +515,9 @@ func (f *Flow) seriesTimer(ctx context.Context, t bot.Timer) error {
 }
 
 func (f *Flow) planSeries(ctx context.Context, s *Series) error {
-	if f.cfg.Recurrence == nil {
-		return errors.New("no recurrence parser configured")
-	}
-	rec, err := f.cfg.Recurrence(s.Rule, s.Start)
-	if err != nil {
-		return err
-	}
-	now := f.e.Now()
-	horizon := now.Add(s.ProposeBefore)
-	for _, t := range rec.Between(now, horizon.Add(time.Second)) {
-		if t.After(now) {
-			if err := f.proposeOccurrence(ctx, s, t); err != nil {
-				return err
-			}
-		}
-	}
-	next := rec.Between(horizon.Add(time.Second), horizon.AddDate(1, 1, 0))
-	if len(next) == 0 {
-		return f.e.Timers.Cancel(ctx, "visits:series:"+s.ID)
-	}
-	return f.e.Timers.Schedule(ctx, bot.Timer{ID: "visits:series:" + s.ID, Due: next[0].Add(-s.ProposeBefore), Kind: kindSeries, Ref: s.ID})
+	return f.e.PlanSeries(ctx, bot.SeriesPlan{Timer: "visits:series:" + s.ID, Kind: kindSeries, Ref: s.ID,
+		Rule: bot.Rule{RRule: s.Rule, Start: s.Start, Holidays: bot.HolidaysIgnore, Parse: f.cfg.Recurrence}, Lead: s.ProposeBefore,
+		Plant: func(ctx context.Context, sl bot.Slot) error { return f.proposeOccurrence(ctx, s, sl.Start) }})
 }
 
 // proposeOccurrence creates the series' visit at t unless it exists; its invitations follow.
