@@ -25,13 +25,13 @@ func TestPlanSeriesPlantsWithinTheLeadAndWakesForTheNext(t *testing.T) {
 	}
 	rule := bot.Rule{RRule: "FREQ=MONTHLY;BYDAY=1TH", Start: at("2026-01-01 10:00"), Parse: scheduler.ParseRRule}
 	tests := []struct {
-		name      string
-		now       time.Time
-		ended     time.Time
-		planted   []string // starts
-		timerDue  string   // "" when the timer is cancelled
-		duration  time.Duration
-		holidays  bot.Holidays
+		name     string
+		now      time.Time
+		ended    time.Time
+		planted  []string // starts
+		timerDue string   // "" when the timer is cancelled
+		duration time.Duration
+		holidays bot.Holidays
 	}{
 		{name: "nothing due within the lead: only the timer", now: at("2026-10-20 09:00"), timerDue: "2026-11-05 10:00"},
 		{name: "the next meeting within the lead is planted", now: at("2026-11-28 09:00"),
