@@ -22,11 +22,12 @@ type Config struct {
 	Timezone string `yaml:"timezone"`
 	Language string `yaml:"language"`
 
-	Redis    Redis    `yaml:"redis"`
-	HTTP     HTTP     `yaml:"http"`
-	Telegram Telegram `yaml:"telegram"`
-	Slack    Slack    `yaml:"slack"`
-	Delivery Delivery `yaml:"delivery"`
+	Redis     Redis     `yaml:"redis"`
+	HTTP      HTTP      `yaml:"http"`
+	Telegram  Telegram  `yaml:"telegram"`
+	Slack     Slack     `yaml:"slack"`
+	Delivery  Delivery  `yaml:"delivery"`
+	Reconcile Reconcile `yaml:"reconcile"`
 
 	Encryption Encryption `yaml:"encryption"`
 	Dialogs    Dialogs    `yaml:"dialogs"`
@@ -123,6 +124,12 @@ type Rate struct {
 type Delivery struct {
 	ClaimTimeout Duration `yaml:"claim_timeout"`
 	MaxAttempts  int      `yaml:"max_attempts"`
+}
+
+// Reconcile tunes the repair pass: every record whose effects (messages, timers, audit events)
+// wait, and every live record's timers, are brought in line at start and every Interval.
+type Reconcile struct {
+	Interval Duration `yaml:"interval"`
 }
 
 // Encryption lists AES-256 keys, newest first: the first encrypts, all decrypt.

@@ -5,16 +5,17 @@ import "time"
 // Defaults returns a config with every default filled in; the file overrides what it names.
 func Defaults() *Config {
 	return &Config{
-		Timezone: "Europe/Vilnius",
-		Language: "lt",
-		Redis:    Redis{URL: "redis://127.0.0.1:6379/0", Prefix: "tiltas"},
-		HTTP:     HTTP{Listen: ":8080", MaxBody: 1 << 20},
-		Telegram: Telegram{APIURL: "https://api.telegram.org", Mode: "polling"},
-		Slack:    Slack{APIURL: "https://slack.com/api/", Mode: "socket"},
-		Delivery: Delivery{ClaimTimeout: Duration(30 * time.Second), MaxAttempts: 30},
-		Dialogs:  Dialogs{IdleTimeout: Duration(30 * time.Minute)},
-		Invites:  Invites{TTL: Duration(72 * time.Hour)},
-		Cases:    Cases{CodePattern: `^K-\d{4}-\d{3,}$`, CodePrefix: "K"},
+		Timezone:  "Europe/Vilnius",
+		Language:  "lt",
+		Redis:     Redis{URL: "redis://127.0.0.1:6379/0", Prefix: "tiltas"},
+		HTTP:      HTTP{Listen: ":8080", MaxBody: 1 << 20},
+		Telegram:  Telegram{APIURL: "https://api.telegram.org", Mode: "polling"},
+		Slack:     Slack{APIURL: "https://slack.com/api/", Mode: "socket"},
+		Delivery:  Delivery{ClaimTimeout: Duration(30 * time.Second), MaxAttempts: 30},
+		Reconcile: Reconcile{Interval: Duration(time.Minute)},
+		Dialogs:   Dialogs{IdleTimeout: Duration(30 * time.Minute)},
+		Invites:   Invites{TTL: Duration(72 * time.Hour)},
+		Cases:     Cases{CodePattern: `^K-\d{4}-\d{3,}$`, CodePrefix: "K"},
 		Retention: Retention{
 			Alerts:   Duration(365 * 24 * time.Hour),
 			Visits:   Duration(365 * 24 * time.Hour),

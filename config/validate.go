@@ -128,6 +128,9 @@ func (v *validator) top(c *Config) {
 	if c.Delivery.MaxAttempts < 1 {
 		v.add("delivery.max_attempts", "must be at least 1")
 	}
+	if c.Reconcile.Interval.D() < time.Second {
+		v.add("reconcile.interval", "must be at least 1s")
+	}
 	ids := map[string]bool{}
 	for i, k := range c.Encryption.Keys {
 		p := fmt.Sprintf("encryption.keys[%d]", i)

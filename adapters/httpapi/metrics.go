@@ -22,6 +22,8 @@ type Metrics struct {
 	expired     prometheus.Counter
 	events      *prometheus.CounterVec
 	redisErrors prometheus.Counter
+	repaired    prometheus.Counter
+	deferred    prometheus.Counter
 }
 
 // NewMetrics registers the series. outbox reports the queue's depth and oldest message's age.
@@ -35,6 +37,8 @@ func NewMetrics(outbox func(ctx context.Context) (int64, time.Duration, error)) 
 	m.expired = prometheus.NewCounter(prometheus.CounterOpts{Name: "tiltas_dialogs_expired_total", Help: "Dialogs closed after their idle timeout."})
 	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tiltas_events_total", Help: "Domain events by kind."}, []string{"kind"})
 	m.redisErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "tiltas_redis_errors_total", Help: "Redis commands that failed."})
+	m.repaired = prometheus.NewCounter(prometheus.CounterOpts{Name: "tiltas_reconcile_repaired_total", Help: "Records whose messages, timers or audit events the reconcile pass had to apply."})
+	m.deferred = prometheus.NewCounter(prometheus.CounterOpts{Name: "tiltas_effects_deferred_total", Help: "Changes stored whose effects could not be applied at once and wait for the reconcile pass."})
 	f(m.updates)
 	f(m.sent)
 	f(m.lateness)
@@ -42,6 +46,8 @@ func NewMetrics(outbox func(ctx context.Context) (int64, time.Duration, error)) 
 	f(m.expired)
 	f(m.events)
 	f(m.redisErrors)
+	f(m.repaired)
+	f(m.deferred)
 	if outbox != nil {
 		stat := func() (int64, time.Duration) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -101,6 +107,10 @@ func (m *Metrics) Event(kind string) {
 		m.escalations.Inc()
 	case "dialog.expired":
 		m.expired.Inc()
+	case "reconcile.repaired":
+		m.repaired.Inc()
+	case "effects.deferred":
+		m.deferred.Inc()
 	}
 	m.events.WithLabelValues(kind).Inc()
 }

@@ -267,6 +267,10 @@ func runServeClock(ctx context.Context, cfg *config.Config, path string, log *sl
 		return err
 	}
 	run("cron", cr.Run)
+	run("reconcile", func(ctx context.Context) error {
+		reconcileLoop(ctx, e, cfg.Reconcile.Interval.D(), log.With("component", "reconcile"))
+		return nil
+	})
 	if err := flows.start(runCtx); err != nil {
 		log.Error("planning at start failed", "err", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/tiltas/tiltas/bot"
 	"github.com/tiltas/tiltas/bot/alerts"
@@ -55,6 +56,22 @@ func (f *flowSet) schedule(cr *scheduler.Cron) error {
 func (f *flowSet) mountHTTP(mux *http.ServeMux) {
 	for pattern, h := range f.routes {
 		mux.Handle(pattern, h)
+	}
+}
+
+// reconcileLoop runs the engine's repair pass at once and then every interval until ctx ends:
+// what a fault or a crash left undone (a message not queued, a timer not set) is done. Every
+// replica runs it; the pass is safe to run concurrently.
+func reconcileLoop(ctx context.Context, e *bot.Engine, interval time.Duration, log *slog.Logger) {
+	for {
+		if n, err := e.Reconcile(ctx); err != nil && ctx.Err() == nil {
+			log.Error("reconcile pass incomplete; trying again next pass", "repaired", n, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
+		}
 	}
 }
 
