@@ -13,9 +13,11 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"mime"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,6 +29,9 @@ import (
 type Alerts interface {
 	Raise(ctx context.Context, in alerts.Input) (alerts.Alert, error)
 	Get(ctx context.Context, id string) (alerts.Alert, error)
+	// NewID reserves the ID of an alert not raised yet: an Idempotency-Key is bound to it
+	// before the alert is raised, so that a retry after a crash raises that alert and no other.
+	NewID(ctx context.Context) (string, error)
 }
 
 // Integration is one outside system with its bearer token.
@@ -45,6 +50,10 @@ type API struct {
 	// Refused, when set, records a refused request in the audit stream (cmd passes the
 	// engine's Refused): an unknown token, or another integration's alert.
 	Refused func(ctx context.Context, actor, record, reason string)
+	// Clock dates Idempotency-Key leases (the system clock when nil); Lease is how long a
+	// request that holds a key may take before another may take it over (30 s when zero).
+	Clock bot.Clock
+	Lease time.Duration
 }
 
 type tokenHash struct {
@@ -161,10 +170,18 @@ func view(al alerts.Alert) AlertView {
 
 var reIdemKey = regexp.MustCompile(`^[\x21-\x7e]{1,200}$`)
 
+// idempotent is what an Idempotency-Key holds (draft-ietf-httpapi-idempotency-key-header): the
+// request's body, the alert it raises (bound before the alert is raised), whether that is done,
+// and, while it is not, until when the request that holds the key may finish it.
 type idempotent struct {
-	BodyHash string `json:"body_hash"`
-	Alert    string `json:"alert"`
+	BodyHash string    `json:"body_hash"`
+	Alert    string    `json:"alert,omitempty"`
+	Done     bool      `json:"done,omitempty"`
+	Until    time.Time `json:"until,omitzero"`
 }
+
+// idemTTL is how long a key is remembered.
+const idemTTL = 24 * time.Hour
 
 // gate authenticates the request and checks its method; it answers and returns false when the
 // request goes no further.
@@ -235,25 +252,128 @@ func (a *API) alertsRoot(w http.ResponseWriter, r *http.Request) {
 	}
 	sum := sha256.Sum256(body)
 	bodyHash := hex.EncodeToString(sum[:])
-	idemKey := ""
-	if key != "" {
-		ks := sha256.Sum256([]byte(integration + "\x00" + key))
-		idemKey = "idem/" + hex.EncodeToString(ks[:])
-		prev, _, err := bot.Load[idempotent](r.Context(), a.records, idemKey)
+	input := alerts.Input{Case: strings.ToUpper(strings.TrimSpace(*in.Case)), Category: *in.Category, Urgency: *in.Urgency,
+		Text: strings.TrimSpace(*in.Description), Phoned: in.Phoned, Integration: integration}
+	if key == "" {
+		a.raise(w, r, input, nil)
+		return
+	}
+	ks := sha256.Sum256([]byte(integration + "\x00" + key))
+	idem := &reservation{key: "idem/" + hex.EncodeToString(ks[:])}
+	if !a.reserve(w, r, idem, bodyHash) {
+		return
+	}
+	if idem.rec.Alert == "" {
+		id, err := a.alerts.NewID(r.Context())
 		if err == nil {
-			if prev.BodyHash != bodyHash {
-				writeError(w, http.StatusConflict, "idempotency_conflict", "this Idempotency-Key was used with another body", "Idempotency-Key")
-				return
-			}
-			if al, err := a.alerts.Get(r.Context(), prev.Alert); err == nil {
-				writeJSON(w, http.StatusCreated, view(al))
-				return
-			}
+			idem.rec.Alert = id
+			err = a.keep(r.Context(), idem)
+		}
+		if err != nil {
+			a.log.Error("idempotency key not bound", "integration", integration, "err", err)
+			writeError(w, http.StatusInternalServerError, "internal", "try again later", "")
+			return
 		}
 	}
-	al, err := a.alerts.Raise(r.Context(), alerts.Input{Case: strings.ToUpper(strings.TrimSpace(*in.Case)), Category: *in.Category, Urgency: *in.Urgency,
-		Text: strings.TrimSpace(*in.Description), Phoned: in.Phoned, Integration: integration})
+	input.ID = idem.rec.Alert
+	a.raise(w, r, input, idem)
+}
+
+// reservation is an Idempotency-Key this request holds.
+type reservation struct {
+	key string
+	rec idempotent
+	ver int64
+}
+
+func (a *API) now() time.Time {
+	if a.Clock == nil {
+		return time.Now()
+	}
+	return a.Clock.Now()
+}
+
+func (a *API) lease() time.Duration {
+	if a.Lease <= 0 {
+		return 30 * time.Second
+	}
+	return a.Lease
+}
+
+// reserve takes the Idempotency-Key for this request, atomically, as a lease that runs out if the
+// process holding it dies. It answers and returns false when the request goes no further: the same
+// key with another body (422), a request with the key still in progress (409 with Retry-After),
+// or one that is done (201 with its alert).
+func (a *API) reserve(w http.ResponseWriter, r *http.Request, res *reservation, bodyHash string) bool {
+	ctx := r.Context()
+	for range 5 {
+		now := a.now()
+		res.rec = idempotent{BodyHash: bodyHash, Until: now.Add(a.lease())}
+		ver, err := a.records.Write(ctx, bot.Write{Key: res.key, Data: mustJSON(res.rec), Version: 0, TTL: idemTTL})
+		if err == nil {
+			res.ver = ver
+			return true
+		}
+		if !errors.Is(err, bot.ErrConflict) {
+			break
+		}
+		prev, pver, err := bot.Load[idempotent](ctx, a.records, res.key)
+		if errors.Is(err, bot.ErrNotFound) {
+			continue // expired meanwhile
+		}
+		if err != nil {
+			break
+		}
+		switch {
+		case prev.BodyHash != bodyHash:
+			writeError(w, http.StatusUnprocessableEntity, "idempotency_key_reused", "this Idempotency-Key was used with another body", "Idempotency-Key")
+			return false
+		case prev.Done:
+			if al, err := a.alerts.Get(ctx, prev.Alert); err == nil {
+				writeJSON(w, http.StatusCreated, view(al))
+				return false
+			}
+		case now.Before(prev.Until):
+			wait := int(math.Ceil(prev.Until.Sub(now).Seconds()))
+			w.Header().Set("Retry-After", strconv.Itoa(max(wait, 1)))
+			writeError(w, http.StatusConflict, "idempotency_key_in_use", "a request with this Idempotency-Key is in progress; retry later", "Idempotency-Key")
+			return false
+		}
+		// The request that held the key gave up or died: take it over, with the alert it bound.
+		prev.Until = now.Add(a.lease())
+		ver, err = a.records.Write(ctx, bot.Write{Key: res.key, Data: mustJSON(prev), Version: pver, TTL: idemTTL})
+		if err == nil {
+			res.rec, res.ver = prev, ver
+			return true
+		}
+		if !errors.Is(err, bot.ErrConflict) {
+			break
+		}
+	}
+	writeError(w, http.StatusInternalServerError, "internal", "try again later", "")
+	return false
+}
+
+// keep stores the reservation as it is now; someone taking it over meanwhile is a conflict.
+func (a *API) keep(ctx context.Context, res *reservation) error {
+	ver, err := a.records.Write(ctx, bot.Write{Key: res.key, Data: mustJSON(res.rec), Version: res.ver, TTL: idemTTL})
+	if err == nil {
+		res.ver = ver
+	}
+	return err
+}
+
+// raise raises the alert and answers; with a reservation, the key is marked done (or freed when
+// the body was invalid, so that a corrected request may use it).
+func (a *API) raise(w http.ResponseWriter, r *http.Request, in alerts.Input, res *reservation) {
+	ctx := r.Context()
+	al, err := a.alerts.Raise(ctx, in)
 	if errors.Is(err, bot.ErrInvalid) {
+		if res != nil {
+			if _, derr := a.records.Write(ctx, bot.Write{Key: res.key, Version: res.ver}); derr != nil && !errors.Is(derr, bot.ErrConflict) {
+				a.log.Error("idempotency key not freed", "integration", in.Integration, "err", derr)
+			}
+		}
 		field := ""
 		for _, f := range []string{"case", "category", "urgency", "description"} {
 			if strings.Contains(err.Error(), f) {
@@ -264,13 +384,16 @@ func (a *API) alertsRoot(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		a.log.Error("raise alert failed", "integration", integration, "err", err)
+		// The key keeps its lease and its alert ID: a retry once the lease has run out raises
+		// that alert, never a second one.
+		a.log.Error("raise alert failed", "integration", in.Integration, "err", err)
 		writeError(w, http.StatusInternalServerError, "internal", "try again later", "")
 		return
 	}
-	if idemKey != "" {
-		if _, err := a.records.Write(r.Context(), bot.Write{Key: idemKey, Data: mustJSON(idempotent{BodyHash: bodyHash, Alert: al.ID}), Version: bot.Any, TTL: 24 * time.Hour}); err != nil {
-			a.log.Error("idempotency key not kept", "integration", integration, "err", err)
+	if res != nil {
+		res.rec.Done, res.rec.Until = true, time.Time{}
+		if err := a.keep(ctx, res); err != nil {
+			a.log.Error("idempotency key not marked done", "integration", in.Integration, "err", err)
 		}
 	}
 	writeJSON(w, http.StatusCreated, view(al))

@@ -36,15 +36,24 @@ type apiHarness struct {
 	router routers.Router
 }
 
-func newAPI(t *testing.T) *apiHarness {
+func newAPI(t *testing.T) *apiHarness { return newAPIWith(t, false, nil) }
+
+// newAPIWith builds the API on the harness's stores (real Redis when redis), its alerts flow
+// wrapped by wrap when given.
+func newAPIWith(t *testing.T, redis bool, wrap func(httpapi.Alerts) httpapi.Alerts) *apiHarness {
 	t.Helper()
 	h := &apiHarness{}
-	h.Harness = flowtest.New(t, flowtest.Options{Register: func(e *bot.Engine, c *config.Config) {
+	h.Harness = flowtest.New(t, flowtest.Options{Redis: redis, Register: func(e *bot.Engine, c *config.Config) {
 		h.flow = alerts.Register(e, alerts.Config{Categories: c.Alerts.Categories, DescriptionMax: 500,
 			Integrations: map[string]string{"police-register": "policija", "school-system": "saules-progimnazija"}})
 	}})
-	api := httpapi.NewAPI(h.flow, h.Stores.Records, []httpapi.Integration{{ID: "police-register", Token: policeToken}, {ID: "school-system", Token: schoolToken}}, 4096, nil)
+	var flow httpapi.Alerts = h.flow
+	if wrap != nil {
+		flow = wrap(flow)
+	}
+	api := httpapi.NewAPI(flow, h.Stores.Records, []httpapi.Integration{{ID: "police-register", Token: policeToken}, {ID: "school-system", Token: schoolToken}}, 4096, nil)
 	api.Refused = h.Engine.Refused
+	api.Clock = h.Clock
 	mux := http.NewServeMux()
 	api.Register(mux)
 	h.srv = httptest.NewServer(mux)
@@ -154,7 +163,7 @@ func TestIdempotencyKey(t *testing.T) {
 		t.Fatalf("alerts created: %d, want 1", n)
 	}
 	other := strings.Replace(good, "urgent", "today", 1)
-	if c, v, _ := h.call("POST", "/api/v1/alerts", policeToken, "application/json", other, hdr); c != 409 {
+	if c, v, _ := h.call("POST", "/api/v1/alerts", policeToken, "application/json", other, hdr); c != 422 || v["error"].(map[string]any)["code"] != "idempotency_key_reused" {
 		t.Fatalf("same key, other body = %d %v", c, v)
 	}
 	// The same key from another integration is another key.

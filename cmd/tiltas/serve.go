@@ -234,6 +234,7 @@ func runServeClock(ctx context.Context, cfg *config.Config, path string, log *sl
 	srv.AddCheck(httpapi.Check{Name: "redis", Fn: func(ctx context.Context) error { return b.client.Ping(ctx).Err() }})
 	api := httpapi.NewAPI(flows.alerts, b.store, integrations(cfg), cfg.HTTP.MaxBody, log.With("adapter", "httpapi"))
 	api.Refused = e.Refused
+	api.Clock = clock
 	api.Register(srv.Mux())
 	flows.mountHTTP(srv.Mux())
 
