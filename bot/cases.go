@@ -16,12 +16,16 @@ type Case struct {
 	Created time.Time    `json:"created"`
 	By      string       `json:"by"`
 	Members []CaseMember `json:"members"`
+	// ChangedBy made the latest change (an unassignment's actor).
+	ChangedBy string `json:"changed_by,omitempty"`
+	Fx        Ledger `json:"fx"`
 }
 
-// CaseMember is one person's role in a case.
+// CaseMember is one person's role in a case, and who gave it.
 type CaseMember struct {
 	Person string `json:"person"`
 	Role   Role   `json:"role"`
+	By     string `json:"by,omitempty"`
 }
 
 // Has reports whether person is assigned to the case.
@@ -50,70 +54,80 @@ func (e *Engine) ValidCaseCode(code string) bool { return e.Settings.CaseCode.Ma
 
 // Case returns the case with code, or ErrNotFound.
 func (e *Engine) Case(ctx context.Context, code string) (Case, error) {
-	c, _, err := Load[Case](ctx, e.Records, caseKey(code))
-	return c, err
+	return e.cases.Get(ctx, code)
+}
+
+// caseKind keeps a case's indexes (all cases; each assigned person's cases) and records its
+// creation and every assignment in the audit stream, as effects of the change.
+func (e *Engine) caseKind() Kind[Case] {
+	return Kind[Case]{Prefix: "case/",
+		Ledger: func(c *Case) *Ledger { return &c.Fx },
+		Index: func(c *Case) []IndexOp {
+			score := float64(c.Created.Unix())
+			ops := []IndexOp{{Index: "cases", Member: c.Code, Score: score}}
+			for _, p := range c.People() {
+				ops = append(ops, IndexOp{Index: "cases:person:" + p, Member: c.Code, Score: score})
+			}
+			return ops
+		},
+		Effects: func(_ context.Context, was, c *Case) (Effects, error) {
+			var fx Effects
+			if was == c {
+				return fx, nil
+			}
+			id := FactID(caseKey(c.Code), int(c.Fx.Rev))
+			add := func(actor, kind, to, reason string) {
+				fx.Audit = append(fx.Audit, AuditEvent{ID: id + ":" + kind + ":" + to + ":" + reason, Actor: actor, Kind: kind, Case: c.Code, To: to, Reason: reason})
+			}
+			if was == nil {
+				add(c.By, "case.created", "", "")
+				was = &Case{}
+			}
+			for _, m := range c.Members {
+				if !slices.ContainsFunc(was.Members, func(o CaseMember) bool { return o.Person == m.Person && o.Role == m.Role }) {
+					add(m.By, "case.assigned", m.Person, string(m.Role))
+				}
+			}
+			for _, p := range was.People() {
+				if !c.Has(p) {
+					add(c.ChangedBy, "case.unassigned", p, "")
+				}
+			}
+			return fx, nil
+		}}
 }
 
 // EnsureCase returns the case with code, creating it (with nobody assigned) if it does not exist.
 func (e *Engine) EnsureCase(ctx context.Context, code, by string) (Case, bool, error) {
-	created := false
-	c, err := Update(ctx, e.Records, caseKey(code), func(c *Case, exists bool) ([]IndexOp, error) {
-		if exists {
-			created = false
-			return nil, errExists
-		}
-		created = true
-		*c = Case{Code: code, Created: e.Clock.Now(), By: by}
-		return []IndexOp{{Index: "cases", Member: code, Score: float64(e.Clock.Now().Unix())}}, nil
-	})
-	if errors.Is(err, errExists) {
-		c, err = e.Case(ctx, code)
-		return c, false, err
-	}
-	if err == nil && created {
-		e.Record(ctx, AuditEvent{Actor: by, Kind: "case.created", Case: code})
-	}
-	return c, created, err
+	return e.cases.Create(ctx, code, Case{Code: code, Created: e.Clock.Now(), By: by, ChangedBy: by})
 }
-
-var errExists = errors.New("exists")
 
 // Assign puts person on the case in role; assigning again changes nothing.
 func (e *Engine) Assign(ctx context.Context, code, person string, role Role, by string) error {
 	if e.Directory().Person(person) == nil {
 		return fmt.Errorf("assign %s: %w", person, ErrNotFound)
 	}
-	changed := false
-	_, err := Update(ctx, e.Records, caseKey(code), func(c *Case, exists bool) ([]IndexOp, error) {
-		if !exists {
-			return nil, ErrNotFound
+	_, err := e.cases.Change(ctx, code, func(c *Case) error {
+		if slices.ContainsFunc(c.Members, func(m CaseMember) bool { return m.Person == person && m.Role == role }) {
+			return ErrUnchanged
 		}
-		changed = false
-		if slices.Contains(c.Members, CaseMember{Person: person, Role: role}) {
-			return nil, nil
-		}
-		changed = true
-		c.Members = append(c.Members, CaseMember{Person: person, Role: role})
-		return []IndexOp{{Index: "cases:person:" + person, Member: code, Score: float64(c.Created.Unix())}}, nil
+		c.Members = append(c.Members, CaseMember{Person: person, Role: role, By: by})
+		c.ChangedBy = by
+		return nil
 	})
-	if err == nil && changed {
-		e.Record(ctx, AuditEvent{Actor: by, Kind: "case.assigned", Case: code, To: person, Reason: string(role)})
-	}
 	return err
 }
 
 // Unassign takes person off the case.
 func (e *Engine) Unassign(ctx context.Context, code, person, by string) error {
-	_, err := Update(ctx, e.Records, caseKey(code), func(c *Case, exists bool) ([]IndexOp, error) {
-		if !exists {
-			return nil, ErrNotFound
+	_, err := e.cases.Change(ctx, code, func(c *Case) error {
+		if !c.Has(person) {
+			return ErrUnchanged
 		}
 		c.Members = slices.DeleteFunc(c.Members, func(m CaseMember) bool { return m.Person == person })
-		return []IndexOp{{Index: "cases:person:" + person, Member: code, Remove: true}}, nil
+		c.ChangedBy = by
+		return nil
 	})
-	if err == nil {
-		e.Record(ctx, AuditEvent{Actor: by, Kind: "case.unassigned", Case: code, To: person})
-	}
 	return err
 }
 

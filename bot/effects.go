@@ -161,6 +161,7 @@ func (c *Collection[T]) Change(ctx context.Context, id string, fn func(v *T) err
 				return nil, err
 			}
 		}
+		before := c.k.Index(v)
 		if err := fn(v); err != nil {
 			return nil, err
 		}
@@ -169,13 +170,28 @@ func (c *Collection[T]) Change(ctx context.Context, id string, fn func(v *T) err
 			l.Was = was
 		}
 		l.Rev++
-		return append(c.k.Index(v), IndexOp{Index: pendingIndex, Member: key, Score: c.score()}), nil
+		return append(indexChanges(before, c.k.Index(v)), IndexOp{Index: pendingIndex, Member: key, Score: c.score()}), nil
 	})
 	if err != nil && !errors.Is(err, ErrUnchanged) {
 		var zero T
 		return zero, err
 	}
 	return c.settle(ctx, id)
+}
+
+// indexChanges are the index operations from a record's entries before a change to those after:
+// every entry it has now, and the removal of every entry it no longer has.
+func indexChanges(before, after []IndexOp) []IndexOp {
+	out := slices.Clone(after)
+	for _, b := range before {
+		if b.Remove {
+			continue
+		}
+		if !slices.ContainsFunc(after, func(a IndexOp) bool { return a.Index == b.Index && a.Member == b.Member && !a.Remove }) {
+			out = append(out, IndexOp{Index: b.Index, Member: b.Member, Remove: true})
+		}
+	}
+	return out
 }
 
 // settle applies what the record owes and returns it as stored. A failure to apply is logged and
@@ -204,10 +220,6 @@ func (c *Collection[T]) snapshot(v *T) ([]byte, error) {
 	*c.k.Ledger(&cp) = Ledger{}
 	return json.Marshal(cp)
 }
-
-// applyLease is how long one replica holds the right to apply a record's effects: far longer
-// than applying takes, short enough that a crashed holder delays the record little.
-const applyLease = 30 * time.Second
 
 // apply applies the effects of the record at key and reports whether it had to do anything. A
 // record whose effects are all applied only has its timers checked. Otherwise one replica at a
@@ -245,7 +257,7 @@ func (c *Collection[T]) apply(ctx context.Context, key string) (bool, error) {
 			continue
 		}
 		lock := "fx/lock/" + key
-		ok, err := c.e.Marks.Mark(ctx, lock, applyLease)
+		ok, err := c.e.Marks.Mark(ctx, lock, c.e.Settings.ApplyLease)
 		if err != nil || !ok {
 			return did, err
 		}

@@ -26,6 +26,9 @@ type Settings struct {
 	BotUsername   string         // Telegram username, for deep links
 	// AuditRetention is how long audit entries are kept (0: for ever).
 	AuditRetention time.Duration
+	// ApplyLease is how long one replica holds the right to apply a record's effects (30 s): far
+	// longer than applying takes, short enough that a crashed holder delays the record little.
+	ApplyLease time.Duration
 }
 
 func (s *Settings) defaults() {
@@ -46,6 +49,9 @@ func (s *Settings) defaults() {
 	}
 	if s.CasePrefix == "" {
 		s.CasePrefix = "K"
+	}
+	if s.ApplyLease <= 0 {
+		s.ApplyLease = 30 * time.Second
 	}
 }
 
@@ -79,6 +85,7 @@ type Engine struct {
 	purgers  map[string]func(context.Context, string) error
 	parts    []*subjectPart
 	kinds    []reconciler
+	cases    *Collection[Case]
 }
 
 // NewEngine returns an engine over dir. Flows register themselves on it before it handles anything.
@@ -97,6 +104,7 @@ func NewEngine(d Deps, s Settings, dir *Directory) *Engine {
 		commands: map[string]*Command{}, actions: map[string]ActionFunc{},
 		dialogs: map[string]*Dialog{}, timers: map[string]TimerFunc{}}
 	e.dir.Store(dir)
+	e.cases = NewCollection(e, e.caseKind())
 	e.registerCore()
 	return e
 }

@@ -328,11 +328,13 @@ func (f *Flow) create(ctx context.Context, a Alert, actor, prefix string) (Alert
 		}
 		a.ID = id
 	}
-	_, created, err := f.e.EnsureCase(ctx, a.Case, actor)
-	if err != nil {
+	// The case is created (when new) as an effect of the alert's creation, so that a fault
+	// never leaves a case behind without its alert.
+	_, err := f.e.Case(ctx, a.Case)
+	if err != nil && !errors.Is(err, bot.ErrNotFound) {
 		return a, err
 	}
-	a.CaseCreated = created
+	a.CaseCreated = errors.Is(err, bot.ErrNotFound)
 	a.log(a.Created, actor, "created")
 	f.enter(ctx, &a, 0, 0, a.Created)
 	out, _, err := f.alerts.Create(ctx, a.ID, a)

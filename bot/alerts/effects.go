@@ -64,6 +64,10 @@ func (f *Flow) owed(a *Alert, i int) bot.Effects {
 	switch kind {
 	case "created":
 		audit("alert.created", "", a.Kind+"."+a.Urgency)
+		fx.Do = append(fx.Do, func(ctx context.Context) error {
+			_, _, err := f.e.EnsureCase(ctx, a.Case, ev.Actor)
+			return err
+		})
 	case "entered":
 		round, step := parsePos(ev.Kind[len("entered:"):])
 		if round > 0 || step > 0 {

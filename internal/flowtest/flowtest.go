@@ -39,6 +39,11 @@ type Options struct {
 	// Redis runs the harness on the real Redis the suite provides (TILTAS_TEST_REDIS_URL), under
 	// a fresh key prefix, with the harness's clock: each flow's end-to-end test.
 	Redis bool
+	// Wrap, when set, wraps the stores the engine works through (the delivery worker and the
+	// timer runner keep the stores themselves): fault injection.
+	Wrap func(Stores) Stores
+	// Settings changes the engine's settings from the config's.
+	Settings func(*bot.Settings)
 }
 
 // Stores are the storage services a harness runs on.
@@ -115,7 +120,15 @@ func New(t testing.TB, o Options) *Harness {
 	for _, g := range dir.Groups {
 		g.Address = bot.Address{Platform: bot.Console, Chat: "group:" + g.ID, Group: true}
 	}
-	e := bot.NewEngine(bot.Deps{Clock: clock, Records: st.Records, Marks: st.Marks, Outbox: st.Queue, Timers: st.Timers, Audit: st.Audit, Texts: texts}, cfg.Settings(), dir)
+	es := st
+	if o.Wrap != nil {
+		es = o.Wrap(st)
+	}
+	settings := cfg.Settings()
+	if o.Settings != nil {
+		o.Settings(&settings)
+	}
+	e := bot.NewEngine(bot.Deps{Clock: clock, Records: es.Records, Marks: es.Marks, Outbox: es.Queue, Timers: es.Timers, Audit: es.Audit, Texts: texts}, settings, dir)
 	if o.Register != nil {
 		o.Register(e, cfg)
 	}
@@ -233,6 +246,16 @@ func (h *Harness) PressOn(person, chat, label string) bot.Response {
 	}
 	ref := m.Ref
 	return h.handle(bot.Incoming{From: Identity(person), Chat: bot.Address{Platform: bot.Console, Chat: chat, Group: strings.HasPrefix(chat, "group:")}, Button: b.Token, Message: &ref})
+}
+
+// Button finds the button whose label contains label on the newest message in chat that has
+// one, with that message's ref; ok is false when there is none.
+func (h *Harness) Button(chat, label string) (token string, ref bot.MessageRef, ok bool) {
+	m, b := h.Chats.find(chat, label)
+	if m == nil {
+		return "", bot.MessageRef{}, false
+	}
+	return b.Token, m.Ref, true
 }
 
 // PressToken presses a raw token as person (forged or stale buttons).
