@@ -172,10 +172,10 @@ func (w *world) auditLen() int {
 // scenario is one operation and the world it runs in.
 type scenario struct {
 	name   string
-	prefix string                    // the kind of record the operation creates or changes
-	setup  func(w *world)            // the world just before the operation
-	op     func(w *world) error      // the operation
-	state  func(w *world) string     // the changed record's state, to tell a change made from one not
+	prefix string                       // the kind of record the operation creates or changes
+	setup  func(w *world)               // the world just before the operation
+	op     func(w *world) error         // the operation
+	state  func(w *world) string        // the changed record's state, to tell a change made from one not
 	retry  func(w *world, t *testing.T) // after the repair, what a client would do (API: retry)
 }
 
