@@ -293,6 +293,9 @@ func (f *Flow) Raise(ctx context.Context, in Input) (Alert, error) {
 		a.Institution = f.cfg.Integrations[in.Integration]
 		actor = "integration:" + in.Integration
 		a.Sender = ""
+		if i := f.e.Directory().Institution(a.Institution); i != nil && len(i.Areas) > 0 {
+			a.Area = i.Areas[0] // routed like a concern from the institution's own staff
+		}
 	} else if p := f.e.Directory().Person(in.Sender); p != nil {
 		a.Institution = p.Institution
 		if len(p.Areas) > 0 {

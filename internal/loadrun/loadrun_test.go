@@ -56,6 +56,7 @@ type run struct {
 	d        *driver
 	concerns []*concern
 	joiners  map[string][]*person // visit series ID → who confirmed
+	api      []*apiConcern       // raised through the integration API around the SIGKILL
 
 	killed         *replica
 	killedAt       time.Time
@@ -140,6 +141,7 @@ func (r *run) setUp() {
 		"TILTAS_SLACK_BOT_TOKEN=" + r.sl.Options().BotToken,
 		"TILTAS_SLACK_SIGNING_SECRET=" + r.sl.Options().SigningSecret,
 		"TILTAS_LOADRUN_KEY=" + base64.StdEncoding.EncodeToString(key),
+		"TILTAS_LOADRUN_API_TOKEN=" + apiToken,
 	}
 	var cfgs []string
 	for n := range 3 {
@@ -192,6 +194,8 @@ type replicaArgs struct {
 	cfgs []string
 	env  []string
 }
+
+func envInt(name string, def int) int { return int(envFloat(name, float64(def))) }
 
 func cutEnv(kv string) (string, string, bool) {
 	for i := range len(kv) {
@@ -340,7 +344,9 @@ func (r *run) drive(ctx context.Context, n int, at func(h, m int) time.Time) {
 			})
 		}
 	}
-	// The faults.
+	// The faults. Just before the SIGKILL a burst of concerns comes in through the integration
+	// API to the replica about to be killed; its clients retry elsewhere, as clients do.
+	goAt(at(10, 59), func() { r.apiBurst(ctx, envInt("LOADRUN_API_CONCERNS", 60)) })
 	goAt(at(11, 0), func() { r.killLeader(ctx) })
 	goAt(at(12, 0), func() {
 		// Slack answers some posts with 429 and Retry-After: the bot must wait it out.

@@ -254,6 +254,8 @@ func (m *municipality) yaml(sc *scenario, redisURL, listen, telegramURL, slackUR
 	for _, g := range m.groups {
 		w("  - {id: %s, name: %s, platform: telegram, chat: %s}", g.ID, quote(g.Name), quote(fmt.Sprint(g.Chat)))
 	}
+	w("integrations:")
+	w("  - {id: police-register, institution: policija-%s, token_env: TILTAS_LOADRUN_API_TOKEN}", areas[0])
 	w("alerts:")
 	w("  ack_timeout: 24h")
 	w("  ack_grace: 1h")

@@ -44,6 +44,21 @@ func (r *run) expected(c *classified) (want, allowed map[key]bool) {
 			later[key{"concern.exhausted", cn.Case, p.chat()}] = true
 		}
 	}
+	for _, cn := range r.api {
+		if cn.ID == "" {
+			continue // lost before it was raised: counted by apiOutcome
+		}
+		// Nobody acknowledges them: every step, then the exhausted notice.
+		want[key{"concern.group", cn.Case, r.m.groupChat(cn.Area)}] = true
+		for _, group := range [][]*person{r.m.rights[cn.Area], r.m.police[cn.Area], r.m.coordinators} {
+			for _, p := range group {
+				want[key{"concern.card", cn.Case, p.chat()}] = true
+			}
+		}
+		for _, p := range r.m.coordinators {
+			want[key{"concern.exhausted", cn.Case, p.chat()}] = true
+		}
+	}
 	for _, p := range r.m.meetingAudience() {
 		for _, off := range r.sc.Reminders {
 			want[key{"meeting.reminder", durationYAML(off), p.chat()}] = true
@@ -258,6 +273,9 @@ func (r *run) report() {
 		len(r.m.people), tgPeople, slPeople, len(r.m.insts))
 	w("concerns       %d raised (%d confirmed), %d acknowledged by a first-step recipient, %d left to escalate (3 steps × %s)\n",
 		len(r.concerns), confirmed, acked, escalate, durationYAML(r.sc.StepWait))
+	apiLost, apiTwice, apiFirst, apiRetried, api409 := r.apiOutcome(ctx)
+	w("api concerns   %d through the integration API to the replica killed next, from 25 ms apart: %d answered by it, %d retried elsewhere (%d × 409 heard); lost %d, raised twice %d\n",
+		len(r.api), apiFirst, apiRetried, api409, len(apiLost), len(apiTwice))
 	w("meeting        1 one-off, %d people reminded %s before\n", len(r.m.meetingAudience()), durationList(r.sc.Reminders))
 	w("visits         %d series, each proposed to its area's pool and confirmed by two; reminders %s before\n", len(r.sc.Visits), durationList(visitReminders))
 	w("driver         %d commands, %d presses; Slack requests resent %d; load balancer passed %d on to another replica, %d refused\n",
@@ -448,6 +466,9 @@ func (r *run) report() {
 	}
 	if nDup > 0 || twice > 0 {
 		t.Errorf("%d duplicate messages, %d concerns raised twice (target 0)", nDup, twice)
+	}
+	if len(apiLost) > 0 || len(apiTwice) > 0 {
+		t.Errorf("API concerns: %d lost %v, %d raised twice %v (target 0)", len(apiLost), apiLost, len(apiTwice), apiTwice)
 	}
 	if n := r.tg.Count429(); n > 0 {
 		t.Errorf("%d Telegram sends refused by the rate limits (target 0)", n)
