@@ -263,14 +263,14 @@ func (c *Collection[T]) apply(ctx context.Context, key string) (bool, error) {
 		}
 		rev, err := c.applyLocked(ctx, key)
 		uerr := c.e.Marks.Unmark(ctx, lock)
-		if err = cmpErr(err, uerr); err != nil {
+		if err = firstErr(err, uerr); err != nil {
 			return did, err
 		}
 		did, applied = true, rev
 	}
 }
 
-func cmpErr(a, b error) error {
+func firstErr(a, b error) error {
 	if a != nil {
 		return a
 	}

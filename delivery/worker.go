@@ -195,14 +195,16 @@ func (w *Worker) deliver(ctx context.Context, d bot.Delivery) {
 		ref, err = w.Messenger.Send(ctx, to, d.Msg)
 	}
 	if err == nil {
+		// The message is out: its ref and its sent marker must be kept, or another worker takes
+		// it over once the claim runs out and sends it again. A Redis that is away for a moment
+		// (a restart, a failover) is waited for.
 		if d.Op == bot.OpSend && d.RefKey != "" {
-			if _, err := w.Records.Write(ctx, bot.Write{Key: refKey(d.RefKey), Data: mustJSON(ref), Version: bot.Any}); err != nil {
-				log.Error("message ref not kept", "err", err)
-			}
+			persist(ctx, log, "message ref not kept", func() error {
+				_, err := w.Records.Write(ctx, bot.Write{Key: refKey(d.RefKey), Data: mustJSON(ref), Version: bot.Any})
+				return err
+			})
 		}
-		if err := w.Queue.Done(ctx, d, ref); err != nil {
-			log.Error("outbox done failed", "err", err)
-		}
+		persist(ctx, log, "outbox done failed", func() error { return w.Queue.Done(ctx, d, ref) })
 		w.Observe(w.Platform, "sent")
 		return
 	}
@@ -279,6 +281,30 @@ func Backoff(attempt int) time.Duration {
 	}
 	j := 0.8 + 0.4*rand.Float64()
 	return time.Duration(float64(d) * j)
+}
+
+// persist retries fn, waiting 50 ms doubling to 2 s, for up to a minute or until ctx ends; it
+// logs the first failure and, if it gives up, the last.
+func persist(ctx context.Context, log *slog.Logger, msg string, fn func() error) {
+	wait := 50 * time.Millisecond
+	deadline := time.Now().Add(time.Minute)
+	for try := 0; ; try++ {
+		err := fn()
+		if err == nil {
+			if try > 0 {
+				log.Info(msg+": done on a later try", "tries", try+1)
+			}
+			return
+		}
+		if try == 0 {
+			log.Warn(msg+"; trying again", "err", err)
+		}
+		if time.Now().After(deadline) || !sleep(ctx, wait) {
+			log.Error(msg, "err", err, "tries", try+1)
+			return
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

@@ -278,3 +278,51 @@ func TestDeliveredMessageIsNotSentAgainAndEditsFindIt(t *testing.T) {
 		t.Errorf("edit did not reach the sent message: %v", p.sent)
 	}
 }
+
+// flakyDone is a queue whose Done fails a few times, as while Redis restarts.
+type flakyDone struct {
+	*redis.Store
+	mu    sync.Mutex
+	fails int
+}
+
+func (q *flakyDone) Done(ctx context.Context, d bot.Delivery, ref bot.MessageRef) error {
+	q.mu.Lock()
+	if q.fails > 0 {
+		q.fails--
+		q.mu.Unlock()
+		return errors.New("redis: connection refused")
+	}
+	q.mu.Unlock()
+	return q.Store.Done(ctx, d, ref)
+}
+
+// A message sent while Redis is away for a moment is recorded as sent once Redis is back, so
+// that no worker sends it again after the claim runs out.
+func TestASendRecordedWhileRedisIsAwayIsNotSentAgain(t *testing.T) {
+	prefix := redistest.Prefix(t, redistest.Client(t))
+	a, b := newStore(t, prefix), newStore(t, prefix)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := a.Enqueue(ctx, msg(1, "42")); err != nil {
+		t.Fatal(err)
+	}
+	p := newPlatform()
+	q := &flakyDone{Store: a, fails: 3}
+	wa := &delivery.Worker{Platform: bot.Telegram, Queue: q, Messenger: p, Records: a, Batch: 16}
+	go func() { _ = wa.Run(ctx) }()
+	waitFor(t, "the message", func() bool { return p.count("message 1") == 1 })
+	go func() { _ = worker(b, p, nil).Run(ctx) }() // another replica, ready to take it over
+	time.Sleep(2500 * time.Millisecond)            // two claim timeouts
+	q.mu.Lock()
+	if q.fails != 0 {
+		t.Errorf("Done failed %d times, want 3", 3-q.fails)
+	}
+	q.mu.Unlock()
+	if n := p.count("message 1"); n != 1 {
+		t.Fatalf("message sent %d times, want once", n)
+	}
+	if depth, _, _ := b.Stats(ctx); depth != 0 {
+		t.Errorf("%d messages left in the queue", depth)
+	}
+}

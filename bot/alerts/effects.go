@@ -47,9 +47,11 @@ func (f *Flow) wantedTimers(a *Alert) []bot.Timer {
 	return nil
 }
 
-// shown is the part of an alert its copies show: when it changes, every copy is edited.
+// shown is the part of an alert its copies show: when it changes, every copy is edited. An
+// exhausted chain is told to the coordinators, not edited into every copy: that would be one edit
+// per holder of every unanswered concern, behind the platforms' rate limits.
 func shown(a *Alert) string {
-	return a.State + "|" + a.AckBy + "|" + strconv.FormatBool(a.Claimed) + "|" + a.ResolvedBy + "|" + a.Outcome + "|" + strconv.FormatBool(a.Exhausted)
+	return a.State + "|" + a.AckBy + "|" + strconv.FormatBool(a.Claimed) + "|" + a.ResolvedBy + "|" + a.Outcome
 }
 
 // owed is what timeline entry i owes.
