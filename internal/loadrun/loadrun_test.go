@@ -56,7 +56,7 @@ type run struct {
 	d        *driver
 	concerns []*concern
 	joiners  map[string][]*person // visit series ID → who confirmed
-	api      []*apiConcern       // raised through the integration API around the SIGKILL
+	api      []*apiConcern        // raised through the integration API around the SIGKILL
 
 	killed         *replica
 	killedAt       time.Time
