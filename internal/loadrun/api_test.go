@@ -10,14 +10,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/tiltas/tiltas/bot"
 	"github.com/tiltas/tiltas/bot/alerts"
 )
 
-const apiToken = "loadrun-api-token-0123456789abcdef"
+// apiToken is the police register's token in area.
+func apiToken(area string) string { return "loadrun-api-token-" + area + "-0123456789" }
 
 // apiConcern is one concern raised through the integration API: its Idempotency-Key, and how the
 // client fared.
@@ -35,13 +35,9 @@ type apiConcern struct {
 	Failures int // connection errors and 5xx
 }
 
-// apiStats counts what the burst's clients heard.
-type apiStats struct {
-	firstAnswered atomic.Int32 // answered 201 by the replica they were sent to first
-}
-
 // apiBurst raises n concerns through the integration API of the replica that is about to be
-// killed (the inbound leader), paced so that some are in flight when it dies. A client that gets no
+// killed (the inbound leader), paced so that some are in flight when it dies, from the four areas'
+// police registers in turn. A client that gets no
 // answer, or a 5xx, retries with the same Idempotency-Key at the next replica; a 409 it retries
 // after Retry-After, as the draft says.
 func (r *run) apiBurst(ctx context.Context, n int) {
@@ -52,11 +48,10 @@ func (r *run) apiBurst(ctx context.Context, n int) {
 			first = i
 		}
 	}
-	area := areas[0]
 	var wg sync.WaitGroup
 	client := &http.Client{Timeout: 5 * time.Second}
 	for i := range n {
-		c := &apiConcern{N: i + 1, Case: fmt.Sprintf("K-2026-%d", 9001+i), Area: area, Key: fmt.Sprintf("register-%d", 9001+i)}
+		c := &apiConcern{N: i + 1, Case: fmt.Sprintf("K-2026-%d", 9001+i), Area: areas[i%len(areas)], Key: fmt.Sprintf("register-%d", 9001+i)}
 		r.api = append(r.api, c)
 		wg.Add(1)
 		go func() {
@@ -74,7 +69,7 @@ func (r *run) postUntilRaised(ctx context.Context, client *http.Client, c *apiCo
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		rep := r.replicas[at%len(r.replicas)]
 		req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+rep.addr+"/api/v1/alerts", strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+apiToken)
+		req.Header.Set("Authorization", "Bearer "+apiToken(c.Area))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Idempotency-Key", c.Key)
 		resp, err := client.Do(req)

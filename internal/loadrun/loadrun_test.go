@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -141,7 +142,9 @@ func (r *run) setUp() {
 		"TILTAS_SLACK_BOT_TOKEN=" + r.sl.Options().BotToken,
 		"TILTAS_SLACK_SIGNING_SECRET=" + r.sl.Options().SigningSecret,
 		"TILTAS_LOADRUN_KEY=" + base64.StdEncoding.EncodeToString(key),
-		"TILTAS_LOADRUN_API_TOKEN=" + apiToken,
+	}
+	for _, area := range areas {
+		env = append(env, "TILTAS_LOADRUN_API_TOKEN_"+strings.ToUpper(area)+"="+apiToken(area))
 	}
 	var cfgs []string
 	for n := range 3 {

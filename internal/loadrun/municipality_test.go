@@ -255,7 +255,9 @@ func (m *municipality) yaml(sc *scenario, redisURL, listen, telegramURL, slackUR
 		w("  - {id: %s, name: %s, platform: telegram, chat: %s}", g.ID, quote(g.Name), quote(fmt.Sprint(g.Chat)))
 	}
 	w("integrations:")
-	w("  - {id: police-register, institution: policija-%s, token_env: TILTAS_LOADRUN_API_TOKEN}", areas[0])
+	for _, area := range areas {
+		w("  - {id: register-%s, institution: policija-%s, token_env: TILTAS_LOADRUN_API_TOKEN_%s}", area, area, strings.ToUpper(area))
+	}
 	w("alerts:")
 	w("  ack_timeout: 24h")
 	w("  ack_grace: 1h")
