@@ -198,7 +198,13 @@ type replicaArgs struct {
 	env  []string
 }
 
-func envInt(name string, def int) int { return int(envFloat(name, float64(def))) }
+// envInt reads a count, 0 included (LOADRUN_API_CONCERNS=0: no API burst).
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v >= 0 {
+		return v
+	}
+	return def
+}
 
 func cutEnv(kv string) (string, string, bool) {
 	for i := range len(kv) {
