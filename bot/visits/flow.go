@@ -9,6 +9,7 @@ package visits
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -225,7 +226,7 @@ func (f *Flow) effects(_ context.Context, was, v *Visit) (bot.Effects, error) {
 		fx.Messages = append(fx.Messages, bot.Notice{ID: "visit:" + v.ID + ":card:" + p, To: p, Copy: key(v.ID), Priority: f.prio(*v), Sender: v.Organizer,
 			Build: func(lang string) bot.Message { return card(who, lang) }})
 	}
-	if was != nil {
+	if was != nil && carded(was) != carded(v) {
 		fx.Edits = append(fx.Edits, bot.CopyEdit{Record: key(v.ID), Version: v.Rev(), Skip: to, Build: card})
 	}
 	fx.Add(f.briefs(old, *v))
@@ -242,6 +243,15 @@ func (f *Flow) effects(_ context.Context, was, v *Visit) (bot.Effects, error) {
 		fx.Do = append(fx.Do, func(ctx context.Context) error { return f.e.Retain(ctx, key(v.ID), until) })
 	}
 	return fx, nil
+}
+
+// carded is what a visit's cards show: a change to anything else (a reminder sent, a report
+// asked for again) edits no card.
+func carded(v *Visit) string {
+	c := v.clone()
+	c.Reminders, c.Nudges, c.AskedAt, c.DeadlinePassed, c.By, c.Fx = nil, 0, time.Time{}, false, "", bot.Ledger{}
+	b, _ := json.Marshal(c)
+	return string(b)
 }
 
 // audit is the audit events of a change: IDs derive from the visit's Rev.
