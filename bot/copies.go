@@ -93,7 +93,7 @@ func (c *Copies) send(ctx context.Context, n Notice) error {
 		h.Had = true
 		// The old copy is named now: the edit may be delivered after the new copy (by another
 		// replica's worker), when the ref key already names the new one.
-		if ref, _, err := Load[MessageRef](ctx, c.e.Records, "ref/"+c.refKey(who)); err == nil {
+		if ref, _, ok, err := c.e.Refs().Get(ctx, c.refKey(who)); ok && err == nil {
 			h.Old = &ref
 		}
 		(*hs)[i] = h
@@ -172,7 +172,7 @@ func (c *Copies) Forget(ctx context.Context) error {
 		return err
 	}
 	for _, who := range holders {
-		if err := Delete(ctx, c.e.Records, "ref/"+c.refKey(who)); err != nil {
+		if err := c.e.Refs().Forget(ctx, c.refKey(who)); err != nil {
 			return err
 		}
 	}

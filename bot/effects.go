@@ -404,6 +404,26 @@ func (c *Collection[T]) Delete(ctx context.Context, id string) error {
 	return Delete(ctx, c.e.Records, key, idx...)
 }
 
+// Live returns the records of the kind's Open index whose score is in [min, max], lowest first.
+func (c *Collection[T]) Live(ctx context.Context, min, max float64) ([]T, error) {
+	ids, err := c.e.Records.Range(ctx, c.k.Open, min, max, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, 0, len(ids))
+	for _, id := range ids {
+		v, err := c.Get(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			continue // gone since the index was read
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
 // Each calls fn with every record of the kind.
 func (c *Collection[T]) Each(ctx context.Context, fn func(v *T) error) error {
 	return Each(ctx, c.e.Records, c.k.Prefix, func(_ string, v *T) error { return fn(v) })

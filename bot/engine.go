@@ -115,6 +115,11 @@ func (e *Engine) Directory() *Directory { return e.dir.Load() }
 // SetDirectory swaps in a reloaded directory; people no longer in it lose access at once.
 func (e *Engine) SetDirectory(d *Directory) { e.dir.Store(d) }
 
+// Number returns the next number of the sequence name (1, 2, …): alert and visit numbers.
+func (e *Engine) Number(ctx context.Context, name string) (int64, error) {
+	return e.Marks.Count(ctx, "seq/"+name, 0)
+}
+
 // Now is the engine's clock in the directory's time zone.
 func (e *Engine) Now() time.Time { return e.Clock.Now().In(e.Directory().Location) }
 

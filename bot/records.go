@@ -97,3 +97,43 @@ func (p *pending[T]) wait() (T, int64, error) {
 	<-p.done
 	return p.v, p.ver, p.err
 }
+
+// Table is records of one type under a key prefix that owe nothing when they change (a calendar
+// feed token): typed access without the effects a Collection applies.
+type Table[T any] struct {
+	r      Records
+	prefix string
+}
+
+// NewTable returns the table of records under prefix ("meetingfeed/").
+func NewTable[T any](e *Engine, prefix string) *Table[T] {
+	return &Table[T]{r: e.Records, prefix: prefix}
+}
+
+// Record is the record key of id, as erasures list it.
+func (t *Table[T]) Record(id string) string { return t.prefix + id }
+
+// Get reads id, or ErrNotFound.
+func (t *Table[T]) Get(ctx context.Context, id string) (T, error) {
+	v, _, err := Load[T](ctx, t.r, t.prefix+id)
+	return v, err
+}
+
+// Create stores v as id, which must not exist (ErrConflict).
+func (t *Table[T]) Create(ctx context.Context, id string, v T) error {
+	_, err := Save(ctx, t.r, t.prefix+id, v, 0)
+	return err
+}
+
+// Update changes id by compare-and-set (a missing one is zero, exists false).
+func (t *Table[T]) Update(ctx context.Context, id string, fn func(v *T, exists bool) error) (T, error) {
+	return Update(ctx, t.r, t.prefix+id, func(v *T, exists bool) ([]IndexOp, error) { return nil, fn(v, exists) })
+}
+
+// Delete removes id; a missing one is no error.
+func (t *Table[T]) Delete(ctx context.Context, id string) error { return Delete(ctx, t.r, t.prefix+id) }
+
+// Each calls fn with every record of the table, by ID.
+func (t *Table[T]) Each(ctx context.Context, fn func(id string, v *T) error) error {
+	return Each(ctx, t.r, t.prefix, func(k string, v *T) error { return fn(k[len(t.prefix):], v) })
+}

@@ -173,9 +173,9 @@ func (e *Engine) removeMessage(ctx context.Context, refKey, lang string) error {
 	}
 	m := Message{Lines: []string{e.Texts.T(lang, "copies.removed")}}
 	o := Outgoing{ID: "removed:" + refKey, Op: OpEdit, Msg: m, Priority: Urgent, Queued: e.Clock.Now()}
-	ref, ver, err := Load[MessageRef](ctx, e.Records, "ref/"+refKey)
+	ref, ver, ok, err := e.Refs().Get(ctx, refKey)
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case err == nil && !ok:
 		// Perhaps being sent right now: the worker finds the ref once the send is done. The ref
 		// is not deleted here: it does not exist yet, and deleting what the worker writes
 		// meanwhile would leave the edit nothing to find.
@@ -193,10 +193,7 @@ func (e *Engine) removeMessage(ctx context.Context, refKey, lang string) error {
 		return err
 	}
 	// Only the ref read: a newer one written meanwhile (a newer copy sent) stays for its edits.
-	if _, err := e.Records.Write(ctx, Write{Key: "ref/" + refKey, Version: ver}); err != nil && !errors.Is(err, ErrConflict) {
-		return err
-	}
-	return nil
+	return e.Refs().Forget(ctx, refKey, ver)
 }
 
 // refAddress guesses the chat of a message not sent yet from its ref key, whose last part (for a
@@ -466,11 +463,11 @@ func (e *Engine) eraseCore(ctx context.Context, s Subject) (Erased, error) {
 	if err != nil {
 		return x, err
 	}
-	// Refs of messages in the person's chat ("ref/<record>/<person>[/…]"): their chat IDs go.
-	err = e.Records.Scan(ctx, "ref/", func(key string) error {
+	// Refs of messages in the person's chat ("<record>/<person>[/…]"): their chat IDs go.
+	err = e.Refs().Each(ctx, "", func(key string) error {
 		parts := strings.Split(key, "/")
-		if len(parts) > 3 && slices.Contains(parts[3:], p) && !slices.Contains(parts, "group") {
-			return del(key)
+		if len(parts) > 2 && slices.Contains(parts[2:], p) && !slices.Contains(parts, "group") {
+			return del(e.Refs().Record(key))
 		}
 		return nil
 	})

@@ -119,7 +119,6 @@ func (w *Worker) process(ctx context.Context, ds []bot.Delivery) {
 	l.Wait()
 }
 
-func refKey(k string) string { return "ref/" + k }
 
 func (w *Worker) deliver(ctx context.Context, d bot.Delivery) {
 	// No "was it sent already?" read here: Done records the send and removes the message in one
@@ -200,8 +199,7 @@ func (w *Worker) deliver(ctx context.Context, d bot.Delivery) {
 		// (a restart, a failover) is waited for.
 		if d.Op == bot.OpSend && d.RefKey != "" {
 			persist(ctx, log, "message ref not kept", func() error {
-				_, err := w.Records.Write(ctx, bot.Write{Key: refKey(d.RefKey), Data: mustJSON(ref), Version: bot.Any})
-				return err
+				return bot.NewMessageRefs(w.Records).Keep(ctx, d.RefKey, ref)
 			})
 		}
 		persist(ctx, log, "outbox done failed", func() error { return w.Queue.Done(ctx, d, ref) })
@@ -268,8 +266,8 @@ func (w *Worker) target(ctx context.Context, d bot.Delivery) (bot.MessageRef, bo
 	if d.Ref != nil {
 		return *d.Ref, true
 	}
-	ref, _, err := bot.Load[bot.MessageRef](ctx, w.Records, refKey(d.RefKey))
-	return ref, err == nil
+	ref, _, ok, err := bot.NewMessageRefs(w.Records).Get(ctx, d.RefKey)
+	return ref, ok && err == nil
 }
 
 // Backoff is the wait before retry n (0-based): 1s doubling to at most 1h, with ±20% jitter so

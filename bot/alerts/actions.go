@@ -59,7 +59,7 @@ func (f *Flow) acknowledge(ctx context.Context, r *bot.Request, id string, claim
 			already = true
 			return errUnchanged
 		}
-		now := f.e.Clock.Now()
+		now := f.e.Now()
 		if a.State == Open {
 			a.State, a.AckBy, a.AckAt, a.Reminded = Acknowledged, p.ID, now, false
 			a.AckSeq++
@@ -117,7 +117,7 @@ func (f *Flow) undoAck(ctx context.Context, r *bot.Request, act bot.Action) erro
 			f.e.Refused(ctx, r.Person.ID, key(a.ID), "not_acknowledger")
 			return bot.Tell("core.stale")
 		}
-		now := f.e.Clock.Now()
+		now := f.e.Now()
 		a.State, a.AckBy, a.AckAt, a.Claimed, a.Reminded = Open, "", time.Time{}, false, false
 		a.log(now, r.Person.ID, "ack_undone")
 		a.resume(now)
@@ -138,7 +138,7 @@ func (f *Flow) undoResolve(ctx context.Context, r *bot.Request, act bot.Action) 
 			f.e.Refused(ctx, r.Person.ID, key(a.ID), "not_resolver")
 			return bot.Tell("core.stale")
 		}
-		now := f.e.Clock.Now()
+		now := f.e.Now()
 		a.ResolvedBy, a.Outcome, a.ResolvedAt = "", "", time.Time{}
 		a.State = Open
 		if a.AckBy != "" {
@@ -168,7 +168,7 @@ func (f *Flow) Resolve(ctx context.Context, p *bot.Person, id, outcome string) (
 		if a.State == Resolved {
 			return bot.Tell("alert.already_resolved", "ID", a.ID)
 		}
-		now := f.e.Clock.Now()
+		now := f.e.Now()
 		a.State, a.ResolvedBy, a.ResolvedAt, a.Outcome = Resolved, p.ID, now, outcome
 		a.log(now, p.ID, "resolved")
 		return nil
@@ -185,7 +185,7 @@ func (f *Flow) ackCheckTimer(ctx context.Context, t bot.Timer) error {
 		if a.State != Acknowledged || a.AckSeq != seq || a.Reminded {
 			return errUnchanged
 		}
-		now := f.e.Clock.Now()
+		now := f.e.Now()
 		a.Reminded = true
 		a.ExpireDue = now.Add(f.cfg.AckGrace)
 		a.logArg(now, "system", "ack_reminded", t.Arg, a.AckBy)
@@ -204,7 +204,7 @@ func (f *Flow) stillOnIt(ctx context.Context, r *bot.Request, act bot.Action) er
 		if a.State != Acknowledged || strconv.Itoa(a.AckSeq) != act.Arg {
 			return bot.Tell("core.stale")
 		}
-		now := f.e.Clock.Now()
+		now := f.e.Now()
 		a.AckSeq++
 		a.Reminded = false
 		a.AckDue = now.Add(f.cfg.AckTimeout)
@@ -222,7 +222,7 @@ func (f *Flow) ackExpireTimer(ctx context.Context, t bot.Timer) error {
 		if a.State != Acknowledged || a.AckSeq != seq || !a.Reminded {
 			return errUnchanged
 		}
-		now := f.e.Clock.Now()
+		now := f.e.Now()
 		was := a.AckBy
 		a.State, a.AckBy, a.Claimed, a.Reminded = Open, "", false, false
 		a.log(now, "system", "ack_expired", was)

@@ -250,7 +250,7 @@ func (f *Flow) name(id string) string {
 }
 
 func (f *Flow) nextID(ctx context.Context, prefix string) (string, error) {
-	n, err := f.e.Marks.Count(ctx, "seq/alert/"+prefix, 0)
+	n, err := f.e.Number(ctx, "alert/"+prefix)
 	if err != nil {
 		return "", err
 	}
@@ -285,7 +285,7 @@ func (f *Flow) Raise(ctx context.Context, in Input) (Alert, error) {
 	if len([]rune(in.Text)) > f.cfg.DescriptionMax {
 		return Alert{}, fmt.Errorf("%w: description too long", bot.ErrInvalid)
 	}
-	now := f.e.Clock.Now()
+	now := f.e.Now()
 	a := Alert{Kind: Concern, Case: in.Case, Category: in.Category, Urgency: in.Urgency, Text: in.Text, Phoned: in.Phoned,
 		Sender: in.Sender, Integration: in.Integration, Created: now, State: Open}
 	actor := in.Sender

@@ -100,7 +100,7 @@ func (f *Flow) escalateTimer(ctx context.Context, t bot.Timer) error {
 		if a.State != Open || a.Round != round || a.Step != step || a.Exhausted {
 			return errUnchanged // acknowledged meanwhile, or a replay of a step taken
 		}
-		now := f.e.Clock.Now()
+		now := f.e.Now()
 		nr, ns, ok := a.next(round, step)
 		if !ok {
 			a.Exhausted = true

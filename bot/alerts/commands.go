@@ -248,7 +248,7 @@ func (f *Flow) RaiseNotice(ctx context.Context, sender, school, caseCode string,
 	if s == nil || s.Kind != "school" || s.DesignatedContact == "" {
 		return Alert{}, fmt.Errorf("%w: school %q", bot.ErrInvalid, school)
 	}
-	now := f.e.Clock.Now()
+	now := f.e.Now()
 	deadline := f.cfg.Calendar.NextSchoolDayAt(now.In(f.e.Directory().Location), f.cfg.NoticeHour, f.cfg.NoticeMinute)
 	steps := []Step{
 		{Audience: bot.Audience{People: []string{s.DesignatedContact}}, Until: deadline},

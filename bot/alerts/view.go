@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"slices"
 	"strings"
 
@@ -211,15 +212,14 @@ func (f *Flow) export(ctx context.Context, r *bot.Request, id string) error {
 
 // list answers "/alerts": open alerts the person may see, oldest first.
 func (f *Flow) list(ctx context.Context, r *bot.Request) error {
-	ids, err := f.e.Records.Range(ctx, "alerts:open", 0, 1e18, 0)
+	open, err := f.alerts.Live(ctx, 0, math.Inf(1))
 	if err != nil {
 		return err
 	}
 	m := bot.Message{Title: r.T("alert.list.title")}
 	var buttons []bot.Button
-	for _, id := range ids {
-		a, err := f.Get(ctx, id)
-		if err != nil || !f.maySee(&a, r.Person) {
+	for _, a := range open {
+		if !f.maySee(&a, r.Person) {
 			continue
 		}
 		state := r.T("alert.list.open")

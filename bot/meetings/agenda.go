@@ -89,7 +89,7 @@ func (f *Flow) agendaAdded(ctx context.Context, r *bot.Request, a bot.Answers) e
 			return errClosed
 		}
 		o.Items++
-		o.Agenda = append(o.Agenda, item{N: o.Items, By: r.Person.ID, Text: a["text"], At: f.e.Clock.Now()})
+		o.Agenda = append(o.Agenda, item{N: o.Items, By: r.Person.ID, Text: a["text"], At: f.e.Now()})
 		return nil
 	})
 	switch {

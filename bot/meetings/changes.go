@@ -287,7 +287,7 @@ func (f *Flow) changeSeries(ctx context.Context, r *bot.Request, a bot.Answers) 
 			s.Title = a["title"]
 		}
 		s.Seq++
-		s.Updated = f.e.Clock.Now()
+		s.Updated = f.e.Now()
 		s.By, s.Change = r.Person.ID, a["field"]
 		return nil
 	})

@@ -2,7 +2,6 @@ package meetings
 
 import (
 	"context"
-	"errors"
 	"math"
 	"strings"
 
@@ -113,12 +112,13 @@ func (f *Flow) show(ctx context.Context, r *bot.Request) error {
 // minutesPending reminds an organizer of recent meetings whose decisions are not posted yet.
 func (f *Flow) minutesPending(ctx context.Context, r *bot.Request) error {
 	now := f.e.Now()
-	ids, err := f.e.Records.Range(ctx, idxOccurrences, float64(now.AddDate(0, 0, -14).Unix()), float64(now.Unix()), 0)
+	recent, err := f.occs.Live(ctx, float64(now.AddDate(0, 0, -14).Unix()), float64(now.Unix()))
 	if err != nil {
 		return err
 	}
-	for _, id := range ids {
-		o, s, err := f.load(ctx, id)
+	for _, o := range recent {
+		f.localize(&o)
+		s, err := f.loadSeries(ctx, o.Series)
 		if err != nil || o.Cancelled || o.MinutesSeq > 0 || o.End.After(now) || !f.isOrganizer(r.Person, s) {
 			continue
 		}
@@ -181,24 +181,16 @@ func (f *Flow) feedLink(ctx context.Context, r *bot.Request) error {
 
 // occurrencesOf returns the stored occurrences of series in [from, to] by start.
 func (f *Flow) occurrencesOf(ctx context.Context, series string, from, to float64) ([]occurrence, error) {
-	ids, err := f.e.Records.Range(ctx, idxOccurrences, from, to, 0)
+	all, err := f.occs.Live(ctx, from, to)
 	if err != nil {
 		return nil, err
 	}
-	var out []occurrence
-	for _, id := range ids {
-		if sid, _, _ := splitOcc(id); series != "" && sid != series {
-			continue
+	out := all[:0]
+	for _, o := range all {
+		if series == "" || o.Series == series {
+			f.localize(&o)
+			out = append(out, o)
 		}
-		o, _, err := bot.Load[occurrence](ctx, f.e.Records, occKey(id))
-		if errors.Is(err, bot.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		f.localize(&o)
-		out = append(out, o)
 	}
 	return out, nil
 }

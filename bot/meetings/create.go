@@ -153,7 +153,7 @@ func (f *Flow) created(ctx context.Context, r *bot.Request, a bot.Answers) error
 		return bot.Tell("meetings.past")
 	}
 	s.ID = "m" + bot.NewID()[:7]
-	now := f.e.Clock.Now()
+	now := f.e.Now()
 	slots, err := Slots(s, f.cfg.Parse, s.Start.Add(-time.Minute), s.Start.AddDate(1, 1, 0))
 	if err != nil {
 		return err

@@ -21,7 +21,9 @@ func (f *Flow) kinds() {
 			return []bot.IndexOp{{Index: idxOccurrences, Member: o.ID, Score: float64(o.Start.Unix())}}
 		},
 		Effects: f.occEffects})
-	f.sers = bot.NewCollection(f.e, bot.Kind[seriesRec]{Prefix: "meetingseries/",
+	f.feeds = bot.NewTable[feedToken](f.e, "meetingfeed/")
+	f.feedOf = bot.NewTable[feedOf](f.e, "meetingfeedof/")
+	f.sers = bot.NewCollection(f.e, bot.Kind[seriesRec]{Prefix: "meetingseries/", Open: idxSeries,
 		Ledger: func(s *seriesRec) *bot.Ledger { return &s.Fx },
 		Index: func(s *seriesRec) []bot.IndexOp {
 			return []bot.IndexOp{{Index: idxSeries, Member: s.ID, Score: float64(s.Created.Unix())}}

@@ -41,18 +41,18 @@ func (f *Flow) IssueFeed(ctx context.Context, person string) (string, error) {
 	}
 	token := bot.NewID() + bot.NewID()
 	h := feedHash(token)
-	if _, err := bot.Save(ctx, f.e.Records, "meetingfeed/"+h, feedToken{Person: person, Issued: f.e.Clock.Now()}, 0); err != nil {
+	if err := f.feeds.Create(ctx, h, feedToken{Person: person, Issued: f.e.Now()}); err != nil {
 		return "", err
 	}
 	old := ""
-	if _, err := bot.Update(ctx, f.e.Records, "meetingfeedof/"+person, func(v *feedOf, _ bool) ([]bot.IndexOp, error) {
+	if _, err := f.feedOf.Update(ctx, person, func(v *feedOf, _ bool) error {
 		old, v.Hash = v.Hash, h
-		return nil, nil
+		return nil
 	}); err != nil {
 		return "", err
 	}
 	if old != "" && old != h {
-		if err := bot.Delete(ctx, f.e.Records, "meetingfeed/"+old); err != nil {
+		if err := f.feeds.Delete(ctx, old); err != nil {
 			return "", err
 		}
 	}
@@ -68,7 +68,7 @@ func (f *Flow) Feed(ctx context.Context, token string) ([]byte, error) {
 	if token == "" || len(token) > 128 {
 		return nil, bot.ErrNotFound
 	}
-	ft, _, err := bot.Load[feedToken](ctx, f.e.Records, "meetingfeed/"+feedHash(token))
+	ft, err := f.feeds.Get(ctx, feedHash(token))
 	if errors.Is(err, bot.ErrNotFound) {
 		return nil, bot.ErrNotFound
 	}

@@ -105,6 +105,8 @@ type Flow struct {
 	series atomic.Pointer[[]Series] // the configured series, swapped on reload
 	occs   *bot.Collection[occurrence]
 	sers   *bot.Collection[seriesRec]
+	feeds  *bot.Table[feedToken] // by the token's hash
+	feedOf *bot.Table[feedOf]    // by person
 }
 
 // Register adds the meetings command, dialogs, buttons and timers to e. It does no I/O: cmd runs
@@ -137,7 +139,7 @@ func (f *Flow) purge(ctx context.Context, key string) error {
 	if err := f.e.Copies(summaryRecord(id)).Forget(ctx); err != nil {
 		return err
 	}
-	return bot.Delete(ctx, f.e.Records, key, bot.IndexOp{Index: idxOccurrences, Member: id, Remove: true})
+	return f.occs.Delete(ctx, id)
 }
 
 // Answers to the invitation.
@@ -257,20 +259,14 @@ func (f *Flow) allSeries(ctx context.Context) ([]*seriesRec, error) {
 	if err := f.syncConfig(ctx); err != nil {
 		return nil, err
 	}
-	ids, err := f.e.Records.Range(ctx, idxSeries, math.Inf(-1), math.Inf(1), 0)
+	all, err := f.sers.Live(ctx, math.Inf(-1), math.Inf(1))
 	if err != nil {
 		return nil, err
 	}
-	var out []*seriesRec
-	for _, id := range ids {
-		s, err := f.loadSeries(ctx, id)
-		if errors.Is(err, bot.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s)
+	out := make([]*seriesRec, len(all))
+	for i := range all {
+		f.localizeSeries(&all[i])
+		out[i] = &all[i]
 	}
 	return out, nil
 }
@@ -322,7 +318,7 @@ func (f *Flow) plant(ctx context.Context, s *seriesRec, id string, catchUp bool)
 	}
 	o := f.newOcc(s, slot)
 	f.skipPast(s, &o, f.e.Now(), catchUp)
-	o.Seq, o.Updated = 1, f.e.Clock.Now()
+	o.Seq, o.Updated = 1, f.e.Now()
 	_, _, err := f.occs.Create(ctx, id, o)
 	return err
 }
@@ -351,7 +347,7 @@ func (f *Flow) update(ctx context.Context, id, by string, fn func(o *occurrence,
 			return err
 		}
 		o.Seq++
-		o.Updated = f.e.Clock.Now()
+		o.Updated = f.e.Now()
 		o.By = by
 		return nil
 	})

@@ -88,7 +88,7 @@ func (f *Flow) answer(ctx context.Context, r *bot.Request, id string, ans rsvp) 
 		if o.RSVP == nil {
 			o.RSVP = map[string]rsvp{}
 		}
-		ans.At = f.e.Clock.Now()
+		ans.At = f.e.Now()
 		o.RSVP[who] = ans
 		return nil
 	})

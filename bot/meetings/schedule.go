@@ -132,7 +132,7 @@ func hashSeries(s Series) string {
 // syncConfig stores configured series that are new, replaces those whose config changed, and
 // ends those no longer configured; everyone affected is told (seriesEffects).
 func (f *Flow) syncConfig(ctx context.Context) error {
-	now := f.e.Clock.Now()
+	now := f.e.Now()
 	var errs []error
 	configured := *f.series.Load()
 	for _, cs := range configured {
@@ -154,16 +154,12 @@ func (f *Flow) syncConfig(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	ids, err := f.e.Records.Range(ctx, idxSeries, math.Inf(-1), math.Inf(1), 0)
+	stored, err := f.sers.Live(ctx, math.Inf(-1), math.Inf(1))
 	if err != nil {
 		return errors.Join(append(errs, err)...)
 	}
-	for _, id := range ids {
-		if slices.ContainsFunc(configured, func(s Series) bool { return s.ID == id }) {
-			continue
-		}
-		s, err := f.loadSeries(ctx, id)
-		if err != nil || s.Source != "config" || !s.Ended.IsZero() {
+	for _, s := range stored {
+		if slices.ContainsFunc(configured, func(c Series) bool { return c.ID == s.ID }) || s.Source != "config" || !s.Ended.IsZero() {
 			continue
 		}
 		if _, _, err := f.endSeries(ctx, s.ID, "system"); err != nil {
@@ -184,7 +180,7 @@ func (f *Flow) endSeries(ctx context.Context, id, actor string) (*seriesRec, int
 		old = *s
 		s.Ended = f.e.Now()
 		s.Seq++
-		s.Updated, s.By, s.Change = f.e.Clock.Now(), actor, "end"
+		s.Updated, s.By, s.Change = f.e.Now(), actor, "end"
 		return nil
 	})
 	if errors.Is(err, errDone) {

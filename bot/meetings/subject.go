@@ -82,7 +82,7 @@ func (f *Flow) exportSubject(ctx context.Context, s bot.Subject) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = bot.Each(ctx, f.e.Records, "meetingseries/", func(_ string, sr *seriesRec) error {
+	err = f.sers.Each(ctx, func(sr *seriesRec) error {
 		switch {
 		case sr.CreatedBy == p:
 			out.Series = append(out.Series, seriesExport{Series: sr.ID, As: "creator"})
@@ -101,13 +101,13 @@ func (f *Flow) exportSubject(ctx context.Context, s bot.Subject) (any, error) {
 	return out, err
 }
 
-// feedTokens calls fn with every calendar feed token of person, by key.
-func (f *Flow) feedTokens(ctx context.Context, person string, fn func(key string, ft feedToken) error) error {
-	return bot.Each(ctx, f.e.Records, "meetingfeed/", func(k string, ft *feedToken) error {
+// feedTokens calls fn with every calendar feed token of person, by the token's hash.
+func (f *Flow) feedTokens(ctx context.Context, person string, fn func(hash string, ft feedToken) error) error {
+	return f.feeds.Each(ctx, func(h string, ft *feedToken) error {
 		if ft.Person != person {
 			return nil
 		}
-		return fn(k, *ft)
+		return fn(h, *ft)
 	})
 }
 
@@ -145,22 +145,21 @@ func (f *Flow) eraseSubject(ctx context.Context, s bot.Subject) (bot.Erased, err
 		}
 		x.Change(occKey(id))
 	}
-	err = f.feedTokens(ctx, p, func(k string, _ feedToken) error {
-		if err := bot.Delete(ctx, f.e.Records, k); err != nil {
+	err = f.feedTokens(ctx, p, func(h string, _ feedToken) error {
+		if err := f.feeds.Delete(ctx, h); err != nil {
 			return err
 		}
-		x.Delete(k)
+		x.Delete(f.feeds.Record(h))
 		return nil
 	})
 	if err != nil {
 		return x, err
 	}
-	k := "meetingfeedof/" + p
-	if _, _, err := f.e.Records.Get(ctx, k); err == nil {
-		if err := bot.Delete(ctx, f.e.Records, k); err != nil {
+	if _, err := f.feedOf.Get(ctx, p); err == nil {
+		if err := f.feedOf.Delete(ctx, p); err != nil {
 			return x, err
 		}
-		x.Delete(k)
+		x.Delete(f.feedOf.Record(p))
 	} else if !errors.Is(err, bot.ErrNotFound) {
 		return x, err
 	}

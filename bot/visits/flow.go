@@ -15,6 +15,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tiltas/tiltas/bot"
@@ -139,7 +140,7 @@ func Register(e *bot.Engine, cfg Config) *Flow {
 // passed: the index entry, the outcome request's copies and the refs of the participants' details
 // and of the reports sent to the cases' people.
 func (f *Flow) purge(ctx context.Context, k string) error {
-	v, _, err := bot.Load[Visit](ctx, f.e.Records, k)
+	v, err := f.load(ctx, strings.TrimPrefix(k, "visit/"))
 	if errors.Is(err, bot.ErrNotFound) {
 		return nil
 	}
@@ -149,19 +150,19 @@ func (f *Flow) purge(ctx context.Context, k string) error {
 	if err := outcomeCopies(f, v.ID).Forget(ctx); err != nil {
 		return err
 	}
+	refs := f.e.Refs()
 	for p, r := range v.Replies {
 		if r.Order > 0 {
-			if err := bot.Delete(ctx, f.e.Records, "ref/"+briefRef(v.ID, p, r.Order)); err != nil {
+			if err := refs.Forget(ctx, briefRef(v.ID, p, r.Order)); err != nil {
 				return err
 			}
 		}
 	}
-	err = f.e.Records.Scan(ctx, "ref/"+key(v.ID)+"/report/", func(k string) error { return bot.Delete(ctx, f.e.Records, k) })
+	err = refs.Each(ctx, key(v.ID)+"/report/", func(k string) error { return refs.Forget(ctx, k) })
 	if err != nil {
 		return err
 	}
-	_, err = f.e.Records.Write(ctx, bot.Write{Key: "visits/purged/" + v.ID, Version: bot.Any, Index: []bot.IndexOp{{Index: openIndex, Member: v.ID, Remove: true}}})
-	return err
+	return f.visits.Delete(ctx, v.ID)
 }
 
 func (f *Flow) load(ctx context.Context, id string) (Visit, error) {

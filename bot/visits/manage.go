@@ -3,6 +3,7 @@ package visits
 import (
 	"context"
 	"errors"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -328,14 +329,13 @@ func (f *Flow) sees(p *bot.Person, v Visit) bool {
 
 // overview is /visits: upcoming visits, their status and what each is short of.
 func (f *Flow) overview(ctx context.Context, r *bot.Request) error {
-	ids, err := f.e.Records.Range(ctx, openIndex, 0, 1e18, 0)
+	live, err := f.visits.Live(ctx, 0, math.Inf(1))
 	if err != nil {
 		return err
 	}
 	m := bot.Message{Title: r.T("visits.overview.title")}
-	for _, id := range ids {
-		v, err := f.load(ctx, id)
-		if err != nil || !f.sees(r.Person, v) || v.Status == Cancelled || v.Status == Closed {
+	for _, v := range live {
+		if !f.sees(r.Person, v) || v.Status == Cancelled || v.Status == Closed {
 			continue
 		}
 		m.Lines = append(m.Lines, r.T("visits.overview.line", "Visit", v.No, "When", f.e.Texts.Span(r.Lang, v.Start, v.End),

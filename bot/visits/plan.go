@@ -435,7 +435,7 @@ func (f *Flow) propose(ctx context.Context, r *bot.Request) error {
 }
 
 func (f *Flow) nextNo(ctx context.Context) (string, error) {
-	n, err := f.e.Marks.Count(ctx, "visits/seq", 0)
+	n, err := f.e.Number(ctx, "visits")
 	if err != nil {
 		return "", fmt.Errorf("number visit: %w", err)
 	}

@@ -169,8 +169,7 @@ func (f *Flow) eraseCase(ctx context.Context, id, code string) (bool, error) {
 		return true, err
 	}
 	prefix := reportRef(v.ID, code, "")
-	err = f.e.Records.Scan(ctx, "ref/"+prefix, func(k string) error {
-		ref := strings.TrimPrefix(k, "ref/")
+	err = f.e.Refs().Each(ctx, prefix, func(ref string) error {
 		lang := ""
 		if p := f.e.Directory().Person(strings.TrimPrefix(ref, prefix)); p != nil {
 			lang = f.e.Language(ctx, p)
@@ -192,8 +191,8 @@ func (f *Flow) dropQueued(ctx context.Context, v Visit, code string) error {
 		if !strings.HasPrefix(k, briefs) {
 			return false
 		}
-		_, _, err := f.e.Records.Get(ctx, "ref/"+k)
-		return errors.Is(err, bot.ErrNotFound) // never delivered
+		_, _, ok, err := f.e.Refs().Get(ctx, k)
+		return err == nil && !ok // never delivered
 	})
 	if err != nil {
 		return err
