@@ -119,7 +119,6 @@ func (w *Worker) process(ctx context.Context, ds []bot.Delivery) {
 	l.Wait()
 }
 
-
 func (w *Worker) deliver(ctx context.Context, d bot.Delivery) {
 	// No "was it sent already?" read here: Done records the send and removes the message in one
 	// step, and Enqueue refuses an ID that is queued or was sent, so a message taken from the
