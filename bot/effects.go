@@ -103,8 +103,9 @@ type reconciler interface {
 	openKeys(ctx context.Context) ([]string, error)
 }
 
-// NewCollection registers kind k on e and returns its collection.
-func NewCollection[T any](e *Engine, k Kind[T]) *Collection[T] {
+// NewCollection registers kind k on h and returns its collection.
+func NewCollection[T any](h Host, k Kind[T]) *Collection[T] {
+	e := h.engine()
 	c := &Collection[T]{e: e, k: k}
 	e.mu.Lock()
 	defer e.mu.Unlock()

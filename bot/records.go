@@ -106,8 +106,8 @@ type Table[T any] struct {
 }
 
 // NewTable returns the table of records under prefix ("meetingfeed/").
-func NewTable[T any](e *Engine, prefix string) *Table[T] {
-	return &Table[T]{r: e.Records, prefix: prefix}
+func NewTable[T any](h Host, prefix string) *Table[T] {
+	return &Table[T]{r: h.engine().Records, prefix: prefix}
 }
 
 // Record is the record key of id, as erasures list it.

@@ -141,13 +141,13 @@ type Event struct {
 
 // Flow is the alerts flow on an engine.
 type Flow struct {
-	e      *bot.Engine
+	e      bot.Host
 	cfg    Config
 	alerts *bot.Collection[Alert]
 }
 
 // Register adds the alerts flow to e.
-func Register(e *bot.Engine, cfg Config) *Flow {
+func Register(e bot.Host, cfg Config) *Flow {
 	if cfg.DescriptionMax <= 0 {
 		cfg.DescriptionMax = 500
 	}

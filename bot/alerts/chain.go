@@ -112,7 +112,7 @@ func (f *Flow) escalateTimer(ctx context.Context, t bot.Timer) error {
 		return nil
 	})
 	if moved && err == nil {
-		f.e.Observe("escalation")
+		f.e.Count("escalation")
 	}
 	return ignoreUnknown(err)
 }

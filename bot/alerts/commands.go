@@ -100,7 +100,7 @@ func (f *Flow) registerCommands() {
 			return []string{
 				r.T("notice.line.school", "School", school),
 				r.T("alert.summary.case", "Case", a["case"]),
-				r.T("notice.line.incident", "When", f.e.Texts.DateTime(r.Lang, a.Time("incident", f.e.Directory().Location)), "Present", present),
+				r.T("notice.line.incident", "When", f.e.Catalog().DateTime(r.Lang, a.Time("incident", f.e.Directory().Location)), "Present", present),
 			}
 		},
 		Done: func(ctx context.Context, r *bot.Request, a bot.Answers) error {
@@ -154,9 +154,9 @@ func (f *Flow) sent(ctx context.Context, r *bot.Request, a *Alert) error {
 		return r.Say(ctx, "alert.sent_nobody", "ID", a.ID)
 	}
 	if a.Kind == Notice {
-		return r.Say(ctx, "notice.sent", "ID", a.ID, "Case", a.Case, "Names", f.e.Texts.Join(r.Lang, names))
+		return r.Say(ctx, "notice.sent", "ID", a.ID, "Case", a.Case, "Names", f.e.Catalog().Join(r.Lang, names))
 	}
-	return r.Say(ctx, "alert.sent", "ID", a.ID, "Case", a.Case, "Names", f.e.Texts.Join(r.Lang, names))
+	return r.Say(ctx, "alert.sent", "ID", a.ID, "Case", a.Case, "Names", f.e.Catalog().Join(r.Lang, names))
 }
 
 // concernCommand starts the concern dialog, prefilled from a one-line shortcut when given:

@@ -120,7 +120,7 @@ func (f *Flow) owed(a *Alert, i int) bot.Effects {
 	case "ack_confirmed":
 		fx.Messages = append(fx.Messages, bot.Notice{ID: id + ":still", To: ev.Actor, RefKey: reminderRef(a.ID), Edit: true, Priority: bot.Urgent, Record: key(a.ID),
 			Build: func(lang string) bot.Message {
-				return bot.Message{Lines: []string{f.e.Texts.T(lang, "alert.still_confirmed", "ID", a.ID)}}
+				return bot.Message{Lines: []string{f.e.Catalog().T(lang, "alert.still_confirmed", "ID", a.ID)}}
 			}})
 	case "resolved":
 		audit("alert.resolved", "", "")
@@ -217,7 +217,7 @@ func (f *Flow) toSender(a *Alert, id, msg string, kv ...any) []bot.Notice {
 	}
 	kv = append(kv, "ID", a.ID, "Case", a.Case)
 	return []bot.Notice{{ID: id + ":sender", To: a.Sender, Priority: bot.Urgent, Record: key(a.ID), Build: func(lang string) bot.Message {
-		return bot.Message{Lines: []string{f.e.Texts.T(lang, msg, kv...)}, Buttons: [][]bot.Button{{bot.Btn(f.e.Texts.T(lang, "alert.btn.view"), "alert.view", a.ID, "")}}}
+		return bot.Message{Lines: []string{f.e.Catalog().T(lang, msg, kv...)}, Buttons: [][]bot.Button{{bot.Btn(f.e.Catalog().T(lang, "alert.btn.view"), "alert.view", a.ID, "")}}}
 	}}}
 }
 
@@ -226,7 +226,7 @@ func (f *Flow) toCoordinators(a *Alert, id, msg string) []bot.Notice {
 	var out []bot.Notice
 	for _, c := range f.e.Directory().WithRole(bot.RoleCoordinator) {
 		out = append(out, bot.Notice{ID: id + ":" + c.ID, To: c.ID, Priority: bot.Urgent, Record: key(a.ID), Build: func(lang string) bot.Message {
-			return bot.Message{Lines: []string{f.e.Texts.T(lang, msg, "ID", a.ID, "Case", a.Case)}, Buttons: [][]bot.Button{{bot.Btn(f.e.Texts.T(lang, "alert.btn.view"), "alert.view", a.ID, "")}}}
+			return bot.Message{Lines: []string{f.e.Catalog().T(lang, msg, "ID", a.ID, "Case", a.Case)}, Buttons: [][]bot.Button{{bot.Btn(f.e.Catalog().T(lang, "alert.btn.view"), "alert.view", a.ID, "")}}}
 		}})
 	}
 	return out
@@ -240,7 +240,7 @@ func (f *Flow) reopened(a *Alert, id, why string) []bot.Notice {
 			continue
 		}
 		out = append(out, bot.Notice{ID: id + ":reopen:" + p, To: p, Priority: bot.Urgent, Record: key(a.ID), Build: func(lang string) bot.Message {
-			return bot.Message{Lines: []string{f.e.Texts.T(lang, why, "ID", a.ID, "Case", a.Case)}}
+			return bot.Message{Lines: []string{f.e.Catalog().T(lang, why, "ID", a.ID, "Case", a.Case)}}
 		}})
 	}
 	return out
@@ -249,8 +249,8 @@ func (f *Flow) reopened(a *Alert, id, why string) []bot.Notice {
 // reminder asks the acknowledger whether they are still on the alert.
 func (f *Flow) reminder(a *Alert, who, seq string) bot.Notice {
 	return bot.Notice{ID: "alert:" + a.ID + ":remind:" + seq, To: who, Priority: bot.Urgent, Record: key(a.ID), RefKey: reminderRef(a.ID), Build: func(lang string) bot.Message {
-		return bot.Message{Lines: []string{f.e.Texts.T(lang, "alert.ack_reminder", "ID", a.ID, "Case", a.Case, "Minutes", int(f.cfg.AckGrace.Minutes()))},
-			Buttons: [][]bot.Button{{bot.Btn(f.e.Texts.T(lang, "alert.btn.still"), "alert.still", a.ID, seq), bot.Btn(f.e.Texts.T(lang, "alert.btn.resolve"), "alert.resolve", a.ID, "")}}}
+		return bot.Message{Lines: []string{f.e.Catalog().T(lang, "alert.ack_reminder", "ID", a.ID, "Case", a.Case, "Minutes", int(f.cfg.AckGrace.Minutes()))},
+			Buttons: [][]bot.Button{{bot.Btn(f.e.Catalog().T(lang, "alert.btn.still"), "alert.still", a.ID, seq), bot.Btn(f.e.Catalog().T(lang, "alert.btn.resolve"), "alert.resolve", a.ID, "")}}}
 	}}
 }
 
@@ -258,6 +258,6 @@ func (f *Flow) reminder(a *Alert, who, seq string) bot.Notice {
 func (f *Flow) closeReminder(a *Alert, id, who string) bot.Notice {
 	return bot.Notice{ID: id + ":reminder-closed", To: who, RefKey: reminderRef(a.ID), Edit: true, Record: key(a.ID),
 		Build: func(lang string) bot.Message {
-			return bot.Message{Lines: []string{f.e.Texts.T(lang, "alert.reminder_closed", "ID", a.ID, "Case", a.Case)}}
+			return bot.Message{Lines: []string{f.e.Catalog().T(lang, "alert.reminder_closed", "ID", a.ID, "Case", a.Case)}}
 		}}
 }

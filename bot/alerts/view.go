@@ -14,8 +14,8 @@ import (
 var icons = map[string]string{"urgent": "🔴", "today": "🟠", "routine": "🔵"}
 
 func (f *Flow) label(lang, prefix, id string) string {
-	if f.e.Texts.Has(lang, prefix+id) {
-		return f.e.Texts.T(lang, prefix+id)
+	if f.e.Catalog().Has(lang, prefix+id) {
+		return f.e.Catalog().T(lang, prefix+id)
 	}
 	return id
 }
@@ -23,7 +23,7 @@ func (f *Flow) label(lang, prefix, id string) string {
 // view is one person's copy of the alert: details (they are in the chain or its sender), state,
 // and the buttons that person may use now.
 func (f *Flow) view(a *Alert, p *bot.Person, lang string) bot.Message {
-	T := func(id string, kv ...any) string { return f.e.Texts.T(lang, id, kv...) }
+	T := func(id string, kv ...any) string { return f.e.Catalog().T(lang, id, kv...) }
 	loc := f.e.Directory().Location
 	m := bot.Message{Title: T("alert.title."+a.Kind, "Icon", icons[a.Urgency], "ID", a.ID, "Case", a.Case)}
 	from := f.name(a.Sender)
@@ -47,9 +47,9 @@ func (f *Flow) view(a *Alert, p *bot.Person, lang string) bot.Message {
 		}
 		m.Lines = append(m.Lines,
 			T("notice.line.school", "School", school),
-			T("notice.line.incident", "When", f.e.Texts.DateTime(lang, a.Incident.In(loc)), "Present", present))
+			T("notice.line.incident", "When", f.e.Catalog().DateTime(lang, a.Incident.In(loc)), "Present", present))
 		if len(a.Steps) > 0 && !a.Steps[0].Until.IsZero() && a.State == Open && a.Step == 0 && a.Round == 0 {
-			m.Lines = append(m.Lines, T("notice.line.deadline", "When", f.e.Texts.DateTime(lang, a.Steps[0].Until.In(loc))))
+			m.Lines = append(m.Lines, T("notice.line.deadline", "When", f.e.Catalog().DateTime(lang, a.Steps[0].Until.In(loc))))
 		}
 	default:
 		phoned := T("alert.phoned.no")
@@ -61,7 +61,7 @@ func (f *Flow) view(a *Alert, p *bot.Person, lang string) bot.Message {
 			T("alert.line.text", "Text", a.Text),
 			phoned)
 	}
-	m.Lines = append(m.Lines, T("alert.line.from", "Name", from, "Institution", instName, "When", f.e.Texts.DateTime(lang, a.Created.In(loc))))
+	m.Lines = append(m.Lines, T("alert.line.from", "Name", from, "Institution", instName, "When", f.e.Catalog().DateTime(lang, a.Created.In(loc))))
 	switch a.State {
 	case Open:
 		if a.Exhausted {
@@ -74,12 +74,12 @@ func (f *Flow) view(a *Alert, p *bot.Person, lang string) bot.Message {
 		if a.Kind == Notice {
 			state = "notice.state.received"
 		}
-		m.Lines = append(m.Lines, T(state, "Name", f.name(a.AckBy), "When", f.e.Texts.DateTime(lang, a.AckAt.In(loc))))
+		m.Lines = append(m.Lines, T(state, "Name", f.name(a.AckBy), "When", f.e.Catalog().DateTime(lang, a.AckAt.In(loc))))
 		if a.Claimed {
 			m.Lines = append(m.Lines, T("alert.state.claimed", "Name", f.name(a.AckBy)))
 		}
 	case Resolved:
-		m.Lines = append(m.Lines, T("alert.state.resolved", "Name", f.name(a.ResolvedBy), "When", f.e.Texts.DateTime(lang, a.ResolvedAt.In(loc))))
+		m.Lines = append(m.Lines, T("alert.state.resolved", "Name", f.name(a.ResolvedBy), "When", f.e.Catalog().DateTime(lang, a.ResolvedAt.In(loc))))
 		if a.Outcome != "" {
 			m.Lines = append(m.Lines, T("alert.line.outcome", "Text", a.Outcome))
 		}
@@ -89,7 +89,7 @@ func (f *Flow) view(a *Alert, p *bot.Person, lang string) bot.Message {
 }
 
 func (f *Flow) buttons(a *Alert, p *bot.Person, lang string) [][]bot.Button {
-	T := func(id string) string { return f.e.Texts.T(lang, id) }
+	T := func(id string) string { return f.e.Catalog().T(lang, id) }
 	var row []bot.Button
 	switch a.State {
 	case Open:
@@ -125,7 +125,7 @@ func (f *Flow) buttons(a *Alert, p *bot.Person, lang string) [][]bot.Button {
 // the details, which are in the members' direct messages.
 func (f *Flow) groupView(a *Alert, group string) bot.Message {
 	lang := f.e.Directory().Language
-	T := func(id string, kv ...any) string { return f.e.Texts.T(lang, id, kv...) }
+	T := func(id string, kv ...any) string { return f.e.Catalog().T(lang, id, kv...) }
 	g := f.e.Directory().Group(group)
 	m := bot.Message{}
 	switch a.State {

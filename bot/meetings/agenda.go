@@ -74,7 +74,7 @@ func (f *Flow) agendaOpen(ctx context.Context, r *bot.Request, s *seriesRec, o *
 	}
 	if cutoff := Before(o.Start, s.AgendaCutoff); !f.e.Now().Before(cutoff) {
 		f.e.Refused(ctx, r.Person.ID, occKey(o.ID), "agenda_closed")
-		return bot.Tell("meetings.agenda.closed", "Cutoff", f.e.Texts.DateTime(r.Lang, cutoff))
+		return bot.Tell("meetings.agenda.closed", "Cutoff", f.e.Catalog().DateTime(r.Lang, cutoff))
 	}
 	return nil
 }
@@ -187,7 +187,7 @@ var errNotOrganizer = errors.New("not an organizer")
 func (f *Flow) agendaView(s *seriesRec, o *occurrence, lang string) bot.Message {
 	t := f.tr(lang)
 	m := bot.Message{Title: t.T("meetings.agenda.title", "Title", s.Title),
-		Lines: []string{t.T("meetings.card.when", "When", f.e.Texts.Span(lang, o.Start, o.End))}}
+		Lines: []string{t.T("meetings.card.when", "When", f.e.Catalog().Span(lang, o.Start, o.End))}}
 	if len(o.Agenda) == 0 {
 		m.Lines = append(m.Lines, t.T("meetings.agenda.empty"))
 		return m

@@ -19,7 +19,7 @@ func (f *Flow) registerChanges() {
 		if err := f.open(ctx, r, &o); err != nil {
 			return err
 		}
-		return f.e.StartDialog(ctx, r, "meetings.cancel", bot.Answers{"occ": a.Ref, "mtitle": s.Title, "mwhen": f.e.Texts.DateTime(r.Lang, o.Start)})
+		return f.e.StartDialog(ctx, r, "meetings.cancel", bot.Answers{"occ": a.Ref, "mtitle": s.Title, "mwhen": f.e.Catalog().DateTime(r.Lang, o.Start)})
 	})
 	f.e.Dialog(&bot.Dialog{Name: "meetings.cancel", Title: "meetings.cancel.title",
 		Steps: []bot.Step{{Name: "ok", Kind: bot.AskConfirm, Prompt: "meetings.cancel.prompt"}},
@@ -35,7 +35,7 @@ func (f *Flow) registerChanges() {
 		if err := f.open(ctx, r, &o); err != nil {
 			return err
 		}
-		return f.e.StartDialog(ctx, r, "meetings.move", bot.Answers{"occ": a.Ref, "mtitle": s.Title, "mwhen": f.e.Texts.DateTime(r.Lang, o.Start)})
+		return f.e.StartDialog(ctx, r, "meetings.move", bot.Answers{"occ": a.Ref, "mtitle": s.Title, "mwhen": f.e.Catalog().DateTime(r.Lang, o.Start)})
 	})
 	f.e.Dialog(&bot.Dialog{Name: "meetings.move", Title: "meetings.move.title",
 		Steps: []bot.Step{
@@ -43,7 +43,7 @@ func (f *Flow) registerChanges() {
 			{Name: "ok", Kind: bot.AskConfirm, Prompt: "meetings.move.confirm"},
 		},
 		Summary: func(r *bot.Request, a bot.Answers) []string {
-			return []string{r.T("meetings.move.summary", "From", a["mwhen"], "To", f.e.Texts.DateTime(r.Lang, a.Time("when", f.loc())))}
+			return []string{r.T("meetings.move.summary", "From", a["mwhen"], "To", f.e.Catalog().DateTime(r.Lang, a.Time("when", f.loc())))}
 		},
 		Done: func(ctx context.Context, r *bot.Request, a bot.Answers) error {
 			return f.moveOcc(ctx, r, a["occ"], a.Time("when", f.loc()))
@@ -219,7 +219,7 @@ func (f *Flow) moveOcc(ctx context.Context, r *bot.Request, id string, when time
 	if err := f.changeErr(ctx, r, id, err); err != nil {
 		return err
 	}
-	return r.Reply(ctx, bot.Message{Lines: []string{f.tr(r.Lang).N("meetings.move.done", len(f.told(s, &o)), "When", f.e.Texts.DateTime(r.Lang, o.Start))}})
+	return r.Reply(ctx, bot.Message{Lines: []string{f.tr(r.Lang).N("meetings.move.done", len(f.told(s, &o)), "When", f.e.Catalog().DateTime(r.Lang, o.Start))}})
 }
 
 func (f *Flow) changeSummary(r *bot.Request, a bot.Answers) []string {

@@ -122,7 +122,7 @@ func (f *Flow) minutesPending(ctx context.Context, r *bot.Request) error {
 		if err != nil || o.Cancelled || o.MinutesSeq > 0 || o.End.After(now) || !f.isOrganizer(r.Person, s) {
 			continue
 		}
-		m := bot.Message{Title: s.Title, Lines: []string{r.T("meetings.minutes.ask", "When", f.e.Texts.DateTime(r.Lang, o.Start))},
+		m := bot.Message{Title: s.Title, Lines: []string{r.T("meetings.minutes.ask", "When", f.e.Catalog().DateTime(r.Lang, o.Start))},
 			Buttons: [][]bot.Button{{bot.Btn(r.T("meetings.btn.minutes"), "meetings.minutes", o.ID, "")}}}
 		if err := r.Reply(ctx, m); err != nil {
 			return err

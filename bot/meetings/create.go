@@ -131,7 +131,7 @@ func (f *Flow) newSummary(r *bot.Request, a bot.Answers) []string {
 		names = append(names, f.name(id))
 	}
 	lines := []string{s.Title,
-		t.T("meetings.card.when", "When", f.e.Texts.Span(r.Lang, s.Start, s.Start.Add(s.Duration))),
+		t.T("meetings.card.when", "When", f.e.Catalog().Span(r.Lang, s.Start, s.Start.Add(s.Duration))),
 		t.T("meetings.new.sum_repeat", "Repeat", repeat)}
 	if s.Place != "" {
 		lines = append(lines, t.T("meetings.card.place", "Place", s.Place))

@@ -164,7 +164,7 @@ func (f *Flow) occEffects(ctx context.Context, was, o *occurrence) (bot.Effects,
 	case was != nil && !old.Start.Equal(o.Start) && o.By != "":
 		audit(o.By, "meeting.moved", "")
 		fx.Add(f.tell(s, o, "moved", func(t tr, lang string) string {
-			return t.T("meetings.head.moved", "Name", f.name(o.By), "When", f.e.Texts.DateTime(lang, o.Start))
+			return t.T("meetings.head.moved", "Name", f.name(o.By), "When", f.e.Catalog().DateTime(lang, o.Start))
 		}))
 	case was != nil && (o.Cancelled != old.Cancelled || !old.Start.Equal(o.Start) || !old.End.Equal(o.End) || o.SeriesSeq != old.SeriesSeq):
 		refresh = true
@@ -275,7 +275,7 @@ func (f *Flow) taken(s *seriesRec, o *occurrence, key string) bot.Effects {
 			p := f.e.Directory().Person(who)
 			fx.Messages = append(fx.Messages, bot.Notice{ID: base + ":" + who, To: who, Copy: occKey(o.ID),
 				Build: func(lang string) bot.Message {
-					head := f.tr(lang).T("meetings.head.nudge", "Deadline", f.e.Texts.DateTime(lang, deadline))
+					head := f.tr(lang).T("meetings.head.nudge", "Deadline", f.e.Catalog().DateTime(lang, deadline))
 					return f.card(s, o, p, lang, head, false)
 				}})
 		}
@@ -290,7 +290,7 @@ func (f *Flow) taken(s *seriesRec, o *occurrence, key string) bot.Effects {
 			fx.Messages = append(fx.Messages, bot.Notice{ID: base + ":" + who, To: who, Record: occKey(o.ID),
 				Build: func(lang string) bot.Message {
 					tt := f.tr(lang)
-					return bot.Message{Title: s.Title, Lines: []string{tt.T("meetings.minutes.ask", "When", f.e.Texts.DateTime(lang, o.Start))},
+					return bot.Message{Title: s.Title, Lines: []string{tt.T("meetings.minutes.ask", "When", f.e.Catalog().DateTime(lang, o.Start))},
 						Buttons: [][]bot.Button{{bot.Btn(tt.T("meetings.btn.minutes"), "meetings.minutes", o.ID, "")}}}
 				}})
 		}
@@ -331,7 +331,7 @@ func (f *Flow) released(s *seriesRec, o *occurrence, principal, deputy string, a
 	name := f.name(principal)
 	return bot.Notice{ID: "meetings:undeputy:" + o.ID + ":" + deputy + ":" + unix(at), To: deputy, Record: occKey(o.ID),
 		Build: func(lang string) bot.Message {
-			return bot.Message{Title: s.Title, Lines: []string{f.tr(lang).T("meetings.deputy.released", "Name", name, "When", f.e.Texts.DateTime(lang, o.Start))}}
+			return bot.Message{Title: s.Title, Lines: []string{f.tr(lang).T("meetings.deputy.released", "Name", name, "When", f.e.Catalog().DateTime(lang, o.Start))}}
 		}}
 }
 
@@ -350,7 +350,7 @@ func (f *Flow) minutes(s *seriesRec, o *occurrence) []bot.Notice {
 					title = t.T("meetings.minutes.title_corrected", "Title", s.Title)
 				}
 				return bot.Message{Title: title, Lines: []string{
-					t.T("meetings.card.when", "When", f.e.Texts.Span(lang, o.Start, o.End)),
+					t.T("meetings.card.when", "When", f.e.Catalog().Span(lang, o.Start, o.End)),
 					o.Minutes,
 					t.T("meetings.minutes.by", "Name", f.name(o.MinutesBy)),
 				}}

@@ -21,7 +21,7 @@ func (f *Flow) calendar(lang string) *ics.Calendar {
 	cal.SetProductId("-//Tiltas//Meetings//" + strings.ToUpper(lang))
 	cal.SetMethod(ics.MethodPublish)
 	cal.SetCalscale("GREGORIAN")
-	cal.SetXWRCalName(f.e.Texts.T(lang, "meetings.ics.name"))
+	cal.SetXWRCalName(f.e.Catalog().T(lang, "meetings.ics.name"))
 	cal.SetXWRTimezone(f.loc().String())
 	addVTimezone(cal, f.loc(), f.e.Now().Year())
 	return cal
@@ -129,7 +129,7 @@ func (f *Flow) describe(c *ics.ComponentBase, s *seriesRec, lang string) {
 	}
 	if s.VideoURL != "" {
 		c.SetURL(s.VideoURL)
-		c.SetDescription(f.e.Texts.T(lang, "meetings.card.video", "URL", s.VideoURL))
+		c.SetDescription(f.e.Catalog().T(lang, "meetings.card.video", "URL", s.VideoURL))
 	}
 }
 

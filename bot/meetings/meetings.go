@@ -100,7 +100,7 @@ func (c *Config) defaults() {
 
 // Flow holds the engine and config; its methods are the commands, actions, dialogs and timers.
 type Flow struct {
-	e      *bot.Engine
+	e      bot.Host
 	cfg    Config
 	series atomic.Pointer[[]Series] // the configured series, swapped on reload
 	occs   *bot.Collection[occurrence]
@@ -111,7 +111,7 @@ type Flow struct {
 
 // Register adds the meetings command, dialogs, buttons and timers to e. It does no I/O: cmd runs
 // Plan at start and daily, and Plan keeps itself going with timers in between.
-func Register(e *bot.Engine, cfg Config) *Flow {
+func Register(e bot.Host, cfg Config) *Flow {
 	cfg.defaults()
 	f := &Flow{e: e, cfg: cfg}
 	f.SetSeries(cfg.Series)

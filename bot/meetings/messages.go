@@ -14,7 +14,7 @@ type tr struct {
 	lang string
 }
 
-func (f *Flow) tr(lang string) tr { return tr{c: f.e.Texts, lang: lang} }
+func (f *Flow) tr(lang string) tr { return tr{c: f.e.Catalog(), lang: lang} }
 
 // T localizes id.
 func (t tr) T(id string, kv ...any) string { return t.c.T(t.lang, id, kv...) }
@@ -32,9 +32,9 @@ func (f *Flow) card(s *seriesRec, o *occurrence, p *bot.Person, lang, head strin
 	if head != "" {
 		m.Lines = append(m.Lines, head)
 	}
-	m.Lines = append(m.Lines, t.T("meetings.card.when", "When", f.e.Texts.Span(lang, o.Start, o.End)))
+	m.Lines = append(m.Lines, t.T("meetings.card.when", "When", f.e.Catalog().Span(lang, o.Start, o.End)))
 	if o.Holiday != "" && !o.Moved {
-		m.Lines = append(m.Lines, t.T("meetings.card.holiday", "Date", f.e.Texts.Date(lang, o.Orig), "Holiday", t.T(o.Holiday)))
+		m.Lines = append(m.Lines, t.T("meetings.card.holiday", "Date", f.e.Catalog().Date(lang, o.Orig), "Holiday", t.T(o.Holiday)))
 	}
 	if s.Place != "" {
 		m.Lines = append(m.Lines, t.T("meetings.card.place", "Place", s.Place))
@@ -57,7 +57,7 @@ func (f *Flow) card(s *seriesRec, o *occurrence, p *bot.Person, lang, head strin
 	case invitee && answered:
 		m.Lines = append(m.Lines, t.T("meetings.card.answer", "Answer", f.answerText(t, a)))
 	case invitee && open && now.Before(deadline):
-		m.Lines = append(m.Lines, t.T("meetings.card.unanswered_until", "Deadline", f.e.Texts.DateTime(lang, deadline)))
+		m.Lines = append(m.Lines, t.T("meetings.card.unanswered_until", "Deadline", f.e.Catalog().DateTime(lang, deadline)))
 	case invitee && open:
 		m.Lines = append(m.Lines, t.T("meetings.card.unanswered"))
 	}
@@ -66,7 +66,7 @@ func (f *Flow) card(s *seriesRec, o *occurrence, p *bot.Person, lang, head strin
 	}
 	m.Lines = append(m.Lines, f.agendaLines(t, o, final)...)
 	if invitee && open && now.Before(cutoff) {
-		m.Lines = append(m.Lines, t.T("meetings.card.agenda_until", "Cutoff", f.e.Texts.DateTime(lang, cutoff)))
+		m.Lines = append(m.Lines, t.T("meetings.card.agenda_until", "Cutoff", f.e.Catalog().DateTime(lang, cutoff)))
 	}
 	if invitee && open {
 		mark := func(answer, id string) string {
@@ -136,7 +136,7 @@ func (f *Flow) agendaLines(t tr, o *occurrence, final bool) []string {
 func (f *Flow) summary(s *seriesRec, o *occurrence, p *bot.Person, lang string) bot.Message {
 	t := f.tr(lang)
 	m := bot.Message{Title: t.T("meetings.summary.title", "Title", s.Title)}
-	m.Lines = append(m.Lines, t.T("meetings.card.when", "When", f.e.Texts.Span(lang, o.Start, o.End)))
+	m.Lines = append(m.Lines, t.T("meetings.card.when", "When", f.e.Catalog().Span(lang, o.Start, o.End)))
 	if o.Cancelled {
 		m.Lines = append(m.Lines, t.T("meetings.card.cancelled"))
 		return m

@@ -91,7 +91,7 @@ func (c *Config) defaults() {
 // Flow holds the engine and the settings; its methods are the commands, dialogs, buttons and
 // timers of joint visits.
 type Flow struct {
-	e      *bot.Engine
+	e      bot.Host
 	cfg    Config
 	visits *bot.Collection[Visit]
 }
@@ -107,7 +107,7 @@ const (
 
 // Register adds the commands (/visit, /visits), dialogs, buttons and timers of joint visits to e.
 // cmd calls Plan once at start and then daily, so that series propose their visits.
-func Register(e *bot.Engine, cfg Config) *Flow {
+func Register(e bot.Host, cfg Config) *Flow {
 	cfg.defaults()
 	f := &Flow{e: e, cfg: cfg}
 	f.visits = bot.NewCollection(e, bot.Kind[Visit]{Prefix: "visit/", Open: openIndex,
@@ -404,7 +404,7 @@ func (f *Flow) wantedTimers(v *Visit) []bot.Timer {
 
 func (f *Flow) logErr(err error, msg, id string) {
 	if err != nil {
-		f.e.Log.Error(msg, "flow", "visits", "visit", id, "err", err)
+		f.e.Logger().Error(msg, "flow", "visits", "visit", id, "err", err)
 	}
 }
 
@@ -439,7 +439,7 @@ func (f *Flow) announce(old, v Visit) bot.Effects {
 		for _, p := range involved {
 			if p != actor && v.state(p) != Declined {
 				add(p, func(lang string) string {
-					return f.T(lang, "visits.told.cancelled", "Visit", v.No, "When", f.e.Texts.Span(lang, v.Start, v.End), "By", by)
+					return f.T(lang, "visits.told.cancelled", "Visit", v.No, "When", f.e.Catalog().Span(lang, v.Start, v.End), "By", by)
 				})
 			}
 		}
@@ -450,8 +450,8 @@ func (f *Flow) announce(old, v Visit) bot.Effects {
 				continue
 			}
 			add(p, func(lang string) string {
-				return f.T(lang, "visits.told.moved", "Visit", v.No, "When", f.e.Texts.Span(lang, v.Start, v.End),
-					"Was", f.e.Texts.Span(lang, old.Start, old.End), "By", by)
+				return f.T(lang, "visits.told.moved", "Visit", v.No, "When", f.e.Catalog().Span(lang, v.Start, v.End),
+					"Was", f.e.Catalog().Span(lang, old.Start, old.End), "By", by)
 			})
 			switch v.state(p) {
 			case Joined, Standby:
@@ -496,7 +496,7 @@ func (f *Flow) announce(old, v Visit) bot.Effects {
 	if len(left) > 0 {
 		names := f.names(left)
 		line := func(lang string) string {
-			return f.T(lang, "visits.told.left", "Visit", v.No, "Names", f.e.Texts.Join(lang, names))
+			return f.T(lang, "visits.told.left", "Visit", v.No, "Names", f.e.Catalog().Join(lang, names))
 		}
 		for _, p := range uniq(append([]string{v.Organizer}, now...)) {
 			if slices.Contains(left, p) || p == actor || slices.Contains(promoted, p) {
@@ -516,19 +516,19 @@ func (f *Flow) announce(old, v Visit) bot.Effects {
 						parts = append(parts, f.name(q))
 					}
 				}
-				return f.T(lang, "visits.told.left", "Visit", v.No, "Names", f.e.Texts.Join(lang, parts))
+				return f.T(lang, "visits.told.left", "Visit", v.No, "Names", f.e.Catalog().Join(lang, parts))
 			})
 		}
 		if len(promoted) > 0 {
 			pn := f.names(promoted)
 			add(v.Organizer, func(lang string) string {
-				return f.T(lang, "visits.told.promoted_org", "Names", f.e.Texts.Join(lang, pn))
+				return f.T(lang, "visits.told.promoted_org", "Names", f.e.Catalog().Join(lang, pn))
 			})
 		}
 	}
 	for _, p := range promoted {
 		add(p, func(lang string) string {
-			return f.T(lang, "visits.told.promoted", "Visit", v.No, "When", f.e.Texts.Span(lang, v.Start, v.End))
+			return f.T(lang, "visits.told.promoted", "Visit", v.No, "When", f.e.Catalog().Span(lang, v.Start, v.End))
 		})
 	}
 	if old.Status == Confirmed && v.Status == Open {
@@ -572,7 +572,7 @@ func (f *Flow) send(v Visit, tell map[string]*news) bot.Effects {
 
 // T localizes catalog message id. It is named T so that the catalog test, which scans the sources
 // for IDs passed to T, checks every message this flow uses.
-func (f *Flow) T(lang, id string, kv ...any) string { return f.e.Texts.T(lang, id, kv...) }
+func (f *Flow) T(lang, id string, kv ...any) string { return f.e.Catalog().T(lang, id, kv...) }
 
 func (f *Flow) name(id string) string {
 	if p := f.e.Directory().Person(id); p != nil {
@@ -596,9 +596,9 @@ func (f *Flow) names(ids []string) []string {
 func (f *Flow) needs(lang string, ns []Need) string {
 	var parts []string
 	for _, n := range ns {
-		parts = append(parts, f.e.Texts.N(lang, "visits.need."+string(n.Role), n.Count))
+		parts = append(parts, f.e.Catalog().N(lang, "visits.need."+string(n.Role), n.Count))
 	}
-	return f.e.Texts.Join(lang, parts)
+	return f.e.Catalog().Join(lang, parts)
 }
 
 // team writes the participants with the role each fills.
@@ -611,5 +611,5 @@ func (f *Flow) team(lang string, v Visit) string {
 			out = append(out, f.name(p))
 		}
 	}
-	return f.e.Texts.Join(lang, out)
+	return f.e.Catalog().Join(lang, out)
 }

@@ -92,14 +92,14 @@ func (f *Flow) prefill(v Visit, dialog string) bot.Answers {
 func (f *Flow) whichVisit(r *bot.Request, a bot.Answers) []string {
 	loc := f.e.Directory().Location
 	return []string{f.T(r.Lang, "visits.title", "Visit", a["no"]),
-		f.T(r.Lang, "visits.card.when", "When", f.e.Texts.Span(r.Lang, a.Time("vstart", loc), a.Time("vend", loc)))}
+		f.T(r.Lang, "visits.card.when", "When", f.e.Catalog().Span(r.Lang, a.Time("vstart", loc), a.Time("vend", loc)))}
 }
 
 func (f *Flow) moveSummary(r *bot.Request, a bot.Answers) []string {
 	loc := f.e.Directory().Location
 	return []string{
-		f.T(r.Lang, "visits.reschedule.new", "When", f.e.Texts.Span(r.Lang, a.Time("start", loc), a.Time("end", loc))),
-		f.T(r.Lang, "visits.reschedule.was", "When", f.e.Texts.Span(r.Lang, a.Time("vstart", loc), a.Time("vend", loc))),
+		f.T(r.Lang, "visits.reschedule.new", "When", f.e.Catalog().Span(r.Lang, a.Time("start", loc), a.Time("end", loc))),
+		f.T(r.Lang, "visits.reschedule.was", "When", f.e.Catalog().Span(r.Lang, a.Time("vstart", loc), a.Time("vend", loc))),
 	}
 }
 
@@ -157,7 +157,7 @@ func (f *Flow) rescheduled(ctx context.Context, r *bot.Request, a bot.Answers) e
 	if err != nil {
 		return f.refuse(ctx, r, a["visit"], err)
 	}
-	return r.Say(ctx, "visits.said.moved", "Visit", v.No, "When", f.e.Texts.Span(r.Lang, v.Start, v.End))
+	return r.Say(ctx, "visits.said.moved", "Visit", v.No, "When", f.e.Catalog().Span(r.Lang, v.Start, v.End))
 }
 
 func (f *Flow) cancelled(ctx context.Context, r *bot.Request, a bot.Answers) error {
@@ -238,10 +238,10 @@ func (f *Flow) widenOptions(r *bot.Request, a bot.Answers) []bot.Option {
 		inArea := sets["area:"+string(role)]
 		if len(inArea) > 0 {
 			out = append(out, bot.Option{Value: "area:" + string(role),
-				Label: r.T("visits.widen.area", "Who", who, "Area", a["area"], "Names", f.e.Texts.Join(r.Lang, f.names(inArea)))})
+				Label: r.T("visits.widen.area", "Who", who, "Area", a["area"], "Names", f.e.Catalog().Join(r.Lang, f.names(inArea)))})
 		}
 		if all := sets["all:"+string(role)]; len(all) > len(inArea) {
-			out = append(out, bot.Option{Value: "all:" + string(role), Label: r.T("visits.widen.all", "Who", who, "Names", f.e.Texts.Join(r.Lang, f.names(all)))})
+			out = append(out, bot.Option{Value: "all:" + string(role), Label: r.T("visits.widen.all", "Who", who, "Names", f.e.Catalog().Join(r.Lang, f.names(all)))})
 		}
 	}
 	if len(f.candidates(a)) > 0 {
@@ -285,7 +285,7 @@ func (f *Flow) widened(ctx context.Context, r *bot.Request, a bot.Answers) error
 	if err != nil {
 		return f.refuse(ctx, r, a["visit"], err)
 	}
-	return r.Say(ctx, "visits.said.widened", "Visit", v.No, "Names", f.e.Texts.Join(r.Lang, f.names(added)))
+	return r.Say(ctx, "visits.said.widened", "Visit", v.No, "Names", f.e.Catalog().Join(r.Lang, f.names(added)))
 }
 
 func (f *Flow) caseAdded(ctx context.Context, r *bot.Request, a bot.Answers) error {
@@ -338,7 +338,7 @@ func (f *Flow) overview(ctx context.Context, r *bot.Request) error {
 		if !f.sees(r.Person, v) || v.Status == Cancelled || v.Status == Closed {
 			continue
 		}
-		m.Lines = append(m.Lines, r.T("visits.overview.line", "Visit", v.No, "When", f.e.Texts.Span(r.Lang, v.Start, v.End),
+		m.Lines = append(m.Lines, r.T("visits.overview.line", "Visit", v.No, "When", f.e.Catalog().Span(r.Lang, v.Start, v.End),
 			"Area", v.Area, "Status", f.overviewStatus(r.Lang, v)))
 		if len(m.Buttons) < 10 {
 			m.Buttons = append(m.Buttons, []bot.Button{bot.Btn(r.T("visits.btn.open", "Visit", v.No), "visits.open", v.ID, "")})
@@ -355,10 +355,10 @@ func (f *Flow) overviewStatus(lang string, v Visit) string {
 	case Confirmed:
 		return f.T(lang, "visits.overview.confirmed")
 	case Reporting:
-		return f.e.Texts.N(lang, "visits.overview.reporting", len(v.pendingCases()))
+		return f.e.Catalog().N(lang, "visits.overview.reporting", len(v.pendingCases()))
 	}
 	if v.Short || !f.e.Now().Before(v.Deadline) {
 		return f.T(lang, "visits.overview.short", "Missing", f.needs(lang, v.Missing()))
 	}
-	return f.T(lang, "visits.overview.open", "Missing", f.needs(lang, v.Missing()), "Deadline", f.e.Texts.DateTime(lang, v.Deadline))
+	return f.T(lang, "visits.overview.open", "Missing", f.needs(lang, v.Missing()), "Deadline", f.e.Catalog().DateTime(lang, v.Deadline))
 }

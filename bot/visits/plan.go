@@ -249,9 +249,9 @@ func (f *Flow) poolOptions(role bot.Role) func(*bot.Request, bot.Answers) []bot.
 	return func(r *bot.Request, a bot.Answers) []bot.Option {
 		var out []bot.Option
 		for _, p := range f.pools(role, a) {
-			names := f.e.Texts.Join(r.Lang, f.names(p.people))
+			names := f.e.Catalog().Join(r.Lang, f.names(p.people))
 			if len(p.people) > 2 {
-				names = f.e.Texts.N(r.Lang, "people", len(p.people))
+				names = f.e.Catalog().N(r.Lang, "people", len(p.people))
 			}
 			label := ""
 			switch {
@@ -343,11 +343,11 @@ func (f *Flow) deadlineOptions(r *bot.Request, a bot.Answers) []bot.Option {
 		var label string
 		switch {
 		case d == 0:
-			label = r.T("visits.plan.deadline_start", "When", f.e.Texts.DateTime(r.Lang, t))
+			label = r.T("visits.plan.deadline_start", "When", f.e.Catalog().DateTime(r.Lang, t))
 		case d%time.Hour == 0:
-			label = r.T("visits.plan.deadline_h", "Hours", int(d/time.Hour), "When", f.e.Texts.DateTime(r.Lang, t))
+			label = r.T("visits.plan.deadline_h", "Hours", int(d/time.Hour), "When", f.e.Catalog().DateTime(r.Lang, t))
 		default:
-			label = r.T("visits.plan.deadline_m", "Minutes", int(d/time.Minute), "When", f.e.Texts.DateTime(r.Lang, t))
+			label = r.T("visits.plan.deadline_m", "Minutes", int(d/time.Minute), "When", f.e.Catalog().DateTime(r.Lang, t))
 		}
 		if d == f.cfg.Deadline {
 			label += " " + r.T("visits.plan.deadline_default")
@@ -407,7 +407,7 @@ func (f *Flow) planSummary(r *bot.Request, a bot.Answers) []string {
 	pl := f.planOf(a)
 	lang := r.Lang
 	out := []string{
-		f.T(lang, "visits.card.when", "When", f.e.Texts.Span(lang, pl.start, pl.end)),
+		f.T(lang, "visits.card.when", "When", f.e.Catalog().Span(lang, pl.start, pl.end)),
 		f.T(lang, "visits.card.area", "Area", pl.area),
 		f.T(lang, "visits.brief.meet", "Place", pl.meet),
 		f.T(lang, "visits.brief.cases"),
@@ -424,8 +424,8 @@ func (f *Flow) planSummary(r *bot.Request, a bot.Answers) []string {
 		out = append(out, f.T(lang, "visits.plan.sum_self"))
 	}
 	out = append(out,
-		f.T(lang, "visits.plan.sum_invited", "Names", f.e.Texts.Join(lang, f.names(pl.pool))),
-		f.T(lang, "visits.plan.sum_deadline", "When", f.e.Texts.DateTime(lang, pl.deadline)))
+		f.T(lang, "visits.plan.sum_invited", "Names", f.e.Catalog().Join(lang, f.names(pl.pool))),
+		f.T(lang, "visits.plan.sum_deadline", "When", f.e.Catalog().DateTime(lang, pl.deadline)))
 	return out
 }
 
@@ -473,11 +473,11 @@ func (f *Flow) create(ctx context.Context, r *bot.Request, a bot.Answers) error 
 	if pl.self {
 		invited--
 	}
-	if err := r.Say(ctx, "visits.said.created", "Visit", v.No, "Invited", f.e.Texts.N(r.Lang, "people", invited)); err != nil {
+	if err := r.Say(ctx, "visits.said.created", "Visit", v.No, "Invited", f.e.Catalog().N(r.Lang, "people", invited)); err != nil {
 		return err
 	}
 	if len(unreached) > 0 {
-		return r.Say(ctx, "visits.said.unreached", "Names", f.e.Texts.Join(r.Lang, f.names(unreached)))
+		return r.Say(ctx, "visits.said.unreached", "Names", f.e.Catalog().Join(r.Lang, f.names(unreached)))
 	}
 	return nil
 }

@@ -113,7 +113,7 @@ func (f *Flow) timed(old, v Visit) bot.Effects {
 		fx.Messages = append(fx.Messages, bot.Notice{ID: timerID(v.ID, "outcome") + ":" + unix(v.End) + ":missed", To: v.Organizer, Record: key(v.ID),
 			Build: func(lang string) bot.Message {
 				return bot.Message{Title: f.T(lang, "visits.title", "Visit", v.No), Lines: []string{f.T(lang, "visits.told.missed",
-					"When", f.e.Texts.Span(lang, v.Start, v.End))}}
+					"When", f.e.Catalog().Span(lang, v.Start, v.End))}}
 			}})
 	}
 	for p, r := range v.Replies {
@@ -163,7 +163,7 @@ func (f *Flow) deadlineAlert(v Visit) []bot.Notice {
 			Build: func(lang string) bot.Message {
 				m := bot.Message{Title: f.T(lang, "visits.title", "Visit", v.No), Lines: []string{
 					f.T(lang, "visits.alert.deadline", "Missing", f.needs(lang, v.Missing())),
-					f.T(lang, "visits.card.when", "When", f.e.Texts.Span(lang, v.Start, v.End)),
+					f.T(lang, "visits.card.when", "When", f.e.Catalog().Span(lang, v.Start, v.End)),
 					f.T(lang, "visits.card.area", "Area", v.Area),
 					f.T(lang, "visits.alert.answers"),
 				}}
@@ -186,7 +186,7 @@ func (f *Flow) reminder(v Visit, d time.Duration) []bot.Notice {
 		out = append(out, bot.Notice{ID: timerID(v.ID, "remind:"+durID(d)) + ":" + unix(v.Start) + ":" + p, To: p, Priority: pr, Record: key(v.ID),
 			Build: func(lang string) bot.Message {
 				m := bot.Message{Title: f.T(lang, "visits.title", "Visit", v.No), Lines: []string{
-					f.T(lang, "visits.remind.text", "When", f.e.Texts.Span(lang, v.Start, v.End)),
+					f.T(lang, "visits.remind.text", "When", f.e.Catalog().Span(lang, v.Start, v.End)),
 				}}
 				if v.MeetingPoint != "" {
 					m.Lines = append(m.Lines, f.T(lang, "visits.brief.meet", "Place", v.MeetingPoint))
@@ -207,8 +207,8 @@ func (f *Flow) suggestion(v Visit, who string, when time.Time) bot.Notice {
 	return bot.Notice{ID: "visit:" + v.ID + ":suggest:" + who + ":" + unix(when), To: v.Organizer, Priority: f.prio(v), Record: key(v.ID),
 		Build: func(lang string) bot.Message {
 			return bot.Message{Title: f.T(lang, "visits.title", "Visit", v.No),
-				Lines: []string{f.T(lang, "visits.told.suggested", "Name", name, "When", f.e.Texts.DateTime(lang, when),
-					"Was", f.e.Texts.Span(lang, v.Start, v.End))},
+				Lines: []string{f.T(lang, "visits.told.suggested", "Name", name, "When", f.e.Catalog().DateTime(lang, when),
+					"Was", f.e.Catalog().Span(lang, v.Start, v.End))},
 				Buttons: [][]bot.Button{{bot.Btn(f.T(lang, "visits.btn.take_time"), "visits.reschedule", v.ID, unix(when))}}}
 		}}
 }
@@ -222,7 +222,7 @@ func (f *Flow) askReport(v Visit, id string, again bool) bot.Notice {
 	return bot.Notice{ID: id + ":" + v.Reporter, To: v.Reporter, Copy: key(v.ID) + "/outcome", Record: key(v.ID), Build: func(lang string) bot.Message {
 		m := f.reportRequest(v, lang)
 		if again {
-			m.Lines = append([]string{f.e.Texts.N(lang, "visits.report.again", len(v.pendingCases()))}, m.Lines...)
+			m.Lines = append([]string{f.e.Catalog().N(lang, "visits.report.again", len(v.pendingCases()))}, m.Lines...)
 		}
 		return m
 	}}
@@ -235,7 +235,7 @@ func (f *Flow) reportRequest(v Visit, lang string) bot.Message {
 		m.Lines = []string{f.T(lang, "visits.report.all_done")}
 		return m
 	}
-	m.Lines = []string{f.T(lang, "visits.report.ask", "When", f.e.Texts.Span(lang, v.Start, v.End))}
+	m.Lines = []string{f.T(lang, "visits.report.ask", "When", f.e.Catalog().Span(lang, v.Start, v.End))}
 	for _, c := range pending {
 		m.Buttons = append(m.Buttons, []bot.Button{bot.Btn(f.T(lang, "visits.btn.report", "Case", c), "visits.report", v.ID, c)})
 	}
@@ -330,7 +330,7 @@ func (f *Flow) reported(ctx context.Context, r *bot.Request, a bot.Answers) erro
 	if len(o.To) == 0 {
 		return r.Say(ctx, "visits.said.report_nobody", "Case", code)
 	}
-	return r.Say(ctx, "visits.said.report_sent", "Case", code, "Sent", f.e.Texts.N(r.Lang, "people", len(o.To)))
+	return r.Say(ctx, "visits.said.report_sent", "Case", code, "Sent", f.e.Catalog().N(r.Lang, "people", len(o.To)))
 }
 
 // reports sends case code's report to the case's people.
@@ -350,7 +350,7 @@ func (f *Flow) reports(v Visit, code string, o Outcome) []bot.Notice {
 
 func (f *Flow) outcomeMessage(v Visit, code string, o Outcome, lang string) bot.Message {
 	m := bot.Message{Title: f.T(lang, "visits.outcome.title", "Case", code), Lines: []string{
-		f.T(lang, "visits.outcome.visit", "Visit", v.No, "When", f.e.Texts.Span(lang, v.Start, v.End)),
+		f.T(lang, "visits.outcome.visit", "Visit", v.No, "When", f.e.Catalog().Span(lang, v.Start, v.End)),
 		f.T(lang, "visits.outcome.result", "Result", f.T(lang, "visits.result."+o.Result)),
 		f.followUp(lang, o.FollowUp),
 	}}

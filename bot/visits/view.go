@@ -15,7 +15,7 @@ func (f *Flow) card(v Visit) func(p *bot.Person, lang string) bot.Message {
 	return func(p *bot.Person, lang string) bot.Message {
 		m := bot.Message{Title: f.T(lang, "visits.title", "Visit", v.No)}
 		m.Lines = append(m.Lines,
-			f.T(lang, "visits.card.when", "When", f.e.Texts.Span(lang, v.Start, v.End)),
+			f.T(lang, "visits.card.when", "When", f.e.Catalog().Span(lang, v.Start, v.End)),
 			f.T(lang, "visits.card.area", "Area", v.Area),
 			f.T(lang, "visits.card.needs", "Needs", f.needs(lang, v.Needs)),
 			f.statusLine(lang, v))
@@ -25,7 +25,7 @@ func (f *Flow) card(v Visit) func(p *bot.Person, lang string) bot.Message {
 				m.Lines = append(m.Lines, f.T(lang, "visits.card.team", "Team", f.team(lang, v)))
 			}
 			if sb := v.by(Standby); len(sb) > 0 {
-				m.Lines = append(m.Lines, f.T(lang, "visits.card.standby", "Names", f.e.Texts.Join(lang, f.names(sb))))
+				m.Lines = append(m.Lines, f.T(lang, "visits.card.standby", "Names", f.e.Catalog().Join(lang, f.names(sb))))
 			}
 		}
 		if manager {
@@ -71,7 +71,7 @@ func (f *Flow) statusLine(lang string, v Visit) string {
 		if v.Short || !f.e.Now().Before(v.Deadline) {
 			return f.T(lang, "visits.status.short", "Missing", f.needs(lang, v.Missing()))
 		}
-		return f.T(lang, "visits.status.open", "Missing", f.needs(lang, v.Missing()), "Deadline", f.e.Texts.DateTime(lang, v.Deadline))
+		return f.T(lang, "visits.status.open", "Missing", f.needs(lang, v.Missing()), "Deadline", f.e.Catalog().DateTime(lang, v.Deadline))
 	case Confirmed:
 		return f.T(lang, "visits.status.confirmed")
 	case Cancelled:
@@ -97,7 +97,7 @@ func (f *Flow) yours(lang string, v Visit, person string) string {
 	case Declined:
 		return f.T(lang, "visits.you.declined")
 	case Suggested:
-		return f.T(lang, "visits.you.suggested", "When", f.e.Texts.DateTime(lang, r.Suggest))
+		return f.T(lang, "visits.you.suggested", "When", f.e.Catalog().DateTime(lang, r.Suggest))
 	case Withdrawn:
 		return f.T(lang, "visits.you.withdrawn")
 	}
@@ -126,13 +126,13 @@ func (f *Flow) answers(lang string, v Visit, detail bool) []string {
 		}
 	}
 	if len(declined) > 0 {
-		out = append(out, f.T(lang, "visits.card.declined", "Names", f.e.Texts.Join(lang, declined)))
+		out = append(out, f.T(lang, "visits.card.declined", "Names", f.e.Catalog().Join(lang, declined)))
 	}
 	if len(suggested) > 0 {
-		out = append(out, f.T(lang, "visits.card.suggested", "Names", f.e.Texts.Join(lang, suggested)))
+		out = append(out, f.T(lang, "visits.card.suggested", "Names", f.e.Catalog().Join(lang, suggested)))
 	}
 	if len(pending) > 0 {
-		out = append(out, f.T(lang, "visits.card.pending", "Names", f.e.Texts.Join(lang, pending)))
+		out = append(out, f.T(lang, "visits.card.pending", "Names", f.e.Catalog().Join(lang, pending)))
 	}
 	return out
 }
@@ -151,7 +151,7 @@ func (f *Flow) answerText(lang string, v Visit, p string) string {
 		}
 		return s
 	case Suggested:
-		return f.T(lang, "visits.answer.suggested", "When", f.e.Texts.DateTime(lang, r.Suggest))
+		return f.T(lang, "visits.answer.suggested", "When", f.e.Catalog().DateTime(lang, r.Suggest))
 	case Withdrawn:
 		if r.Note != "" {
 			return f.T(lang, "visits.answer.withdrawn") + ": " + r.Note
@@ -173,7 +173,7 @@ func reasonCode(c string) string {
 // cases and their addresses.
 func (f *Flow) brief(v Visit, lang string) bot.Message {
 	m := bot.Message{Title: f.T(lang, "visits.brief.title", "Visit", v.No)}
-	m.Lines = append(m.Lines, f.T(lang, "visits.card.when", "When", f.e.Texts.Span(lang, v.Start, v.End)))
+	m.Lines = append(m.Lines, f.T(lang, "visits.card.when", "When", f.e.Catalog().Span(lang, v.Start, v.End)))
 	if v.MeetingPoint != "" {
 		m.Lines = append(m.Lines, f.T(lang, "visits.brief.meet", "Place", v.MeetingPoint))
 	}
