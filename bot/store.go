@@ -265,6 +265,12 @@ type Inbox interface {
 	Done(ctx context.Context, in Inbound) error
 }
 
+// Answerer answers an update at once, the way its platform expects (Telegram's
+// answerCallbackQuery with the toast, Slack's ephemeral): each platform adapter is one.
+type Answerer interface {
+	Answer(ctx context.Context, in Incoming, r Response) error
+}
+
 // Locker holds named leases: one Telegram poller, one inbound processor across replicas.
 type Locker interface {
 	// Lock takes the lease or renews it for owner; ok is false while someone else holds it.

@@ -13,19 +13,13 @@ import (
 	"github.com/tiltas/tiltas/internal/lanes"
 )
 
-// Answerer answers a handled update on its platform at once: Telegram's answerCallbackQuery, a
-// Slack ephemeral message. Adapters implement it.
-type Answerer interface {
-	Answer(ctx context.Context, in bot.Incoming, r bot.Response) error
-}
-
 // Processor takes updates from the Inbox while it holds the "inbound" lease.
 type Processor struct {
 	Inbox  bot.Inbox
 	Locker bot.Locker
 	Marks  bot.Marks
 	Handle func(ctx context.Context, in bot.Incoming) (bot.Response, error)
-	Answer map[bot.Platform]Answerer
+	Answer map[bot.Platform]bot.Answerer
 	// Owner names this replica in the lease.
 	Owner string
 	// Lease is how long a dead leader keeps the others waiting (default 10s).

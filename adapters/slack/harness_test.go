@@ -86,7 +86,7 @@ func newWorld(t *testing.T, register func(e *bot.Engine, cfg *config.Config)) *w
 		register(w.engine, cfg)
 	}
 	w.proc = &inbound.Processor{Inbox: w.inbox, Locker: memory.NewLocker(clock), Marks: mem,
-		Handle: w.engine.Handle, Answer: map[bot.Platform]inbound.Answerer{}}
+		Handle: w.engine.Handle, Answer: map[bot.Platform]bot.Answerer{}}
 	w.runner = &scheduler.Runner{Queue: mem, Fire: w.engine.Fire, Clock: clock}
 	return w
 }

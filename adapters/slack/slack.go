@@ -1,7 +1,7 @@
 // Package slack connects Tiltas to Slack workspaces (including GovSlack) through
 // github.com/slack-go/slack. It is a bot.Messenger for the delivery worker (Block Kit messages
 // in direct messages and channels, edits with chat.update, files through the external upload
-// flow), an inbound.Answerer for the processor (ephemeral toasts), and the receiver of what people
+// flow), an bot.Answerer for the processor (ephemeral toasts), and the receiver of what people
 // say and press: over Socket Mode (Run) or over signed HTTP requests (Handler). Whatever arrives
 // is converted to a bot.Incoming and pushed into the durable Inbox; the inbound.Processor does
 // the work afterwards, so that Slack is always acknowledged within its three seconds.
@@ -22,7 +22,6 @@ import (
 	slackgo "github.com/slack-go/slack"
 
 	"github.com/tiltas/tiltas/bot"
-	"github.com/tiltas/tiltas/inbound"
 )
 
 // Modes of receiving what people do.
@@ -73,7 +72,8 @@ type Deps struct {
 	// Records keeps each person's direct-message channel, so that conversations.open is called
 	// once per person.
 	Records bot.Records
-	Log     *slog.Logger
+	// Log is scoped by the caller ("adapter": …).
+	Log *slog.Logger
 }
 
 // Adapter is Tiltas's Slack connection. Its methods are safe for concurrent use.
@@ -86,8 +86,8 @@ type Adapter struct {
 }
 
 var (
-	_ bot.Messenger    = (*Adapter)(nil)
-	_ inbound.Answerer = (*Adapter)(nil)
+	_ bot.Messenger = (*Adapter)(nil)
+	_ bot.Answerer  = (*Adapter)(nil)
 )
 
 // New checks cfg and builds the adapter. It makes no network calls: Run connects, and the first
@@ -143,7 +143,7 @@ func New(cfg Config, deps Deps) (*Adapter, error) {
 	if deps.Log == nil {
 		deps.Log = slog.New(slog.DiscardHandler)
 	}
-	a := &Adapter{cfg: cfg, deps: deps, log: deps.Log.With("adapter", "slack")}
+	a := &Adapter{cfg: cfg, deps: deps, log: deps.Log}
 	a.api = slackgo.New(cfg.BotToken,
 		slackgo.OptionAPIURL(cfg.APIURL),
 		slackgo.OptionAppLevelToken(cfg.AppToken),

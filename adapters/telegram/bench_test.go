@@ -287,7 +287,7 @@ func benchTiltas(b *testing.B, srv *telegramtest.Server, st benchStores, n int, 
 		b.Fatal(err)
 	}
 	proc := &inbound.Processor{Inbox: inbox, Locker: locker, Marks: st.marks, Handle: e.Handle,
-		Answer: map[bot.Platform]inbound.Answerer{bot.Telegram: ad}, Log: log}
+		Answer: map[bot.Platform]bot.Answerer{bot.Telegram: ad}, Log: log}
 	worker := &delivery.Worker{Platform: bot.Telegram, Queue: st.queue, Messenger: ad, Limiter: memory.NewLimiter(memory.LimitConfig{}),
 		Records: st.records, Log: log, Failed: e.Undeliverable}
 	first := 0

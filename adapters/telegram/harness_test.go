@@ -216,7 +216,7 @@ func (h *harness) start() *replica {
 		return resp, err
 	}
 	proc := &inbound.Processor{Inbox: h.inbox, Locker: h.locker, Marks: h.mem, Handle: handle,
-		Answer: map[bot.Platform]inbound.Answerer{bot.Telegram: ad}, Owner: owner, Lease: h.opts.lease, Log: h.log}
+		Answer: map[bot.Platform]bot.Answerer{bot.Telegram: ad}, Owner: owner, Lease: h.opts.lease, Log: h.log}
 	timers := &scheduler.Runner{Queue: h.mem, Fire: e.Fire, Clock: h.clock, Log: h.log}
 	worker := &delivery.Worker{Platform: bot.Telegram, Queue: h.mem, Messenger: ad, Limiter: h.limits, Records: h.mem,
 		Clock: h.clock, Log: h.log, Failed: h.e.Undeliverable}

@@ -24,7 +24,6 @@ import (
 	"github.com/go-telegram/bot/models"
 
 	"github.com/tiltas/tiltas/bot"
-	"github.com/tiltas/tiltas/inbound"
 )
 
 // Modes of receiving updates.
@@ -85,13 +84,14 @@ type Deps struct {
 	Locker bot.Locker
 	// Records keeps the polling offset and the groups that became supergroups.
 	Records bot.Records
-	Log     *slog.Logger
+	// Log is scoped by the caller ("adapter": …).
+	Log *slog.Logger
 	// Owner names this replica in the poll lease (default: random).
 	Owner string
 }
 
 // Adapter is the Telegram side of Tiltas: a bot.Messenger for the delivery worker, an
-// inbound.Answerer for the processor, a poller and a webhook handler.
+// bot.Answerer for the processor, a poller and a webhook handler.
 type Adapter struct {
 	cfg       Config
 	deps      Deps
@@ -104,8 +104,8 @@ type Adapter struct {
 }
 
 var (
-	_ bot.Messenger    = (*Adapter)(nil)
-	_ inbound.Answerer = (*Adapter)(nil)
+	_ bot.Messenger = (*Adapter)(nil)
+	_ bot.Answerer  = (*Adapter)(nil)
 )
 
 var reSecret = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
@@ -169,7 +169,7 @@ func New(cfg Config, deps Deps) (*Adapter, error) {
 	if deps.Owner == "" {
 		deps.Owner = bot.NewID()
 	}
-	a := &Adapter{cfg: cfg, deps: deps, log: deps.Log.With("adapter", "telegram"), username: strings.TrimPrefix(cfg.BotUsername, "@")}
+	a := &Adapter{cfg: cfg, deps: deps, log: deps.Log, username: strings.TrimPrefix(cfg.BotUsername, "@")}
 	a.secret = hashSecret(cfg.WebhookSecret)
 	// One pool for sends and polls. The default transport keeps two idle connections per host,
 	// which makes parallel deliveries open and close connections all the time; this one keeps as

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"regexp"
 	"strings"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/tiltas/tiltas/adapters/redis"
 	"github.com/tiltas/tiltas/bot"
 	"github.com/tiltas/tiltas/config"
+	"github.com/tiltas/tiltas/internal/app"
 )
 
 // cliActor is who the audit stream names for what an operator does on the command line.
@@ -144,8 +144,11 @@ func (s subjectName) String() string {
 
 // engineFor builds the engine with every flow over b, as serve does, without running anything.
 func engineFor(cfg *config.Config, b *backend) (*bot.Engine, error) {
-	e, _, err := newEngineFlows(cfg, cfg.Directory(), b.stores, bot.SystemClock, slog.New(slog.DiscardHandler), nil)
-	return e, err
+	a, err := app.New(app.Options{Config: cfg, Stores: b.stores})
+	if err != nil {
+		return nil, err
+	}
+	return a.Engine, nil
 }
 
 func exportCmd(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int {

@@ -44,7 +44,6 @@ const storyCase = "K-2026-117"
 // story is a municipality's few days with every kind of detail in it.
 type story struct {
 	*flowtest.Harness
-	flows *flowSet
 	visit string
 }
 
@@ -54,7 +53,7 @@ func newStory(t *testing.T, stores func(clock bot.Clock) *flowtest.Stores) *stor
 	t.Helper()
 	s := &story{}
 	start := time.Date(2026, 12, 1, 9, 0, 0, 0, flowtest.Vilnius)
-	o := flowtest.Options{Start: start, Register: func(e *bot.Engine, c *config.Config) { s.flows = registerFlows(e, c) }}
+	o := flowtest.Options{Start: start, AllFlows: true}
 	if stores != nil {
 		o.Stores = stores(bot.ClockFunc(func() time.Time {
 			if s.Harness == nil {
@@ -64,7 +63,7 @@ func newStory(t *testing.T, stores func(clock bot.Clock) *flowtest.Stores) *stor
 		}))
 	}
 	s.Harness = flowtest.New(t, o)
-	if err := s.flows.meetings.Plan(s.Ctx); err != nil {
+	if err := s.App.Plan(s.Ctx); err != nil {
 		t.Fatal(err)
 	}
 	s.Settle()

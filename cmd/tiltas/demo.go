@@ -6,17 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/tiltas/tiltas/adapters/console"
-	"github.com/tiltas/tiltas/adapters/memory"
 	"github.com/tiltas/tiltas/bot"
 	"github.com/tiltas/tiltas/config"
-	"github.com/tiltas/tiltas/delivery"
-	"github.com/tiltas/tiltas/scheduler"
+	"github.com/tiltas/tiltas/internal/app"
 )
 
 // stdin is the demo's input; tests replace it.
@@ -65,13 +62,12 @@ func runDemo(ctx context.Context, cfg *config.Config, clock *bot.ManualClock, as
 		g.Address = console.GroupChat(g.ID) // every group lives in the terminal
 		groups = append(groups, g.ID)
 	}
-	mem := memory.New(clock)
-	log := slog.New(slog.DiscardHandler)
-	st := stores{records: mem, marks: mem, audit: mem.Audit(), timers: mem, queue: mem}
-	e, flows, err := newEngineFlows(cfg, dir, st, clock, log, nil)
+	st := app.Memory(clock)
+	a, err := app.New(app.Options{Config: cfg, Directory: dir, Stores: st, Clock: clock})
 	if err != nil {
 		return err
 	}
+	e := a.Engine
 	// In the demo everyone in the directory is linked to their console account.
 	for _, p := range dir.People {
 		if err := e.Link(ctx, p.ID, console.Identity(p.ID), console.DM(p.ID)); err != nil {
@@ -94,8 +90,10 @@ func runDemo(ctx context.Context, cfg *config.Config, clock *bot.ManualClock, as
 	}
 	con := console.New(out, clock, name)
 	// One conversation at a time, so the transcript reads in the order things happened.
-	worker := &delivery.Worker{Platform: bot.Console, Queue: mem, Messenger: con, Records: mem, Clock: clock, Log: log, Failed: e.Undeliverable, Parallel: 1}
-	runner := &scheduler.Runner{Queue: mem, Fire: e.Fire, Clock: clock, Log: log, Parallel: 1}
+	worker := a.Worker(bot.Console, con)
+	worker.Parallel = 1
+	runner := a.Runner()
+	runner.Parallel = 1
 	settle := func(ctx context.Context) error {
 		for range 20 {
 			if err := runner.RunAllDue(ctx); err != nil {
@@ -104,8 +102,8 @@ func runDemo(ctx context.Context, cfg *config.Config, clock *bot.ManualClock, as
 			if err := worker.Drain(ctx); err != nil {
 				return err
 			}
-			if n, _, _ := mem.Stats(ctx); n == 0 {
-				if next, ok, _ := mem.Next(ctx); !ok || next.After(clock.Now()) {
+			if n, _, _ := st.Queue.Stats(ctx); n == 0 {
+				if next, ok, _ := st.Timers.Next(ctx); !ok || next.After(clock.Now()) {
 					return nil
 				}
 			}
@@ -134,7 +132,7 @@ func runDemo(ctx context.Context, cfg *config.Config, clock *bot.ManualClock, as
 	sh.Start(as)
 	// Plan meeting occurrences and series visits, as serve does at start; from here on their own
 	// timers keep them coming as the clock moves.
-	if err := flows.start(ctx); err != nil {
+	if err := a.Plan(ctx); err != nil {
 		return err
 	}
 	if err := settle(ctx); err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -13,7 +14,6 @@ import (
 	"github.com/tiltas/tiltas/adapters/telegram"
 	"github.com/tiltas/tiltas/bot"
 	"github.com/tiltas/tiltas/config"
-	"github.com/tiltas/tiltas/inbound"
 )
 
 // telegramWebhookPath is where Telegram posts updates in webhook mode (under http.public_url).
@@ -21,92 +21,136 @@ const telegramWebhookPath = "/telegram/webhook"
 
 var errNotConnected = errors.New("not connected")
 
-// startPlatforms builds and starts the configured chat platforms, mounting their webhook routes
-// and registering their answerers and readiness checks. A platform that cannot reach its service
-// at start keeps trying; /readyz says so meanwhile.
-func startPlatforms(ctx context.Context, cfg *config.Config, e *bot.Engine, b *backend, srv *httpapi.Server, answer map[bot.Platform]inbound.Answerer,
-	m *metricsHolder, owner string, log *slog.Logger, run func(string, func(context.Context) error)) ([]platform, error) {
+// platform is a chat platform that is up: its name, what delivers to it, what answers presses.
+type platform struct {
+	name      bot.Platform
+	messenger bot.Messenger
+	answerer  bot.Answerer
+}
+
+// platformEnv is what building a platform needs from serve.
+type platformEnv struct {
+	cfg   *config.Config
+	e     *bot.Engine
+	b     *backend
+	srv   *httpapi.Server
+	owner string
+	log   *slog.Logger // scoped to the platform
+	run   func(name string, fn func(context.Context) error)
+}
+
+// platformEntry builds one configured platform: it starts what runs the platform (a poller, a
+// socket), mounts its routes and adds its readiness check.
+type platformEntry struct {
+	name       bot.Platform
+	configured func(cfg *config.Config) bool
+	build      func(env platformEnv) (platform, error)
+}
+
+// platforms is every chat platform Tiltas speaks, one entry each (Alertmanager's receivers).
+var platforms = []platformEntry{
+	{bot.Telegram, func(c *config.Config) bool { return c.Telegram.Token != "" }, buildTelegram},
+	{bot.Slack, func(c *config.Config) bool { return c.Slack.BotToken != "" }, buildSlack},
+}
+
+// startPlatforms builds every configured platform; what cannot be built is reported all at once.
+// A platform that cannot reach its service at start keeps trying; /readyz says so meanwhile.
+func startPlatforms(env platformEnv) ([]platform, error) {
 	var out []platform
-	if cfg.Telegram.Token != "" {
-		tlog := log // the adapter scopes its own logger
-		t, err := telegram.New(telegram.Config{
-			Token: cfg.Telegram.Token, APIURL: cfg.Telegram.APIURL, BotUsername: cfg.Telegram.BotUsername, Mode: cfg.Telegram.Mode,
-			WebhookURL: strings.TrimSuffix(cfg.HTTP.PublicURL, "/") + telegramWebhookPath, WebhookSecret: cfg.Telegram.WebhookSecret, MaxBody: cfg.HTTP.MaxBody,
-		}, telegram.Deps{Inbox: b.inbox, Locker: b.locker, Records: b.store, Log: tlog, Owner: owner})
-		if err != nil {
-			return nil, err
+	var errs []error
+	log := env.log
+	for _, p := range platforms {
+		if !p.configured(env.cfg) {
+			continue
 		}
-		var ready atomic.Bool
-		run("telegram", func(ctx context.Context) error {
-			defer t.Close()
-			for {
-				err := t.Start(ctx, telegram.EngineCommands(e))
-				if err == nil {
-					break
-				}
+		env.log = log.With("adapter", string(p.name))
+		pl, err := p.build(env)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", p.name, err))
+			continue
+		}
+		out = append(out, pl)
+	}
+	return out, errors.Join(errs...)
+}
+
+func buildTelegram(env platformEnv) (platform, error) {
+	cfg := env.cfg
+	t, err := telegram.New(telegram.Config{
+		Token: cfg.Telegram.Token, APIURL: cfg.Telegram.APIURL, BotUsername: cfg.Telegram.BotUsername, Mode: cfg.Telegram.Mode,
+		WebhookURL: strings.TrimSuffix(cfg.HTTP.PublicURL, "/") + telegramWebhookPath, WebhookSecret: cfg.Telegram.WebhookSecret, MaxBody: cfg.HTTP.MaxBody,
+	}, telegram.Deps{Inbox: env.b.inbox, Locker: env.b.locker, Records: env.b.store, Log: env.log, Owner: env.owner})
+	if err != nil {
+		return platform{}, err
+	}
+	var ready atomic.Bool
+	env.run("telegram", func(ctx context.Context) error {
+		defer t.Close()
+		for {
+			err := t.Start(ctx, telegram.EngineCommands(env.e))
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
+			env.log.Error("telegram start failed; retrying", "err", err)
+			if !sleepCtx(ctx, 5*time.Second) {
+				return nil
+			}
+		}
+		ready.Store(true)
+		if cfg.Telegram.Mode == telegram.ModeWebhook {
+			<-ctx.Done()
+			return nil
+		}
+		return t.RunPolling(ctx)
+	})
+	if cfg.Telegram.Mode == telegram.ModeWebhook {
+		env.srv.Mux().Handle(telegramWebhookPath, t.WebhookHandler())
+	}
+	env.srv.AddCheck(httpapi.Check{Name: "telegram", Fn: readiness(&ready)})
+	return platform{name: bot.Telegram, messenger: t, answerer: t}, nil
+}
+
+func buildSlack(env platformEnv) (platform, error) {
+	cfg := env.cfg
+	sl, err := slack.New(slack.Config{BotToken: cfg.Slack.BotToken, AppToken: cfg.Slack.AppToken, SigningSecret: cfg.Slack.SigningSecret,
+		APIURL: cfg.Slack.APIURL, Mode: cfg.Slack.Mode, MaxBody: cfg.HTTP.MaxBody}, slack.Deps{Inbox: env.b.inbox, Records: env.b.store, Log: env.log})
+	if err != nil {
+		return platform{}, err
+	}
+	var up atomic.Bool
+	if sl.Mode() == slack.ModeSocket {
+		env.run("slack", func(ctx context.Context) error {
+			for ctx.Err() == nil {
+				up.Store(true)
+				err := sl.Run(ctx)
+				up.Store(false)
 				if ctx.Err() != nil {
 					return nil
 				}
-				tlog.Error("telegram start failed; retrying", "err", err)
-				if !sleepCtx(ctx, 5*time.Second) {
-					return nil
-				}
+				env.log.Error("slack socket mode stopped; reconnecting", "err", err)
+				sleepCtx(ctx, 5*time.Second)
 			}
-			ready.Store(true)
-			if cfg.Telegram.Mode == telegram.ModeWebhook {
-				<-ctx.Done()
-				return nil
-			}
-			return t.RunPolling(ctx)
+			return nil
 		})
-		if cfg.Telegram.Mode == telegram.ModeWebhook {
-			srv.Mux().Handle(telegramWebhookPath, t.WebhookHandler())
-		}
-		srv.AddCheck(httpapi.Check{Name: "telegram", Fn: func(context.Context) error {
-			if !ready.Load() {
-				return errNotConnected
-			}
-			return nil
-		}})
-		answer[bot.Telegram] = t
-		out = append(out, platform{name: bot.Telegram, messenger: t})
+	} else {
+		up.Store(true)
+		env.srv.Mux().Handle("/slack/", sl.Handler())
 	}
-	if cfg.Slack.BotToken != "" {
-		slog := log.With("adapter", "slack")
-		sl, err := slack.New(slack.Config{BotToken: cfg.Slack.BotToken, AppToken: cfg.Slack.AppToken, SigningSecret: cfg.Slack.SigningSecret,
-			APIURL: cfg.Slack.APIURL, Mode: cfg.Slack.Mode, MaxBody: cfg.HTTP.MaxBody}, slack.Deps{Inbox: b.inbox, Records: b.store, Log: slog})
-		if err != nil {
-			return nil, err
+	env.srv.AddCheck(httpapi.Check{Name: "slack", Fn: readiness(&up)})
+	return platform{name: bot.Slack, messenger: sl, answerer: sl}, nil
+}
+
+// readiness is a check that passes once up is set.
+func readiness(up *atomic.Bool) func(context.Context) error {
+	return func(context.Context) error {
+		if !up.Load() {
+			return errNotConnected
 		}
-		var up atomic.Bool
-		if sl.Mode() == slack.ModeSocket {
-			run("slack", func(ctx context.Context) error {
-				for ctx.Err() == nil {
-					up.Store(true)
-					err := sl.Run(ctx)
-					up.Store(false)
-					if ctx.Err() != nil {
-						return nil
-					}
-					slog.Error("slack socket mode stopped; reconnecting", "err", err)
-					sleepCtx(ctx, 5*time.Second)
-				}
-				return nil
-			})
-		} else {
-			up.Store(true)
-			srv.Mux().Handle("/slack/", sl.Handler())
-		}
-		srv.AddCheck(httpapi.Check{Name: "slack", Fn: func(context.Context) error {
-			if !up.Load() {
-				return errNotConnected
-			}
-			return nil
-		}})
-		answer[bot.Slack] = sl
-		out = append(out, platform{name: bot.Slack, messenger: sl})
+		return nil
 	}
-	return out, nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {

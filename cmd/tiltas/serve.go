@@ -21,8 +21,8 @@ import (
 	"github.com/tiltas/tiltas/adapters/redis"
 	"github.com/tiltas/tiltas/bot"
 	"github.com/tiltas/tiltas/config"
-	"github.com/tiltas/tiltas/delivery"
 	"github.com/tiltas/tiltas/inbound"
+	"github.com/tiltas/tiltas/internal/app"
 	"github.com/tiltas/tiltas/keyring"
 	"github.com/tiltas/tiltas/scheduler"
 )
@@ -35,7 +35,7 @@ type backend struct {
 	locker  *redis.Locker
 	limiter *redis.Limiter
 	sealer  *keyring.Keyring
-	stores  stores
+	stores  app.Stores
 }
 
 // connect opens Redis and builds the stores on it, with encryption when keys are configured.
@@ -81,7 +81,7 @@ func connect(ctx context.Context, cfg *config.Config, observeErr func(), clock b
 			PerGroup: redis.Rate{N: l.PerGroup.N, Window: l.PerGroup.Window.D()}, Margin: l.JitterGuard.D()}
 	}
 	b.limiter = redis.NewLimiter(c, cfg.Redis.Prefix, lc)
-	b.stores = stores{records: b.store, marks: b.store, audit: b.store.Audit(), timers: b.store, queue: b.store}
+	b.stores = app.Stores{Records: b.store, Marks: b.store, Audit: b.store.Audit(), Timers: b.store, Queue: b.store}
 	return b, nil
 }
 
@@ -202,10 +202,11 @@ func runServeClock(ctx context.Context, cfg *config.Config, path string, log *sl
 	if b.sealer == nil {
 		log.Warn("encryption.keys is empty: case details are stored in Redis unencrypted")
 	}
-	e, flows, err := newEngineFlows(cfg, cfg.Directory(), b.stores, clock, log, m.Event)
+	a, err := app.New(app.Options{Config: cfg, Stores: b.stores, Clock: clock, Log: log, Observe: m.Event})
 	if err != nil {
 		return err
 	}
+	e := a.Engine
 	owner := bot.NewID()
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -232,47 +233,41 @@ func runServeClock(ctx context.Context, cfg *config.Config, path string, log *sl
 
 	srv := httpapi.NewServer()
 	srv.AddCheck(httpapi.Check{Name: "redis", Fn: func(ctx context.Context) error { return b.client.Ping(ctx).Err() }})
-	api := httpapi.NewAPI(flows.alerts, b.store, integrations(cfg), cfg.HTTP.MaxBody, log.With("adapter", "httpapi"))
+	api := httpapi.NewAPI(a.Alerts, b.store, integrations(cfg), cfg.HTTP.MaxBody, log.With("adapter", "httpapi"))
 	api.Refused = e.Refused
 	api.Clock = clock
 	api.Register(srv.Mux())
-	flows.mountHTTP(srv.Mux())
+	for pattern, h := range a.Routes() {
+		srv.Mux().Handle(pattern, h)
+	}
 
-	answerers := map[bot.Platform]inbound.Answerer{}
-	platforms, err := startPlatforms(runCtx, cfg, e, b, srv, answerers, metrics, owner, log, run)
+	up, err := startPlatforms(platformEnv{cfg: cfg, e: e, b: b, srv: srv, owner: owner, log: log, run: run})
 	if err != nil {
 		return err
 	}
-	if len(platforms) == 0 {
+	if len(up) == 0 {
 		log.Warn("no chat platform configured (telegram.token, slack.bot_token): serving HTTP and running timers only")
 	}
-	for _, p := range platforms {
+	answerers := map[bot.Platform]bot.Answerer{}
+	for _, p := range up {
 		m.Platforms(p.name)
-		w := &delivery.Worker{Platform: p.name, Queue: b.store, Messenger: p.messenger, Limiter: b.limiter, Records: b.store, Clock: clock, Log: log.With("worker", p.name),
-			Failed: e.Undeliverable, Observe: m.Sent, MaxAttempts: cfg.Delivery.MaxAttempts}
+		answerers[p.name] = p.answerer
+		w := a.Worker(p.name, p.messenger)
+		w.Limiter, w.Observe, w.MaxAttempts = b.limiter, m.Sent, cfg.Delivery.MaxAttempts
 		run("delivery/"+string(p.name), w.Run)
 	}
 	proc := &inbound.Processor{Inbox: b.inbox, Locker: b.locker, Marks: b.store, Handle: e.Handle, Answer: answerers, Owner: owner, Log: log.With("component", "inbound"), Observe: m.Update}
 	run("inbound", proc.Run)
-	runner := &scheduler.Runner{Queue: b.store, Fire: e.Fire, Clock: clock, Log: log.With("component", "timers"), Late: m.Late}
+	runner := a.Runner()
+	runner.Late = m.Late
 	run("timers", runner.Run)
 	cr := &scheduler.Cron{Marks: b.store, Log: log.With("component", "cron"), Loc: cfg.Location()}
-	if err := cr.Add("purge", "15 3 * * *", func(ctx context.Context) error {
-		n, err := e.Purge(ctx)
-		log.Info("retention purge", "deleted", n)
-		return err
-	}); err != nil {
-		return err
-	}
-	if err := flows.schedule(cr); err != nil {
+	if err := a.Schedule(cr); err != nil {
 		return err
 	}
 	run("cron", cr.Run)
-	run("reconcile", func(ctx context.Context) error {
-		reconcileLoop(ctx, e, cfg.Reconcile.Interval.D(), log.With("component", "reconcile"))
-		return nil
-	})
-	if err := flows.start(runCtx); err != nil {
+	run("reconcile", func(ctx context.Context) error { return a.Reconcile(ctx, cfg.Reconcile.Interval.D()) })
+	if err := a.Plan(runCtx); err != nil {
 		log.Error("planning at start failed", "err", err)
 	}
 	run("http", func(ctx context.Context) error { return httpapi.Serve(ctx, cfg.HTTP.Listen, srv, log) })
@@ -294,8 +289,7 @@ func runServeClock(ctx context.Context, cfg *config.Config, path string, log *sl
 				log.Error("reload refused: config has problems; keeping the old one", "err", err)
 				continue
 			}
-			e.SetDirectory(nc.Directory())
-			if err := flows.reload(runCtx, nc); err != nil {
+			if err := a.Reload(runCtx, nc); err != nil {
 				log.Error("meeting series reload failed", "err", err)
 			}
 			log.Info("config reloaded", "people", len(nc.People), "meetings", len(nc.Meetings))
@@ -341,11 +335,6 @@ func (h *metricsHolder) redisError() {
 }
 
 // platform is one running chat platform.
-type platform struct {
-	name      bot.Platform
-	messenger bot.Messenger
-}
-
 func invite(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int {
 	path := fs.String("c", "", "config `file`")
 	pos, code, ok := parse(fs, args)
@@ -371,7 +360,7 @@ func invite(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr
 		return 1
 	}
 	defer b.client.Close()
-	e, _, err := newEngineFlows(cfg, cfg.Directory(), b.stores, bot.SystemClock, slog.New(slog.DiscardHandler), nil)
+	e, err := engineFor(cfg, b)
 	if err != nil {
 		fmt.Fprintf(stderr, "tiltas invite: %v\n", err)
 		return 1

@@ -150,7 +150,7 @@ func TestServeOverTelegram(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, _, err := newEngineFlows(cfg, cfg.Directory(), b.stores, bot.SystemClock, slog.New(slog.DiscardHandler), nil)
+	e, err := engineFor(cfg, b)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,11 +15,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tiltas/tiltas/adapters/memory"
 	"github.com/tiltas/tiltas/adapters/redis"
 	"github.com/tiltas/tiltas/bot"
 	"github.com/tiltas/tiltas/config"
 	"github.com/tiltas/tiltas/delivery"
+	"github.com/tiltas/tiltas/internal/app"
 	"github.com/tiltas/tiltas/internal/redistest"
 	"github.com/tiltas/tiltas/scheduler"
 )
@@ -30,8 +30,10 @@ type Options struct {
 	Start time.Time
 	// Config is a YAML config; empty means config/example.yaml.
 	Config string
-	// Register registers the flows under test on the engine.
+	// Register registers the flows under test on the engine; with AllFlows every flow is
+	// registered as serve runs them (the harness's App has them).
 	Register func(e *bot.Engine, cfg *config.Config)
+	AllFlows bool
 	// Unlinked lists people left without a chat account.
 	Unlinked []string
 	// Stores replaces the in-memory stores.
@@ -39,21 +41,14 @@ type Options struct {
 	// Redis runs the harness on the real Redis the suite provides (TILTAS_TEST_REDIS_URL), under
 	// a fresh key prefix, with the harness's clock: each flow's end-to-end test.
 	Redis bool
-	// Wrap, when set, wraps the stores the engine works through (the delivery worker and the
-	// timer runner keep the stores themselves): fault injection.
+	// Wrap, when set, wraps the stores everything works through: fault injection.
 	Wrap func(Stores) Stores
 	// Settings changes the engine's settings from the config's.
 	Settings func(*bot.Settings)
 }
 
 // Stores are the storage services a harness runs on.
-type Stores struct {
-	Records bot.Records
-	Marks   bot.Marks
-	Audit   bot.Audit
-	Timers  bot.TimerQueue
-	Queue   bot.DeliveryQueue
-}
+type Stores = app.Stores
 
 // Harness is a running engine with people around it.
 type Harness struct {
@@ -61,6 +56,7 @@ type Harness struct {
 	Ctx    context.Context
 	Clock  *bot.ManualClock
 	Engine *bot.Engine
+	App    *app.App
 	Config *config.Config
 	Stores Stores
 	Chats  *Recorder
@@ -109,32 +105,28 @@ func New(t testing.TB, o Options) *Harness {
 		}
 		st = Stores{Records: rs, Marks: rs, Audit: rs.Audit(), Timers: rs, Queue: rs}
 	default:
-		mem := memory.New(clock)
-		st = Stores{Records: mem, Marks: mem, Audit: mem.Audit(), Timers: mem, Queue: mem}
-	}
-	texts, err := bot.LoadCatalog()
-	if err != nil {
-		t.Fatal(err)
+		st = app.Memory(clock)
 	}
 	dir := cfg.Directory()
 	for _, g := range dir.Groups {
 		g.Address = bot.Address{Platform: bot.Console, Chat: "group:" + g.ID, Group: true}
 	}
-	es := st
 	if o.Wrap != nil {
-		es = o.Wrap(st)
+		st = o.Wrap(st)
 	}
-	settings := cfg.Settings()
-	if o.Settings != nil {
-		o.Settings(&settings)
+	register := o.Register
+	if register == nil && !o.AllFlows {
+		register = func(*bot.Engine, *config.Config) {}
 	}
-	e := bot.NewEngine(bot.Deps{Clock: clock, Records: es.Records, Marks: es.Marks, Outbox: es.Queue, Timers: es.Timers, Audit: es.Audit, Texts: texts}, settings, dir)
-	if o.Register != nil {
-		o.Register(e, cfg)
+	a, err := app.New(app.Options{Config: cfg, Directory: dir, Stores: st, Clock: clock, Settings: o.Settings, Register: register})
+	if err != nil {
+		t.Fatal(err)
 	}
+	e := a.Engine
+	texts := e.Texts
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	h := &Harness{T: t, Ctx: ctx, Clock: clock, Engine: e, Config: cfg, Stores: st, Chats: NewRecorder()}
+	h := &Harness{T: t, Ctx: ctx, Clock: clock, Engine: e, App: a, Config: cfg, Stores: st, Chats: NewRecorder()}
 	for _, p := range dir.People {
 		if slices.Contains(o.Unlinked, p.ID) {
 			continue
@@ -143,8 +135,10 @@ func New(t testing.TB, o Options) *Harness {
 			t.Fatal(err)
 		}
 	}
-	h.worker = &delivery.Worker{Platform: bot.Console, Queue: st.Queue, Messenger: h.Chats, Records: st.Records, Clock: clock, Failed: e.Undeliverable, Parallel: 1}
-	h.runner = &scheduler.Runner{Queue: st.Timers, Fire: e.Fire, Clock: clock, Parallel: 1}
+	h.worker = a.Worker(bot.Console, h.Chats)
+	h.worker.Parallel = 1
+	h.runner = a.Runner()
+	h.runner.Parallel = 1
 	t.Cleanup(func() {
 		if m := texts.Missing(); len(m) > 0 {
 			t.Errorf("catalog messages asked for but missing: %v", m)
