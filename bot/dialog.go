@@ -24,6 +24,7 @@ const (
 	AskCount                    // a whole number from Min to Max
 	AskCase                     // a case code, never a name
 	AskConfirm                  // the summary, confirmed or cancelled
+	AskList                     // the questions of Each, item after item, until "no more"
 )
 
 // Option is one answer to a choice step.
@@ -47,6 +48,17 @@ type Step struct {
 	If func(a Answers) bool
 	// Check validates and may normalise an answer; a Problem asks again.
 	Check func(ctx context.Context, r *Request, v string, a Answers) (string, error)
+
+	// Each, for an AskList step, are the questions asked for every item, again and again, until
+	// the person answers More with MoreNo or Max items are in. Their answers are stored as
+	// "<list>.<n>.<question>" (n from 1) and read back with Answers.List; in Each's callbacks the
+	// current item's answers also stand under their own names. While, when set, must hold for
+	// another item to be offered at all (someone left to pick).
+	Each                  []Step
+	More, MoreYes, MoreNo string
+	While                 func(a Answers) bool
+	// PromptAgain, on a question of Each, is its prompt for the items after the first.
+	PromptAgain string
 }
 
 // Dialog is a multi-step form. Answers prefilled when it starts (say, from a button) skip their steps.
@@ -69,6 +81,95 @@ func (a Answers) Time(name string, loc *time.Location) time.Time {
 	}
 	t, _ := time.ParseInLocation("2006-01-02", a[name], loc)
 	return t
+}
+
+// List reads an AskList answer: each item's answers by question name, in order.
+func (a Answers) List(name string) []Answers {
+	var out []Answers
+	for n := 1; ; n++ {
+		prefix := itemKey(name, n, "")
+		item := Answers{}
+		for k, v := range a {
+			if q, ok := strings.CutPrefix(k, prefix); ok && q != moreQuestion {
+				item[q] = v
+			}
+		}
+		if len(item) == 0 {
+			return out
+		}
+		out = append(out, item)
+	}
+}
+
+// moreQuestion is the name of a list item's "another one?".
+const moreQuestion = "more"
+
+func itemKey(list string, n int, question string) string {
+	return list + "." + strconv.Itoa(n) + "." + question
+}
+
+// itemView is a's answers with the list's item n's own also under their question names.
+func itemView(a Answers, list *Step, n int) Answers {
+	v := make(Answers, len(a)+len(list.Each))
+	for k, x := range a {
+		v[k] = x
+	}
+	for _, q := range list.Each {
+		delete(v, q.Name)
+		if x, ok := a[itemKey(list.Name, n, q.Name)]; ok {
+			v[q.Name] = x
+		}
+	}
+	return v
+}
+
+// question is item n's question q of list step l as a step of its own.
+func (l *Step) question(n int, q Step) *Step {
+	s := q
+	s.Name = itemKey(l.Name, n, q.Name)
+	if n > 1 && q.PromptAgain != "" {
+		s.Prompt = q.PromptAgain
+	}
+	if q.Options != nil {
+		s.Options = func(r *Request, a Answers) []Option { return q.Options(r, itemView(a, l, n)) }
+	}
+	if q.Check != nil {
+		s.Check = func(ctx context.Context, r *Request, v string, a Answers) (string, error) {
+			return q.Check(ctx, r, v, itemView(a, l, n))
+		}
+	}
+	s.If = nil
+	return &s
+}
+
+// more is the "another one?" after item n of list step l.
+func (l *Step) more(n int) *Step {
+	return &Step{Name: itemKey(l.Name, n, moreQuestion), Kind: AskChoice, Prompt: l.More, Options: func(r *Request, _ Answers) []Option {
+		return []Option{{Value: "yes", Label: r.T(l.MoreYes)}, {Value: "no", Label: r.T(l.MoreNo)}}
+	}}
+}
+
+// nextItem is the next question of list step l, or nil when the list is done.
+func (l *Step) nextItem(a Answers) *Step {
+	for n := 1; ; n++ {
+		view := itemView(a, l, n)
+		for _, q := range l.Each {
+			if _, done := a[itemKey(l.Name, n, q.Name)]; done || q.If != nil && !q.If(view) {
+				continue
+			}
+			return l.question(n, q)
+		}
+		if v, done := a[itemKey(l.Name, n, moreQuestion)]; done {
+			if v != "yes" {
+				return nil
+			}
+			continue
+		}
+		if l.Max > 0 && n >= l.Max || l.While != nil && !l.While(view) {
+			return nil
+		}
+		return l.more(n)
+	}
 }
 
 // Int reads an AskCount answer.
@@ -98,8 +199,26 @@ func dialogKey(chat Address, id Identity) string { return "dialog/" + chat.Key()
 
 func (d *Dialog) step(name string) *Step {
 	for i := range d.Steps {
-		if d.Steps[i].Name == name {
-			return &d.Steps[i]
+		s := &d.Steps[i]
+		if s.Name == name {
+			return s
+		}
+		rest, ok := strings.CutPrefix(name, s.Name+".")
+		if !ok || s.Kind != AskList {
+			continue
+		}
+		num, q, _ := strings.Cut(rest, ".")
+		n, err := strconv.Atoi(num)
+		if err != nil || n < 1 {
+			return nil
+		}
+		if q == moreQuestion {
+			return s.more(n)
+		}
+		for _, each := range s.Each {
+			if each.Name == q {
+				return s.question(n, each)
+			}
 		}
 	}
 	return nil
@@ -108,10 +227,16 @@ func (d *Dialog) step(name string) *Step {
 func (d *Dialog) next(a Answers) *Step {
 	for i := range d.Steps {
 		s := &d.Steps[i]
-		if _, done := a[s.Name]; done {
+		if s.If != nil && !s.If(a) {
 			continue
 		}
-		if s.If != nil && !s.If(a) {
+		if s.Kind == AskList {
+			if q := s.nextItem(a); q != nil {
+				return q
+			}
+			continue
+		}
+		if _, done := a[s.Name]; done {
 			continue
 		}
 		return s
@@ -154,6 +279,36 @@ func (e *Engine) StartDialog(ctx context.Context, r *Request, name string, pre A
 	}
 	e.Observe("dialog.started")
 	return e.prompt(ctx, r, d, st, key)
+}
+
+// DialogAbout is what a button that opens a dialog about a record (a visit, a meeting) does: the
+// record the button names is read (Gone, a catalog ID, says so when it is not there), Guard
+// refuses whoever may not (and records the refusal), and the dialog starts with Prefill's answers.
+type DialogAbout[T any] struct {
+	Dialog  string
+	Gone    string
+	Load    func(ctx context.Context, id string) (T, error)
+	Guard   func(ctx context.Context, r *Request, v *T) error
+	Prefill func(r *Request, v *T) Answers
+}
+
+// Action is the button's handler, for Host.Action.
+func (d DialogAbout[T]) Action(h Host) ActionFunc {
+	return func(ctx context.Context, r *Request, a Action) error {
+		v, err := d.Load(ctx, a.Ref)
+		if errors.Is(err, ErrNotFound) && d.Gone != "" {
+			return Tell(d.Gone)
+		}
+		if err != nil {
+			return err
+		}
+		if d.Guard != nil {
+			if err := d.Guard(ctx, r, &v); err != nil {
+				return err
+			}
+		}
+		return h.StartDialog(ctx, r, d.Dialog, d.Prefill(r, &v))
+	}
 }
 
 type dialogPress struct {

@@ -328,3 +328,63 @@ func TestEditAfterAGroupPressIsAGroupSend(t *testing.T) {
 	}
 	t.Fatal("no edit after the press")
 }
+
+// A list step asks its questions for one item after another until the person says there are no
+// more, the list is full, or nobody is left to pick; the answers come back item by item.
+func TestDialogListStepAsksAgainUntilDone(t *testing.T) {
+	tests := []struct {
+		name    string
+		answers []string
+		want    [][2]string // code, note per item
+	}{
+		{name: "two items, then no more", answers: []string{"K-2026-001", "pirmas", "1", "K-2026-002", "-", "2"},
+			want: [][2]string{{"K-2026-001", "pirmas"}, {"K-2026-002", ""}}},
+		{name: "the list is full at three: no question after the third", answers: []string{"K-2026-001", "a", "1", "K-2026-002", "b", "1", "K-2026-003", "c"},
+			want: [][2]string{{"K-2026-001", "a"}, {"K-2026-002", "b"}, {"K-2026-003", "c"}}},
+		{name: "a code given twice is asked again", answers: []string{"K-2026-001", "a", "1", "K-2026-001", "K-2026-009", "b", "2"},
+			want: [][2]string{{"K-2026-001", "a"}, {"K-2026-009", "b"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []bot.Answers
+			h := flowtest.New(t, flowtest.Options{Register: func(e *bot.Engine, _ *config.Config) {
+				e.Dialog(&bot.Dialog{Name: "test.list", Title: "case.title", Steps: []bot.Step{
+					{Name: "items", Kind: bot.AskList, Max: 3, More: "lang.choose", MoreYes: "dialog.confirm", MoreNo: "dialog.cancel",
+						Each: []bot.Step{
+							{Name: "code", Kind: bot.AskCase, Prompt: "dialog.hint.case", Check: func(_ context.Context, _ *bot.Request, v string, a bot.Answers) (string, error) {
+								for _, it := range a.List("items") {
+									if it["code"] == v {
+										return "", bot.Tell("dialog.bad.case")
+									}
+								}
+								return v, nil
+							}},
+							{Name: "note", Kind: bot.AskText, Prompt: "dialog.hint.text", Optional: true, MaxLen: 20},
+						}},
+				}, Done: func(ctx context.Context, r *bot.Request, a bot.Answers) error {
+					got = append(got, a)
+					return r.Say(ctx, "dialog.cancelled")
+				}})
+				e.Command(bot.Command{Name: "list", Run: func(ctx context.Context, r *bot.Request) error {
+					return e.StartDialog(ctx, r, "test.list", nil)
+				}})
+			}})
+			h.Say("ona-p", "/list")
+			for _, a := range tt.answers {
+				h.Say("ona-p", a)
+			}
+			if len(got) != 1 {
+				t.Fatalf("dialog finished %d times:\n%s", len(got), h.Chats.Dump("dm:ona-p"))
+			}
+			items := got[0].List("items")
+			if len(items) != len(tt.want) {
+				t.Fatalf("items %v, want %v", items, tt.want)
+			}
+			for i, w := range tt.want {
+				if items[i]["code"] != w[0] || items[i]["note"] != w[1] {
+					t.Errorf("item %d = %v, want %v", i+1, items[i], w)
+				}
+			}
+		})
+	}
+}

@@ -11,32 +11,14 @@ import (
 )
 
 func (f *Flow) registerChanges() {
-	f.e.Action("meetings.cancel", func(ctx context.Context, r *bot.Request, a bot.Action) error {
-		o, s, err := f.organizerOf(ctx, r, a.Ref)
-		if err != nil {
-			return err
-		}
-		if err := f.open(ctx, r, &o); err != nil {
-			return err
-		}
-		return f.e.StartDialog(ctx, r, "meetings.cancel", bot.Answers{"occ": a.Ref, "mtitle": s.Title, "mwhen": f.e.Catalog().DateTime(r.Lang, o.Start)})
-	})
+	f.e.Action("meetings.cancel", f.forOrganizer("meetings.cancel", f.open))
 	f.e.Dialog(&bot.Dialog{Name: "meetings.cancel", Title: "meetings.cancel.title",
 		Steps: []bot.Step{{Name: "ok", Kind: bot.AskConfirm, Prompt: "meetings.cancel.prompt"}},
 		Done: func(ctx context.Context, r *bot.Request, a bot.Answers) error {
 			return f.cancelOcc(ctx, r, a["occ"])
 		}})
 
-	f.e.Action("meetings.move", func(ctx context.Context, r *bot.Request, a bot.Action) error {
-		o, s, err := f.organizerOf(ctx, r, a.Ref)
-		if err != nil {
-			return err
-		}
-		if err := f.open(ctx, r, &o); err != nil {
-			return err
-		}
-		return f.e.StartDialog(ctx, r, "meetings.move", bot.Answers{"occ": a.Ref, "mtitle": s.Title, "mwhen": f.e.Catalog().DateTime(r.Lang, o.Start)})
-	})
+	f.e.Action("meetings.move", f.forOrganizer("meetings.move", f.open))
 	f.e.Dialog(&bot.Dialog{Name: "meetings.move", Title: "meetings.move.title",
 		Steps: []bot.Step{
 			{Name: "when", Kind: bot.AskDateTime, Prompt: "meetings.move.prompt", Check: f.checkFuture},
@@ -49,22 +31,17 @@ func (f *Flow) registerChanges() {
 			return f.moveOcc(ctx, r, a["occ"], a.Time("when", f.loc()))
 		}})
 
-	f.e.Action("meetings.series", func(ctx context.Context, r *bot.Request, a bot.Action) error {
-		s, err := f.loadSeries(ctx, a.Ref)
-		if errors.Is(err, bot.ErrNotFound) {
-			return bot.Tell("meetings.gone")
-		}
-		if err != nil {
-			return err
-		}
-		if !f.isOrganizer(r.Person, s) {
-			return f.refuse(ctx, r, seriesKey(a.Ref), "not_organizer")
-		}
-		if !s.Ended.IsZero() {
-			return bot.Tell("meetings.series.is_ended")
-		}
-		return f.e.StartDialog(ctx, r, "meetings.change", bot.Answers{"series": a.Ref, "mtitle": s.Title})
-	})
+	f.e.Action("meetings.series", bot.DialogAbout[*seriesRec]{Dialog: "meetings.change", Gone: "meetings.gone", Load: f.loadSeries,
+		Guard: func(ctx context.Context, r *bot.Request, s **seriesRec) error {
+			if !f.isOrganizer(r.Person, *s) {
+				return f.refuse(ctx, r, seriesKey((*s).ID), "not_organizer")
+			}
+			if !(*s).Ended.IsZero() {
+				return bot.Tell("meetings.series.is_ended")
+			}
+			return nil
+		},
+		Prefill: func(_ *bot.Request, s **seriesRec) bot.Answers { return bot.Answers{"series": (*s).ID, "mtitle": (*s).Title} }}.Action(f.e))
 	is := func(field string) func(bot.Answers) bool { return answered("field", field) }
 	f.e.Dialog(&bot.Dialog{Name: "meetings.change", Title: "meetings.change.title",
 		Steps: []bot.Step{
@@ -109,19 +86,15 @@ func (f *Flow) registerChanges() {
 		Summary: f.newSummary,
 		Done:    f.created})
 
-	f.e.Action("meetings.minutes", func(ctx context.Context, r *bot.Request, a bot.Action) error {
-		o, s, err := f.organizerOf(ctx, r, a.Ref)
-		if err != nil {
-			return err
-		}
+	f.e.Action("meetings.minutes", f.forOrganizer("meetings.minutes", func(_ context.Context, _ *bot.Request, o *occurrence) error {
 		if o.Cancelled {
 			return bot.Tell("meetings.is_cancelled")
 		}
 		if f.e.Now().Before(o.Start) {
 			return bot.Tell("meetings.minutes.early")
 		}
-		return f.e.StartDialog(ctx, r, "meetings.minutes", bot.Answers{"occ": a.Ref, "mtitle": s.Title})
-	})
+		return nil
+	}))
 	f.e.Dialog(&bot.Dialog{Name: "meetings.minutes", Title: "meetings.minutes.dialog",
 		Steps: []bot.Step{
 			{Name: "text", Kind: bot.AskText, Prompt: "meetings.minutes.prompt", MaxLen: f.cfg.MinutesMax},
@@ -131,6 +104,34 @@ func (f *Flow) registerChanges() {
 		Done: func(ctx context.Context, r *bot.Request, a bot.Answers) error {
 			return f.postMinutes(ctx, r, a["occ"], a["text"])
 		}})
+}
+
+// held is an occurrence with its series, as the buttons about it read them.
+type held struct {
+	o occurrence
+	s *seriesRec
+}
+
+// forOrganizer is a button that opens dialog about an occurrence for its organizers only, once
+// open (may be nil) lets the occurrence be changed.
+func (f *Flow) forOrganizer(dialog string, open func(ctx context.Context, r *bot.Request, o *occurrence) error) bot.ActionFunc {
+	return bot.DialogAbout[held]{Dialog: dialog, Gone: "meetings.gone",
+		Load: func(ctx context.Context, id string) (held, error) {
+			o, s, err := f.load(ctx, id)
+			return held{o, s}, err
+		},
+		Guard: func(ctx context.Context, r *bot.Request, h *held) error {
+			if !f.isOrganizer(r.Person, h.s) {
+				return f.refuse(ctx, r, occKey(h.o.ID), "not_organizer")
+			}
+			if open == nil {
+				return nil
+			}
+			return open(ctx, r, &h.o)
+		},
+		Prefill: func(r *bot.Request, h *held) bot.Answers {
+			return bot.Answers{"occ": h.o.ID, "mtitle": h.s.Title, "mwhen": f.e.Catalog().DateTime(r.Lang, h.o.Start)}
+		}}.Action(f.e)
 }
 
 // answered makes a step's If: ask it only when step name was answered with value.

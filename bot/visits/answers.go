@@ -75,16 +75,14 @@ func (f *Flow) mayManage(_ context.Context, r *bot.Request, v *Visit) error {
 
 // startFor is a button that opens a dialog about the visit, once the presser may.
 func (f *Flow) startFor(dialog string, may func(context.Context, *bot.Request, *Visit) error) bot.ActionFunc {
-	return func(ctx context.Context, r *bot.Request, a bot.Action) error {
-		v, err := f.load(ctx, a.Ref)
-		if err != nil {
-			return f.refuse(ctx, r, a.Ref, err)
-		}
-		if err := may(ctx, r, &v); err != nil {
-			return f.refuse(ctx, r, v.ID, err)
-		}
-		return f.e.StartDialog(ctx, r, dialog, f.prefill(v, dialog))
-	}
+	return bot.DialogAbout[Visit]{Dialog: dialog, Gone: "visits.gone", Load: f.load,
+		Guard: func(ctx context.Context, r *bot.Request, v *Visit) error {
+			if err := may(ctx, r, v); err != nil {
+				return f.refuse(ctx, r, v.ID, err)
+			}
+			return nil
+		},
+		Prefill: func(_ *bot.Request, v *Visit) bot.Answers { return f.prefill(*v, dialog) }}.Action(f.e)
 }
 
 // confirm is an invitee's one tap: a free place of a required role they hold, else standby. The

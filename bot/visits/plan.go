@@ -24,10 +24,6 @@ var dialogRoles = []bot.Role{bot.RolePolice, bot.RoleSocialWorker, bot.RoleProba
 // caseRoles are the roles that make a proposer the assignee of a case the visit creates.
 var caseRoles = []bot.Role{bot.RoleSocialWorker, bot.RoleChildRights, bot.RoleCaseManager}
 
-func answered(name string) func(bot.Answers) bool {
-	return func(a bot.Answers) bool { _, ok := a[name]; return ok }
-}
-
 func (f *Flow) yesNo(yes, no string) func(*bot.Request, bot.Answers) []bot.Option {
 	return func(r *bot.Request, _ bot.Answers) []bot.Option {
 		return []bot.Option{{Value: "yes", Label: r.T(yes)}, {Value: "no", Label: r.T(no)}}
@@ -41,21 +37,12 @@ func (f *Flow) planDialog() *bot.Dialog {
 		{Name: "area", Kind: bot.AskChoice, Prompt: "visits.plan.area", Options: f.areaOptions},
 		{Name: "meet", Kind: bot.AskText, Prompt: "visits.plan.meet", MaxLen: 200},
 	}
-	for i := 1; i <= maxCases; i++ {
-		c, addr := "case"+strconv.Itoa(i), "addr"+strconv.Itoa(i)
-		step := bot.Step{Name: c, Kind: bot.AskCase, Prompt: "visits.plan.case", Check: f.newCase}
-		if i > 1 {
-			prev := "more" + strconv.Itoa(i-1)
-			step.Prompt = "visits.plan.case_next"
-			step.If = func(a bot.Answers) bool { return a[prev] == "yes" }
-		}
-		steps = append(steps, step,
-			bot.Step{Name: addr, Kind: bot.AskText, Prompt: "visits.plan.address", Optional: true, MaxLen: f.cfg.NoteMax, If: answered(c)})
-		if i < maxCases {
-			steps = append(steps, bot.Step{Name: "more" + strconv.Itoa(i), Kind: bot.AskChoice, Prompt: "visits.plan.more",
-				Options: f.yesNo("visits.plan.more_yes", "visits.plan.more_no"), If: answered(c)})
-		}
-	}
+	steps = append(steps, bot.Step{Name: "cases", Kind: bot.AskList, Max: maxCases,
+		More: "visits.plan.more", MoreYes: "visits.plan.more_yes", MoreNo: "visits.plan.more_no",
+		Each: []bot.Step{
+			{Name: "case", Kind: bot.AskCase, Prompt: "visits.plan.case", PromptAgain: "visits.plan.case_next", Check: f.newCase},
+			{Name: "addr", Kind: bot.AskText, Prompt: "visits.plan.address", Optional: true, MaxLen: f.cfg.NoteMax},
+		}})
 	custom := func(a bot.Answers) bool { return a["needs"] == "custom" }
 	steps = append(steps,
 		bot.Step{Name: "needs", Kind: bot.AskChoice, Prompt: "visits.plan.needs", Options: f.needsOptions},
@@ -73,21 +60,14 @@ func (f *Flow) planDialog() *bot.Dialog {
 	)
 	for _, role := range dialogRoles {
 		pool := "pool_" + string(role)
-		steps = append(steps, bot.Step{Name: pool, Kind: bot.AskChoice, Prompt: "visits.plan.pool_" + string(role),
-			Options: f.poolOptions(role), If: func(a bot.Answers) bool { return f.toInvite(a, role) > 0 }})
-		for i := 1; i <= maxPicks; i++ {
-			pick, more := fmt.Sprintf("pick_%s_%d", role, i), fmt.Sprintf("pickmore_%s_%d", role, i)
-			prev := fmt.Sprintf("pickmore_%s_%d", role, i-1)
-			steps = append(steps, bot.Step{Name: pick, Kind: bot.AskPerson, Prompt: "visits.plan.pick", Options: f.pickOptions(role),
-				If: func(a bot.Answers) bool {
-					return a[pool] == "pick" && (i == 1 || a[prev] == "yes") && len(f.pickable(role, a)) > 0
-				}})
-			if i < maxPicks {
-				steps = append(steps, bot.Step{Name: more, Kind: bot.AskChoice, Prompt: "visits.plan.pick_more",
-					Options: f.yesNo("visits.plan.pick_more_yes", "visits.plan.pick_more_no"),
-					If:      func(a bot.Answers) bool { _, ok := a[pick]; return ok && len(f.pickable(role, a)) > 0 }})
-			}
-		}
+		someone := func(a bot.Answers) bool { return len(f.pickable(role, a)) > 0 }
+		steps = append(steps,
+			bot.Step{Name: pool, Kind: bot.AskChoice, Prompt: "visits.plan.pool_" + string(role),
+				Options: f.poolOptions(role), If: func(a bot.Answers) bool { return f.toInvite(a, role) > 0 }},
+			bot.Step{Name: "pick_" + string(role), Kind: bot.AskList, Max: maxPicks, While: someone,
+				If:   func(a bot.Answers) bool { return a[pool] == "pick" && someone(a) },
+				More: "visits.plan.pick_more", MoreYes: "visits.plan.pick_more_yes", MoreNo: "visits.plan.pick_more_no",
+				Each: []bot.Step{{Name: "person", Kind: bot.AskPerson, Prompt: "visits.plan.pick", Options: f.pickOptions(role)}}})
 	}
 	steps = append(steps,
 		bot.Step{Name: "deadline", Kind: bot.AskChoice, Prompt: "visits.plan.deadline", Options: f.deadlineOptions},
@@ -124,10 +104,8 @@ func (f *Flow) areaOptions(_ *bot.Request, _ bot.Answers) []bot.Option {
 
 func caseCodes(a bot.Answers) []string {
 	var out []string
-	for i := 1; i <= maxCases; i++ {
-		if c := a["case"+strconv.Itoa(i)]; c != "" {
-			out = append(out, c)
-		}
+	for _, c := range a.List("cases") {
+		out = append(out, c["case"])
 	}
 	return out
 }
@@ -274,11 +252,12 @@ func (f *Flow) poolOptions(role bot.Role) func(*bot.Request, bot.Answers) []bot.
 	}
 }
 
+// picked are the people named so far, of every role.
 func picked(a bot.Answers) []string {
 	var out []string
-	for k, v := range a {
-		if strings.HasPrefix(k, "pick_") {
-			out = append(out, v)
+	for _, role := range dialogRoles {
+		for _, it := range a.List("pick_" + string(role)) {
+			out = append(out, it["person"])
 		}
 	}
 	return out
@@ -371,10 +350,8 @@ func (f *Flow) planOf(a bot.Answers) plan {
 	loc := f.e.Directory().Location
 	pl := plan{start: a.Time("start", loc), end: a.Time("end", loc), deadline: a.Time("deadline", loc),
 		area: a["area"], meet: a["meet"], needs: needsOf(a), self: a["self"] == "yes"}
-	for i := 1; i <= maxCases; i++ {
-		if c := a["case"+strconv.Itoa(i)]; c != "" {
-			pl.cases = append(pl.cases, CaseVisit{Code: c, Address: a["addr"+strconv.Itoa(i)]})
-		}
+	for _, c := range a.List("cases") {
+		pl.cases = append(pl.cases, CaseVisit{Code: c["case"], Address: c["addr"]})
 	}
 	add := func(ids ...string) {
 		for _, id := range ids {
@@ -387,10 +364,8 @@ func (f *Flow) planOf(a bot.Answers) plan {
 		choice := a["pool_"+string(role)]
 		switch {
 		case choice == "pick":
-			for i := 1; i <= maxPicks; i++ {
-				if id := a[fmt.Sprintf("pick_%s_%d", role, i)]; id != "" {
-					add(id)
-				}
+			for _, it := range a.List("pick_" + string(role)) {
+				add(it["person"])
 			}
 		case choice != "" && choice != "none":
 			for _, p := range f.pools(role, a) {
