@@ -41,7 +41,9 @@ func (f *Flow) registerChanges() {
 			}
 			return nil
 		},
-		Prefill: func(_ *bot.Request, s **seriesRec) bot.Answers { return bot.Answers{"series": (*s).ID, "mtitle": (*s).Title} }}.Action(f.e))
+		Prefill: func(_ *bot.Request, s **seriesRec) bot.Answers {
+			return bot.Answers{"series": (*s).ID, "mtitle": (*s).Title}
+		}}.Action(f.e))
 	is := func(field string) func(bot.Answers) bool { return answered("field", field) }
 	f.e.Dialog(&bot.Dialog{Name: "meetings.change", Title: "meetings.change.title",
 		Steps: []bot.Step{
