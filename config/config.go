@@ -312,18 +312,23 @@ var example []byte
 func Example() []byte { return bytes.Clone(example) }
 
 // Load reads, decodes, resolves and validates the file at path.
-func Load(path string) (*Config, error) {
+func Load(path string, checks ...Check) (*Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return Parse(f, os.Getenv)
+	return Parse(f, os.Getenv, checks...)
 }
 
-// Parse decodes r strictly over the defaults, resolves secrets through getenv, and validates.
-// The error lists every problem, one per line, each with its path.
-func Parse(r io.Reader, getenv func(string) string) (*Config, error) {
+// Check validates a part of the config that another package owns (an adapter's section): cmd
+// passes each adapter's own Validate, so that its rules are written once, in the adapter. Each
+// problem names its path.
+type Check func(c *Config) []error
+
+// Parse decodes r strictly over the defaults, resolves secrets through getenv, and validates,
+// with checks as well. The error lists every problem, one per line, each with its path.
+func Parse(r io.Reader, getenv func(string) string, checks ...Check) (*Config, error) {
 	raw, err := io.ReadAll(r)
 	if err != nil {
 		return nil, err
@@ -351,6 +356,9 @@ func Parse(r io.Reader, getenv func(string) string) (*Config, error) {
 	c.applyDefaults()
 	errs = append(errs, c.resolveSecrets(getenv)...)
 	errs = append(errs, c.Validate()...)
+	for _, check := range checks {
+		errs = append(errs, check(c)...)
+	}
 	if len(errs) > 0 {
 		return c, &Errors{List: errs}
 	}

@@ -49,27 +49,53 @@ func unwrapPath(err error) error {
 	return err
 }
 
-// resolveSecrets fills every secret from its source and reports each problem.
-func (c *Config) resolveSecrets(getenv func(string) string) []error {
-	var errs []error
-	add := func(err error) {
-		if err != nil {
-			errs = append(errs, err)
-		}
+// secretRef is one secret of the config: its path, and its three possible sources (inline, a
+// _file twin, an _env variable), of which at most one may be given.
+type secretRef struct {
+	path             string
+	value, file, env *string
+}
+
+// resolve fills the secret from its source; trouble is an error naming its path.
+func (r secretRef) resolve(getenv func(string) string) error {
+	return secret(r.path, r.value, r.file, r.env, getenv)
+}
+
+// redact hides the secret's value.
+func (r secretRef) redact() {
+	if *r.value != "" {
+		*r.value = "REDACTED"
 	}
-	add(secret("redis.password", &c.Redis.Password, &c.Redis.PasswordFile, &c.Redis.PasswordEnv, getenv))
-	add(secret("telegram.token", &c.Telegram.Token, &c.Telegram.TokenFile, &c.Telegram.TokenEnv, getenv))
-	add(secret("telegram.webhook_secret", &c.Telegram.WebhookSecret, &c.Telegram.WebhookSecretFile, &c.Telegram.WebhookSecretEnv, getenv))
-	add(secret("slack.bot_token", &c.Slack.BotToken, &c.Slack.BotTokenFile, &c.Slack.BotTokenEnv, getenv))
-	add(secret("slack.app_token", &c.Slack.AppToken, &c.Slack.AppTokenFile, &c.Slack.AppTokenEnv, getenv))
-	add(secret("slack.signing_secret", &c.Slack.SigningSecret, &c.Slack.SigningSecretFile, &c.Slack.SigningSecretEnv, getenv))
+}
+
+// secrets lists every secret of c, once: resolving and redacting both walk this list.
+func (c *Config) secrets() []secretRef {
+	refs := []secretRef{
+		{"redis.password", &c.Redis.Password, &c.Redis.PasswordFile, &c.Redis.PasswordEnv},
+		{"telegram.token", &c.Telegram.Token, &c.Telegram.TokenFile, &c.Telegram.TokenEnv},
+		{"telegram.webhook_secret", &c.Telegram.WebhookSecret, &c.Telegram.WebhookSecretFile, &c.Telegram.WebhookSecretEnv},
+		{"slack.bot_token", &c.Slack.BotToken, &c.Slack.BotTokenFile, &c.Slack.BotTokenEnv},
+		{"slack.app_token", &c.Slack.AppToken, &c.Slack.AppTokenFile, &c.Slack.AppTokenEnv},
+		{"slack.signing_secret", &c.Slack.SigningSecret, &c.Slack.SigningSecretFile, &c.Slack.SigningSecretEnv},
+	}
 	for i := range c.Integrations {
 		in := &c.Integrations[i]
-		add(secret(fmt.Sprintf("integrations[%d].token", i), &in.Token, &in.TokenFile, &in.TokenEnv, getenv))
+		refs = append(refs, secretRef{fmt.Sprintf("integrations[%d].token", i), &in.Token, &in.TokenFile, &in.TokenEnv})
 	}
 	for i := range c.Encryption.Keys {
 		k := &c.Encryption.Keys[i]
-		add(secret(fmt.Sprintf("encryption.keys[%d].key", i), &k.Key, &k.KeyFile, &k.KeyEnv, getenv))
+		refs = append(refs, secretRef{fmt.Sprintf("encryption.keys[%d].key", i), &k.Key, &k.KeyFile, &k.KeyEnv})
+	}
+	return refs
+}
+
+// resolveSecrets fills every secret from its source and reports each problem.
+func (c *Config) resolveSecrets(getenv func(string) string) []error {
+	var errs []error
+	for _, r := range c.secrets() {
+		if err := r.resolve(getenv); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errs
 }
@@ -77,24 +103,10 @@ func (c *Config) resolveSecrets(getenv func(string) string) []error {
 // Redacted returns a copy with every secret replaced, safe to print or log.
 func (c *Config) Redacted() Config {
 	r := *c
-	hide := func(s *string) {
-		if *s != "" {
-			*s = "REDACTED"
-		}
-	}
-	hide(&r.Redis.Password)
-	hide(&r.Telegram.Token)
-	hide(&r.Telegram.WebhookSecret)
-	hide(&r.Slack.BotToken)
-	hide(&r.Slack.AppToken)
-	hide(&r.Slack.SigningSecret)
 	r.Integrations = append([]Integration(nil), c.Integrations...)
-	for i := range r.Integrations {
-		hide(&r.Integrations[i].Token)
-	}
 	r.Encryption.Keys = append([]Key(nil), c.Encryption.Keys...)
-	for i := range r.Encryption.Keys {
-		hide(&r.Encryption.Keys[i].Key)
+	for _, s := range r.secrets() {
+		s.redact()
 	}
 	return r
 }

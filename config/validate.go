@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/teambition/rrule-go"
-
 	"github.com/tiltas/tiltas/bot"
+	"github.com/tiltas/tiltas/scheduler"
 )
 
 var (
@@ -24,7 +24,11 @@ var (
 // Validate checks the decoded config and returns every problem, each naming its path.
 func (c *Config) Validate() []error {
 	v := &validator{}
-	v.top(c)
+	v.general(c)
+	v.redis(c.Redis)
+	v.http(c)
+	v.platforms(c)
+	v.storage(c)
 	v.directory(c)
 	v.alerts(c)
 	v.meetings(c)
@@ -43,14 +47,52 @@ func (v *validator) add(path, format string, args ...any) {
 	v.errs = append(v.errs, problem(path, format, args...))
 }
 
-func (v *validator) top(c *Config) {
+// general checks the time zone, language and the engine's durations.
+func (v *validator) general(c *Config) {
 	if _, err := time.LoadLocation(c.Timezone); err != nil || c.Timezone == "" {
 		v.add("timezone", "unknown time zone %q", c.Timezone)
 	}
 	if !slices.Contains(bot.Languages, c.Language) {
 		v.add("language", "unknown language %q (want one of %s)", c.Language, strings.Join(bot.Languages, ", "))
 	}
-	r := c.Redis
+	if c.Delivery.ClaimTimeout.D() < time.Second {
+		v.add("delivery.claim_timeout", "must be at least 1s")
+	}
+	if c.Delivery.MaxAttempts < 1 {
+		v.add("delivery.max_attempts", "must be at least 1")
+	}
+	if c.Reconcile.Interval.D() < time.Second {
+		v.add("reconcile.interval", "must be at least 1s")
+	}
+	if c.Dialogs.IdleTimeout.D() < time.Minute {
+		v.add("dialogs.idle_timeout", "must be at least 1m")
+	}
+	if c.Invites.TTL.D() < time.Hour {
+		v.add("invites.ttl", "must be at least 1h")
+	}
+	if _, err := regexp.Compile(c.Cases.CodePattern); err != nil {
+		v.add("cases.code_pattern", "not a regular expression: %v", err)
+	} else if regexp.MustCompile(c.Cases.CodePattern).MatchString("Jonas Jonaitis") {
+		v.add("cases.code_pattern", "matches a name; a case code must not look like one")
+	}
+	for i, h := range c.Calendar.SchoolHolidays {
+		p := fmt.Sprintf("calendar.school_holidays[%d]", i)
+		from, err1 := time.Parse("2006-01-02", h.From)
+		to, err2 := time.Parse("2006-01-02", h.To)
+		if err1 != nil {
+			v.add(p+".from", "want YYYY-MM-DD, got %q", h.From)
+		}
+		if err2 != nil {
+			v.add(p+".to", "want YYYY-MM-DD, got %q", h.To)
+		}
+		if err1 == nil && err2 == nil && to.Before(from) {
+			v.add(p, "ends before it starts")
+		}
+	}
+}
+
+// redis checks where state lives.
+func (v *validator) redis(r Redis) {
 	switch {
 	case len(r.Sentinel.Addrs) > 0 && len(r.Cluster.Addrs) > 0:
 		v.add("redis", "give sentinel or cluster, not both")
@@ -64,6 +106,10 @@ func (v *validator) top(c *Config) {
 	if r.Prefix == "" || strings.ContainsAny(r.Prefix, "{} *?") {
 		v.add("redis.prefix", "must be non-empty without spaces, braces or wildcards")
 	}
+}
+
+// http checks the listeners and the public URL.
+func (v *validator) http(c *Config) {
 	if c.HTTP.Listen == "" || !strings.Contains(c.HTTP.Listen, ":") {
 		v.add("http.listen", "want host:port or :port, got %q", c.HTTP.Listen)
 	}
@@ -78,59 +124,27 @@ func (v *validator) top(c *Config) {
 	if c.HTTP.MaxBody <= 0 {
 		v.add("http.max_body", "must be positive")
 	}
-	t := c.Telegram
-	if t.Token != "" {
-		if t.Mode != "polling" && t.Mode != "webhook" {
-			v.add("telegram.mode", "want polling or webhook, got %q", t.Mode)
-		}
-		if t.Mode == "webhook" {
-			if t.WebhookSecret == "" {
-				v.add("telegram.webhook_secret", "required in webhook mode")
-			} else if !regexp.MustCompile(`^[A-Za-z0-9_-]{16,256}$`).MatchString(t.WebhookSecret) {
-				v.add("telegram.webhook_secret", "want 16-256 characters of A-Z, a-z, 0-9, _ and -")
-			}
-			if c.HTTP.PublicURL == "" {
-				v.add("http.public_url", "required for telegram webhook mode")
-			}
-		}
-		if t.BotUsername != "" && !reUsername.MatchString(t.BotUsername) {
-			v.add("telegram.bot_username", "not a Telegram username: %q", t.BotUsername)
-		}
+}
+
+// platforms checks what of the chat platforms' sections concerns Tiltas as a whole.
+func (v *validator) platforms(c *Config) {
+	// The adapters check their own sections (their token, mode and secrets: telegram.Config and
+	// slack.Config Validate, passed in as checks); what concerns Tiltas as a whole is here.
+	t, s := c.Telegram, c.Slack
+	if t.Token != "" && t.Mode == "webhook" && c.HTTP.PublicURL == "" {
+		v.add("http.public_url", "required for telegram webhook mode")
 	}
 	v.url("telegram.api_url", t.APIURL)
 	v.limits("telegram.limits", t.Limits)
-	s := c.Slack
-	if s.BotToken != "" {
-		switch s.Mode {
-		case "socket":
-			if !strings.HasPrefix(s.AppToken, "xapp-") {
-				v.add("slack.app_token", "socket mode needs an app-level token (xapp-…)")
-			}
-		case "http":
-			if s.SigningSecret == "" {
-				v.add("slack.signing_secret", "required in http mode")
-			}
-			if c.HTTP.PublicURL == "" {
-				v.add("http.public_url", "required for slack http mode")
-			}
-		default:
-			v.add("slack.mode", "want socket or http, got %q", s.Mode)
-		}
-		if !strings.HasPrefix(s.BotToken, "xoxb-") {
-			v.add("slack.bot_token", "want a bot token (xoxb-…)")
-		}
+	if s.BotToken != "" && s.Mode == "http" && c.HTTP.PublicURL == "" {
+		v.add("http.public_url", "required for slack http mode")
 	}
 	v.url("slack.api_url", s.APIURL)
 	v.limits("slack.limits", s.Limits)
-	if c.Delivery.ClaimTimeout.D() < time.Second {
-		v.add("delivery.claim_timeout", "must be at least 1s")
-	}
-	if c.Delivery.MaxAttempts < 1 {
-		v.add("delivery.max_attempts", "must be at least 1")
-	}
-	if c.Reconcile.Interval.D() < time.Second {
-		v.add("reconcile.interval", "must be at least 1s")
-	}
+}
+
+// storage checks the encryption keys and the retention periods.
+func (v *validator) storage(c *Config) {
 	ids := map[string]bool{}
 	for i, k := range c.Encryption.Keys {
 		p := fmt.Sprintf("encryption.keys[%d]", i)
@@ -144,37 +158,12 @@ func (v *validator) top(c *Config) {
 			v.add(p+".key", "want 32 bytes, base64-encoded (openssl rand -base64 32)")
 		}
 	}
-	if c.Dialogs.IdleTimeout.D() < time.Minute {
-		v.add("dialogs.idle_timeout", "must be at least 1m")
-	}
-	if c.Invites.TTL.D() < time.Hour {
-		v.add("invites.ttl", "must be at least 1h")
-	}
-	if _, err := regexp.Compile(c.Cases.CodePattern); err != nil {
-		v.add("cases.code_pattern", "not a regular expression: %v", err)
-	} else if regexp.MustCompile(c.Cases.CodePattern).MatchString("Jonas Jonaitis") {
-		v.add("cases.code_pattern", "matches a name; a case code must not look like one")
-	}
 	for _, r := range []struct {
 		p string
 		d Duration
 	}{{"retention.alerts", c.Retention.Alerts}, {"retention.visits", c.Retention.Visits}, {"retention.meetings", c.Retention.Meetings}, {"retention.audit", c.Retention.Audit}} {
 		if r.d.D() < 24*time.Hour {
 			v.add(r.p, "must be at least 1d")
-		}
-	}
-	for i, h := range c.Calendar.SchoolHolidays {
-		p := fmt.Sprintf("calendar.school_holidays[%d]", i)
-		from, err1 := time.Parse("2006-01-02", h.From)
-		to, err2 := time.Parse("2006-01-02", h.To)
-		if err1 != nil {
-			v.add(p+".from", "want YYYY-MM-DD, got %q", h.From)
-		}
-		if err2 != nil {
-			v.add(p+".to", "want YYYY-MM-DD, got %q", h.To)
-		}
-		if err1 == nil && err2 == nil && to.Before(from) {
-			v.add(p, "ends before it starts")
 		}
 	}
 }
@@ -415,7 +404,8 @@ func (v *validator) schedule(path, rule, start string) {
 	if _, err := time.Parse("2006-01-02 15:04", start); err != nil {
 		v.add(path+".start", "want YYYY-MM-DD HH:MM (local time), got %q", start)
 	}
-	if _, err := rrule.StrToROption(rule); err != nil || rule == "" {
+	st, _ := time.Parse("2006-01-02 15:04", start)
+	if _, err := scheduler.ParseRRule(rule, st); err != nil || rule == "" {
 		v.add(path+".rrule", "not an RFC 5545 RRULE: %q", rule)
 	}
 }

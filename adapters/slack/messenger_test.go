@@ -236,7 +236,7 @@ func TestDeliveryErrors(t *testing.T) {
 		})
 	}
 	t.Run("Slack unreachable", func(t *testing.T) {
-		ad, err := slack.New(slack.Config{BotToken: "xoxb-SECRET", AppToken: "x", APIURL: "http://127.0.0.1:1/api/"},
+		ad, err := slack.New(slack.Config{BotToken: "xoxb-SECRET", AppToken: "xapp-x", APIURL: "http://127.0.0.1:1/api/"},
 			slack.Deps{Inbox: memory.NewInbox(nil), Records: memory.New(nil)})
 		if err != nil {
 			t.Fatal(err)

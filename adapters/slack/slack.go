@@ -90,27 +90,37 @@ var (
 	_ bot.Answerer  = (*Adapter)(nil)
 )
 
-// New checks cfg and builds the adapter. It makes no network calls: Run connects, and the first
-// send is the first Web API call.
-func New(cfg Config, deps Deps) (*Adapter, error) {
+// Validate checks the configuration; each problem names its key in Tiltas's config file, where
+// this adapter's part is the slack section.
+func (cfg Config) Validate() []error {
 	var errs []error
-	if cfg.Mode == "" {
-		cfg.Mode = ModeSocket
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
 	}
-	if cfg.BotToken == "" {
-		errs = append(errs, errors.New("slack: bot token is required"))
+	if !strings.HasPrefix(cfg.BotToken, "xoxb-") {
+		bad("slack.bot_token", "want a bot token (xoxb-…)")
 	}
 	switch cfg.Mode {
-	case ModeSocket:
-		if cfg.AppToken == "" {
-			errs = append(errs, errors.New("slack: socket mode needs an app-level token"))
+	case "", ModeSocket:
+		if !strings.HasPrefix(cfg.AppToken, "xapp-") {
+			bad("slack.app_token", "socket mode needs an app-level token (xapp-…)")
 		}
 	case ModeHTTP:
 		if cfg.SigningSecret == "" {
-			errs = append(errs, errors.New("slack: http mode needs a signing secret"))
+			bad("slack.signing_secret", "http mode needs the app's signing secret")
 		}
 	default:
-		errs = append(errs, fmt.Errorf("slack: mode %q: want %s or %s", cfg.Mode, ModeSocket, ModeHTTP))
+		bad("slack.mode", "mode %q: want %s or %s", cfg.Mode, ModeSocket, ModeHTTP)
+	}
+	return errs
+}
+
+// New checks cfg and builds the adapter. It makes no network calls: Run connects, and the first
+// send is the first Web API call.
+func New(cfg Config, deps Deps) (*Adapter, error) {
+	errs := cfg.Validate()
+	if cfg.Mode == "" {
+		cfg.Mode = ModeSocket
 	}
 	if cfg.APIURL == "" {
 		cfg.APIURL = slackgo.APIURL

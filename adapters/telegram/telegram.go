@@ -108,28 +108,46 @@ var (
 	_ bot.Answerer  = (*Adapter)(nil)
 )
 
-var reSecret = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
+var (
+	// reSecret is the webhook secret: Telegram takes 1–256 of these characters; fewer than 16 is
+	// too easy to guess.
+	reSecret   = regexp.MustCompile(`^[A-Za-z0-9_-]{16,256}$`)
+	reUsername = regexp.MustCompile(`^@?[A-Za-z][A-Za-z0-9_]{3,31}$`)
+)
+
+// Validate checks the configuration; each problem names its key in Tiltas's config file, where
+// this adapter's part is the telegram section (its webhook URL is http.public_url's).
+func (cfg Config) Validate() []error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if strings.TrimSpace(cfg.Token) == "" {
+		bad("telegram.token", "the token is empty")
+	}
+	switch cfg.Mode {
+	case "", ModePolling:
+	case ModeWebhook:
+		if !strings.HasPrefix(cfg.WebhookURL, "https://") {
+			bad("http.public_url", "telegram webhook mode needs an https:// public URL, got %q", strings.TrimSuffix(cfg.WebhookURL, "/telegram/webhook"))
+		}
+		if !reSecret.MatchString(cfg.WebhookSecret) {
+			bad("telegram.webhook_secret", "webhook mode needs a secret of 16-256 characters of A-Z, a-z, 0-9, _ and -")
+		}
+	default:
+		bad("telegram.mode", "want polling or webhook, got %q", cfg.Mode)
+	}
+	if cfg.BotUsername != "" && !reUsername.MatchString(cfg.BotUsername) {
+		bad("telegram.bot_username", "not a Telegram username: %q", cfg.BotUsername)
+	}
+	return errs
+}
 
 // New builds the adapter from cfg. It makes no network call: Start talks to Telegram.
 func New(cfg Config, deps Deps) (*Adapter, error) {
-	var errs []error
-	if strings.TrimSpace(cfg.Token) == "" {
-		errs = append(errs, errors.New("telegram: token is empty"))
-	}
-	switch cfg.Mode {
-	case "":
+	errs := cfg.Validate()
+	if cfg.Mode == "" {
 		cfg.Mode = ModePolling
-	case ModePolling, ModeWebhook:
-	default:
-		errs = append(errs, fmt.Errorf("telegram: mode %q: want polling or webhook", cfg.Mode))
-	}
-	if cfg.Mode == ModeWebhook {
-		if !strings.HasPrefix(cfg.WebhookURL, "https://") {
-			errs = append(errs, errors.New("telegram: webhook mode needs an https:// webhook URL"))
-		}
-		if !reSecret.MatchString(cfg.WebhookSecret) {
-			errs = append(errs, errors.New("telegram: webhook mode needs a webhook secret of 1-256 characters A-Z, a-z, 0-9, _ and -"))
-		}
 	}
 	if deps.Inbox == nil {
 		errs = append(errs, errors.New("telegram: no inbox"))

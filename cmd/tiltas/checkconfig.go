@@ -19,7 +19,7 @@ func checkConfig(_ context.Context, fs *flag.FlagSet, args []string, stdout, std
 		fmt.Fprintln(stderr, "tiltas check-config: -c FILE is required")
 		return 2
 	}
-	c, err := config.Load(*path)
+	c, err := loadConfig(*path)
 	if err != nil {
 		var errs *config.Errors
 		if errors.As(err, &errs) {

@@ -29,7 +29,7 @@ func demo(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr i
 	var cfg *config.Config
 	var err error
 	if *path != "" {
-		cfg, err = config.Load(*path)
+		cfg, err = loadConfig(*path)
 	} else {
 		cfg, err = config.Parse(bytes.NewReader(config.Example()), func(string) string { return "" })
 	}

@@ -92,6 +92,24 @@ func TestCheckConfig(t *testing.T) {
 	}
 }
 
+// An adapter's own rules (here Telegram's webhook secret) are checked by the adapter, and
+// check-config lists their problems among the config's own, each with its path.
+func TestCheckConfigListsThePlatformsProblemsWithTheRest(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("language: fr\nhttp: {public_url: \"http://tiltas.example.lt\"}\n"+
+		"telegram: {token: \"1:x\", mode: webhook, webhook_secret: short}\nslack: {bot_token: \"oops\", mode: socket}\n"), 0o644)
+	_, errs, code := runCLI(t, "", "check-config", "-c", bad)
+	if code != 2 {
+		t.Fatalf("exit %d, want 2", code)
+	}
+	for _, want := range []string{`language: unknown language "fr"`, "telegram.webhook_secret: webhook mode needs a secret of 16-256",
+		"http.public_url: telegram webhook mode needs an https:// public URL", "slack.bot_token: want a bot token", "slack.app_token: socket mode needs"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("missing %q in:\n%s", want, errs)
+		}
+	}
+}
+
 func TestEverySubcommandHasHelp(t *testing.T) {
 	for _, c := range commands() {
 		_, errs, code := runCLI(t, "", c.name, "--help")

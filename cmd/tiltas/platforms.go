@@ -74,12 +74,38 @@ func startPlatforms(env platformEnv) ([]platform, error) {
 	return out, errors.Join(errs...)
 }
 
-func buildTelegram(env platformEnv) (platform, error) {
-	cfg := env.cfg
-	t, err := telegram.New(telegram.Config{
+// telegramConfig is the Telegram adapter's configuration from Tiltas's.
+func telegramConfig(cfg *config.Config) telegram.Config {
+	return telegram.Config{
 		Token: cfg.Telegram.Token, APIURL: cfg.Telegram.APIURL, BotUsername: cfg.Telegram.BotUsername, Mode: cfg.Telegram.Mode,
 		WebhookURL: strings.TrimSuffix(cfg.HTTP.PublicURL, "/") + telegramWebhookPath, WebhookSecret: cfg.Telegram.WebhookSecret, MaxBody: cfg.HTTP.MaxBody,
-	}, telegram.Deps{Inbox: env.b.inbox, Locker: env.b.locker, Records: env.b.store, Log: env.log, Owner: env.owner})
+	}
+}
+
+// slackConfig is the Slack adapter's configuration from Tiltas's.
+func slackConfig(cfg *config.Config) slack.Config {
+	return slack.Config{BotToken: cfg.Slack.BotToken, AppToken: cfg.Slack.AppToken, SigningSecret: cfg.Slack.SigningSecret,
+		APIURL: cfg.Slack.APIURL, Mode: cfg.Slack.Mode, MaxBody: cfg.HTTP.MaxBody}
+}
+
+// platformChecks are the configured platforms' own checks of their config sections.
+func platformChecks(cfg *config.Config) []error {
+	var errs []error
+	if cfg.Telegram.Token != "" {
+		errs = append(errs, telegramConfig(cfg).Validate()...)
+	}
+	if cfg.Slack.BotToken != "" {
+		errs = append(errs, slackConfig(cfg).Validate()...)
+	}
+	return errs
+}
+
+// loadConfig loads a config file, its platform sections checked by the platforms themselves.
+func loadConfig(path string) (*config.Config, error) { return config.Load(path, platformChecks) }
+
+func buildTelegram(env platformEnv) (platform, error) {
+	cfg := env.cfg
+	t, err := telegram.New(telegramConfig(cfg), telegram.Deps{Inbox: env.b.inbox, Locker: env.b.locker, Records: env.b.store, Log: env.log, Owner: env.owner})
 	if err != nil {
 		return platform{}, err
 	}
@@ -115,8 +141,7 @@ func buildTelegram(env platformEnv) (platform, error) {
 
 func buildSlack(env platformEnv) (platform, error) {
 	cfg := env.cfg
-	sl, err := slack.New(slack.Config{BotToken: cfg.Slack.BotToken, AppToken: cfg.Slack.AppToken, SigningSecret: cfg.Slack.SigningSecret,
-		APIURL: cfg.Slack.APIURL, Mode: cfg.Slack.Mode, MaxBody: cfg.HTTP.MaxBody}, slack.Deps{Inbox: env.b.inbox, Records: env.b.store, Log: env.log})
+	sl, err := slack.New(slackConfig(cfg), slack.Deps{Inbox: env.b.inbox, Records: env.b.store, Log: env.log})
 	if err != nil {
 		return platform{}, err
 	}

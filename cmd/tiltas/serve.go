@@ -142,7 +142,7 @@ func serve(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr 
 		return 2
 	}
 	log := newLogger(stderr)
-	cfg, err := config.Load(*path)
+	cfg, err := loadConfig(*path)
 	if err != nil {
 		fmt.Fprintf(stderr, "tiltas serve: %s:\n%v\n", *path, err)
 		return 2
@@ -284,7 +284,7 @@ func runServeClock(ctx context.Context, cfg *config.Config, path string, log *sl
 	for {
 		select {
 		case <-hup:
-			nc, err := config.Load(path)
+			nc, err := loadConfig(path)
 			if err != nil {
 				log.Error("reload refused: config has problems; keeping the old one", "err", err)
 				continue
@@ -345,7 +345,7 @@ func invite(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr
 		fmt.Fprintln(stderr, "usage: tiltas invite PERSON_ID -c FILE")
 		return 2
 	}
-	cfg, err := config.Load(*path)
+	cfg, err := loadConfig(*path)
 	if err != nil {
 		fmt.Fprintf(stderr, "tiltas invite: %s:\n%v\n", *path, err)
 		return 2
