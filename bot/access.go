@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -242,6 +243,9 @@ func (e *Engine) Unlink(ctx context.Context, person, by string) (bool, error) {
 	return true, nil
 }
 
+// strangerReplies is how many people who are not linked are told, a minute, how to get access.
+const strangerReplies = 60
+
 // stranger answers someone not linked: a link code is tried; anything else gets one short
 // message (at most once an hour) saying how to get access, and nothing else.
 func (e *Engine) stranger(ctx context.Context, r *Request, in Incoming) error {
@@ -258,13 +262,21 @@ func (e *Engine) stranger(ctx context.Context, r *Request, in Incoming) error {
 		r.Person, r.Lang = p, e.Language(ctx, p)
 		return r.Say(ctx, "access.linked", "Name", p.Name)
 	}
-	e.Refused(ctx, "", "", "not_linked")
+	// Someone not linked is refused without a trace of their own: counted and summed up by the
+	// gate. The hint how to get access goes to each at most once an hour, and to at most
+	// strangerReplies of them a minute in all, so that a crowd of strangers costs a few keys.
+	e.Gate.Refuse("chat.not_linked", in.From.Key())
 	if in.Button != "" {
 		r.Toast(r.T("access.not_linked"))
 		return nil
 	}
 	if in.Chat.Group && name == "" {
 		return nil
+	}
+	minute := e.Clock.Now().Truncate(time.Minute).Unix()
+	n, err := e.Marks.Count(ctx, "strangers/"+strconv.FormatInt(minute, 10), 2*time.Minute)
+	if err != nil || n > strangerReplies {
+		return err
 	}
 	first, err := e.Marks.Mark(ctx, "stranger/"+in.From.Key(), time.Hour)
 	if err != nil || !first {

@@ -67,7 +67,14 @@ type Deps struct {
 	Log     *slog.Logger
 	// Observe counts events for metrics (kind such as "dialog.expired", "escalation"); may be nil.
 	Observe func(kind string)
+	// Gate takes messages from people who are not linked; nil keeps nothing.
+	Gate Gate
 }
+
+// openGate keeps nothing and never makes anyone wait.
+type openGate struct{}
+
+func (openGate) Refuse(string, string) time.Duration { return 0 }
 
 // Engine receives what people say and press, checks who they are and what they may do, and runs
 // the flows' commands, dialogs, buttons and timers. Everything it sends goes through the outbox.
@@ -99,6 +106,9 @@ func NewEngine(d Deps, s Settings, dir *Directory) *Engine {
 	}
 	if d.Observe == nil {
 		d.Observe = func(string) {}
+	}
+	if d.Gate == nil {
+		d.Gate = openGate{}
 	}
 	e := &Engine{Deps: d, Settings: s,
 		commands: map[string]*Command{}, actions: map[string]ActionFunc{},

@@ -178,6 +178,44 @@ func TestStrangersGetOneShortMessageAndNothingElse(t *testing.T) {
 	}
 }
 
+// gateFunc is a bot.Gate that records what it is told.
+type gateFunc func(kind, source string) time.Duration
+
+func (g gateFunc) Refuse(kind, source string) time.Duration { return g(kind, source) }
+
+// A crowd of strangers costs the audit stream nothing (the gate sums them up) and Redis a few
+// keys: each is told how to get access at most once an hour, and only the first 60 a minute.
+func TestACrowdOfStrangersIsSummedUpNotRecordedOneByOne(t *testing.T) {
+	var refused []string
+	h := flowtest.New(t, flowtest.Options{Unlinked: []string{"ona-p"}})
+	h.Engine.Gate = gateFunc(func(kind, source string) time.Duration {
+		refused = append(refused, kind+" "+source)
+		return 0
+	})
+	for i := range 100 {
+		id := bot.Identity{Platform: bot.Console, User: fmt.Sprintf("stranger-%d", i)}
+		if _, err := h.Engine.Handle(h.Ctx, bot.Incoming{ID: fmt.Sprintf("s%d", i), From: id, Chat: bot.Address{Platform: bot.Console, Chat: "dm:" + id.User}, Text: "/help"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.Settle()
+	told := 0
+	for i := range 100 {
+		if len(h.Chats.Chat(fmt.Sprintf("dm:stranger-%d", i))) > 0 {
+			told++
+		}
+	}
+	if told != 60 {
+		t.Errorf("%d strangers told how to get access, want the first 60 of the minute", told)
+	}
+	if len(refused) != 100 || refused[0] != "chat.not_linked console::stranger-0" {
+		t.Errorf("gate told of %d refusals (first %q), want 100 chat.not_linked", len(refused), refused[0])
+	}
+	if n := len(h.Audit("access.refused")); n != 0 {
+		t.Errorf("%d strangers' refusals in the audit stream, want none", n)
+	}
+}
+
 func TestInviteIsSingleUseExpiresAndThrottlesGuesses(t *testing.T) {
 	h := flowtest.New(t, flowtest.Options{Unlinked: []string{"ona-p"}})
 	code, err := h.Engine.Invite(h.Ctx, "ona-p", "jurate-z")

@@ -265,6 +265,35 @@ type Inbox interface {
 	Done(ctx context.Context, in Inbound) error
 }
 
+// Gate is what becomes of requests and messages that fail authentication (a wrong API token, an
+// unsigned Slack request, a wrong webhook secret, a message from someone not linked): they are
+// counted and summed up by kind and minute, never one audit entry each, and a source that keeps
+// failing is made to wait. Refuse notes one and returns how long its source must wait before it
+// is answered again (0: answer now; more: answer 429 with Retry-After and keep nothing).
+type Gate interface {
+	Refuse(kind, source string) time.Duration
+}
+
+// RefusalEntry is one minute of one kind of refusal: how many, and from which sources most.
+type RefusalEntry struct {
+	Minute time.Time     `json:"minute"`
+	Kind   string        `json:"kind"`
+	Count  int64         `json:"count"`
+	Top    []SourceCount `json:"top,omitempty"`
+}
+
+// SourceCount is how many refusals one source had.
+type SourceCount struct {
+	Source string `json:"source"`
+	Count  int64  `json:"count"`
+}
+
+// RefusalLog keeps the refusal entries in a capped stream: the oldest go as new ones come.
+type RefusalLog interface {
+	AppendRefusals(ctx context.Context, entries ...RefusalEntry) error
+	RangeRefusals(ctx context.Context, fn func(RefusalEntry) error) error
+}
+
 // Answerer answers an update at once, the way its platform expects (Telegram's
 // answerCallbackQuery with the toast, Slack's ephemeral): each platform adapter is one.
 type Answerer interface {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/tiltas/tiltas/bot"
 	"github.com/tiltas/tiltas/bot/alerts"
+	"github.com/tiltas/tiltas/internal/remote"
 )
 
 // Alerts is what the integration API needs of the alerts flow.
@@ -50,6 +51,8 @@ type API struct {
 	// Refused, when set, records a refused request in the audit stream (cmd passes the
 	// engine's Refused): an unknown token, or another integration's alert.
 	Refused func(ctx context.Context, actor, record, reason string)
+	// Gate takes requests with a wrong token (nil: they are only answered 401).
+	Gate bot.Gate
 	// Clock dates Idempotency-Key leases (the system clock when nil); Lease is how long a
 	// request that holds a key may take before another may take it over (30 s when zero).
 	Clock bot.Clock
@@ -188,7 +191,12 @@ const idemTTL = 24 * time.Hour
 func (a *API) gate(w http.ResponseWriter, r *http.Request, method string) (string, bool) {
 	integration, ok := a.authenticate(r)
 	if !ok {
-		a.refused(r.Context(), "", "", "bad_token")
+		if a.Gate != nil {
+			if wait := a.Gate.Refuse("api.bad_token", remote.IP(r)); wait > 0 {
+				remote.TooMany(w, wait)
+				return "", false
+			}
+		}
 		w.Header().Set("WWW-Authenticate", `Bearer realm="tiltas"`)
 		writeError(w, http.StatusUnauthorized, "unauthorized", "missing or unknown bearer token", "")
 		return "", false

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -22,6 +23,7 @@ import (
 	"github.com/tiltas/tiltas/bot/alerts"
 	"github.com/tiltas/tiltas/config"
 	"github.com/tiltas/tiltas/internal/flowtest"
+	"github.com/tiltas/tiltas/refusal"
 )
 
 const (
@@ -34,6 +36,7 @@ type apiHarness struct {
 	flow   *alerts.Flow
 	srv    *httptest.Server
 	router routers.Router
+	gate   *refusal.Gate
 }
 
 func newAPI(t *testing.T) *apiHarness { return newAPIWith(t, false, nil) }
@@ -54,6 +57,8 @@ func newAPIWith(t *testing.T, redis bool, wrap func(httpapi.Alerts) httpapi.Aler
 	api := httpapi.NewAPI(flow, h.Stores.Records, []httpapi.Integration{{ID: "police-register", Token: policeToken}, {ID: "school-system", Token: schoolToken}}, 4096, nil)
 	api.Refused = h.Engine.Refused
 	api.Clock = h.Clock
+	h.gate = refusal.New(refusal.Options{Log: h.Stores.Audit.(bot.RefusalLog), Burst: 3})
+	api.Gate = h.gate
 	mux := http.NewServeMux()
 	api.Register(mux)
 	h.srv = httptest.NewServer(mux)
@@ -135,7 +140,8 @@ func TestRaiseAndFollowAnAlert(t *testing.T) {
 	if code != 200 || v["state"] != "acknowledged" || v["acknowledged_at"] == nil {
 		t.Fatalf("GET = %d %v", code, v)
 	}
-	// Another integration cannot see it, nor can a wrong token; both are refusals on record.
+	// Another integration cannot see it, nor can a wrong token. The integration's refusal is on
+	// the audit record; the wrong token, which names nobody, is counted by the gate instead.
 	if code, _, _ := h.call("GET", "/api/v1/alerts/"+id, schoolToken, "", "", nil); code != 404 {
 		t.Errorf("other integration GET = %d, want 404", code)
 	}
@@ -146,8 +152,56 @@ func TestRaiseAndFollowAnAlert(t *testing.T) {
 	for _, ev := range h.Audit("access.refused") {
 		reasons = append(reasons, ev.Actor+" "+ev.Record+" "+ev.Reason)
 	}
-	if want := []string{"integration:school-system alert/" + id + " not_own_alert", "  bad_token"}; !slices.Equal(reasons, want) {
+	if want := []string{"integration:school-system alert/" + id + " not_own_alert"}; !slices.Equal(reasons, want) {
 		t.Errorf("refusals recorded: %q, want %q", reasons, want)
+	}
+	if err := h.gate.Flush(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	_ = h.Stores.Audit.(bot.RefusalLog).RangeRefusals(context.Background(), func(e bot.RefusalEntry) error {
+		kinds = append(kinds, fmt.Sprintf("%s %d", e.Kind, e.Count))
+		return nil
+	})
+	if !slices.Equal(kinds, []string{"api.bad_token 1"}) {
+		t.Errorf("refusal stream %q, want one api.bad_token", kinds)
+	}
+}
+
+// A source that keeps sending wrong tokens is made to wait: 429 with Retry-After, nothing kept.
+func TestWrongTokensFromOneSourceAreSlowedDown(t *testing.T) {
+	h := newAPI(t)
+	var codes []int
+	for range 5 {
+		req, _ := http.NewRequest("GET", h.srv.URL+"/api/v1/alerts/A1", nil)
+		req.Header.Set("Authorization", "Bearer wrong-token-0123456789")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		codes = append(codes, resp.StatusCode)
+		if resp.StatusCode == 429 && resp.Header.Get("Retry-After") == "" {
+			t.Error("429 without Retry-After")
+		}
+	}
+	if !slices.Equal(codes, []int{401, 401, 401, 429, 429}) {
+		t.Errorf("statuses %v, want three 401 (the burst) then 429", codes)
+	}
+	if err := h.gate.Flush(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	var counted int64
+	_ = h.Stores.Audit.(bot.RefusalLog).RangeRefusals(context.Background(), func(e bot.RefusalEntry) error {
+		counted += e.Count
+		return nil
+	})
+	if counted != 3 || len(h.Audit("access.refused")) != 0 {
+		t.Errorf("kept %d refusals and %d audit entries; want the three answered 401, no audit entry", counted, len(h.Audit("access.refused")))
+	}
+	// An integration with its token is not slowed by another's failures from the same address.
+	if code, _, _ := h.call("POST", "/api/v1/alerts", policeToken, "application/json", good, nil); code != 201 {
+		t.Errorf("the right token from the same source = %d, want 201", code)
 	}
 }
 

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,7 +25,13 @@ type Metrics struct {
 	redisErrors prometheus.Counter
 	repaired    prometheus.Counter
 	deferred    prometheus.Counter
+	refusals    *prometheus.CounterVec
+	throttled   *prometheus.CounterVec
 }
+
+// RefusalKinds are the kinds of refusal of the unauthenticated, counted from the start.
+var RefusalKinds = []string{"api.bad_token", "telegram.bad_secret", "slack.invalid_signature", "slack.stale_timestamp",
+	"slack.missing_headers", "slack.no_signing_secret", "chat.not_linked"}
 
 // NewMetrics registers the series. outbox reports the queue's depth and oldest message's age.
 func NewMetrics(outbox func(ctx context.Context) (int64, time.Duration, error)) *Metrics {
@@ -48,6 +55,14 @@ func NewMetrics(outbox func(ctx context.Context) (int64, time.Duration, error)) 
 	f(m.redisErrors)
 	f(m.repaired)
 	f(m.deferred)
+	m.refusals = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tiltas_refusals_total", Help: "Requests and messages refused for failing authentication (a wrong token, secret or signature; someone not linked), by kind."}, []string{"kind"})
+	m.throttled = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tiltas_refusals_throttled_total", Help: "Of those, answered 429: the source had failed too often."}, []string{"kind"})
+	f(m.refusals)
+	f(m.throttled)
+	for _, k := range RefusalKinds {
+		m.refusals.WithLabelValues(k)
+		m.throttled.WithLabelValues(k)
+	}
 	if outbox != nil {
 		stat := func() (int64, time.Duration) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -113,6 +128,15 @@ func (m *Metrics) Event(kind string) {
 		m.deferred.Inc()
 	}
 	m.events.WithLabelValues(kind).Inc()
+}
+
+// Refusal counts a refusal of the unauthenticated; kind ends in ".throttled" when it was made to wait.
+func (m *Metrics) Refusal(kind string) {
+	if k, ok := strings.CutSuffix(kind, ".throttled"); ok {
+		m.throttled.WithLabelValues(k).Inc()
+		return
+	}
+	m.refusals.WithLabelValues(kind).Inc()
 }
 
 // RedisError counts a failed Redis command.

@@ -237,10 +237,11 @@ func (s *Store) Unmark(ctx context.Context, key string) error {
 
 // Audit is the in-memory audit log.
 type Audit struct {
-	clock  bot.Clock
-	mu     sync.Mutex
-	events []bot.AuditEvent
-	ids    map[string]time.Time // event ID → when it was recorded
+	clock    bot.Clock
+	mu       sync.Mutex
+	events   []bot.AuditEvent
+	ids      map[string]time.Time // event ID → when it was recorded
+	refusals []bot.RefusalEntry
 }
 
 // Append stamps events without a time with the clock's, and drops an event whose ID it recorded
@@ -262,6 +263,35 @@ func (a *Audit) Append(ctx context.Context, e bot.AuditEvent) error {
 		a.ids[e.ID] = now
 	}
 	a.events = append(a.events, e)
+	return nil
+}
+
+// RefusalsKept is how many refusal entries the memory log keeps.
+const RefusalsKept = 10_000
+
+var _ bot.RefusalLog = (*Audit)(nil)
+
+// AppendRefusals keeps the entries, dropping the oldest beyond RefusalsKept.
+func (a *Audit) AppendRefusals(_ context.Context, entries ...bot.RefusalEntry) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.refusals = append(a.refusals, entries...)
+	if n := len(a.refusals) - RefusalsKept; n > 0 {
+		a.refusals = slices.Delete(a.refusals, 0, n)
+	}
+	return nil
+}
+
+// RangeRefusals calls fn with every entry kept, oldest first.
+func (a *Audit) RangeRefusals(_ context.Context, fn func(bot.RefusalEntry) error) error {
+	a.mu.Lock()
+	rs := slices.Clone(a.refusals)
+	a.mu.Unlock()
+	for _, e := range rs {
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -2,7 +2,9 @@ package redis
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -15,7 +17,55 @@ type Audit struct {
 	c        goredis.UniversalClient
 	key      string
 	idPrefix string // + event ID: the marker of an ID recorded, in the stream's hash slot
+	refusals string // the capped stream of refusal entries
 	clock    bot.Clock
+}
+
+// RefusalsKept is how many refusal entries the refusal stream keeps (about a day of minutes of
+// every kind on three replicas under attack; XADD trims it approximately).
+const RefusalsKept = 20_000
+
+var _ bot.RefusalLog = (*Audit)(nil)
+
+// AppendRefusals adds the entries to the capped refusal stream in one pipeline.
+func (a *Audit) AppendRefusals(ctx context.Context, entries ...bot.RefusalEntry) error {
+	_, err := a.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for _, e := range entries {
+			top, _ := json.Marshal(e.Top)
+			p.XAdd(ctx, &goredis.XAddArgs{Stream: a.refusals, MaxLen: RefusalsKept, Approx: true,
+				Values: []any{"minute", e.Minute.UTC().Format(time.RFC3339), "kind", e.Kind, "count", e.Count, "top", top}})
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("refusals: %w", err)
+	}
+	return nil
+}
+
+// RangeRefusals calls fn with every refusal entry kept, oldest first.
+func (a *Audit) RangeRefusals(ctx context.Context, fn func(bot.RefusalEntry) error) error {
+	start := "-"
+	for {
+		msgs, err := a.c.XRangeN(ctx, a.refusals, start, "+", auditPage).Result()
+		if err != nil {
+			return fmt.Errorf("refusals: %w", err)
+		}
+		for _, m := range msgs {
+			str := func(k string) string { s, _ := m.Values[k].(string); return s }
+			e := bot.RefusalEntry{Kind: str("kind")}
+			e.Minute, _ = time.Parse(time.RFC3339, str("minute"))
+			e.Count, _ = strconv.ParseInt(str("count"), 10, 64)
+			_ = json.Unmarshal([]byte(str("top")), &e.Top)
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		if len(msgs) < auditPage {
+			return nil
+		}
+		start = "(" + msgs[len(msgs)-1].ID
+	}
 }
 
 // appendOnceScript adds an entry unless its ID's marker is set, and sets the marker.

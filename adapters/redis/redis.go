@@ -97,7 +97,7 @@ func New(o Options) (*Store, error) {
 		claimTimeout: o.ClaimTimeout,
 		sentTTL:      o.SentTTL,
 		consumer:     "c-" + rand.Text(),
-		audit:        &Audit{c: c, key: k.audit(), idPrefix: k.auditID(""), clock: o.Clock},
+		audit:        &Audit{c: c, key: k.audit(), idPrefix: k.auditID(""), refusals: k.refusals(), clock: o.Clock},
 	}, nil
 }
 
@@ -130,6 +130,7 @@ func (k keys) limitConv(conv string) string      { return k.p + ":{rl}:c:" + con
 func (k keys) limitBlock(conv string) string     { return k.p + ":{rl}:b:" + conv }
 func (k keys) audit() string                     { return k.p + ":{audit}:stream" }
 func (k keys) auditID(id string) string          { return k.p + ":{audit}:id:" + id }
+func (k keys) refusals() string                  { return k.p + ":{audit}:refusals" }
 
 func (s *Store) seal(plain []byte) ([]byte, error) {
 	if s.sealer == nil {

@@ -12,6 +12,7 @@ import (
 	slackgo "github.com/slack-go/slack"
 
 	"github.com/tiltas/tiltas/bot"
+	"github.com/tiltas/tiltas/internal/remote"
 )
 
 // pushTimeout bounds how long a request waits for the Inbox, so that Slack hears back within
@@ -166,6 +167,11 @@ func (a *Adapter) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, slackgo.ErrInvalidConfiguration):
 		reason = "no_signing_secret"
 	}
-	a.log.Warn("slack request refused", "path", r.URL.Path, "reason", reason)
+	if a.deps.Gate != nil {
+		if wait := a.deps.Gate.Refuse("slack."+reason, remote.IP(r)); wait > 0 {
+			remote.TooMany(w, wait)
+			return
+		}
+	}
 	http.Error(w, "unauthorized", http.StatusUnauthorized)
 }

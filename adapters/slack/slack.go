@@ -74,6 +74,8 @@ type Deps struct {
 	Records bot.Records
 	// Log is scoped by the caller ("adapter": …).
 	Log *slog.Logger
+	// Gate takes HTTP-mode requests that are not Slack's (nil: they are only answered 401).
+	Gate bot.Gate
 }
 
 // Adapter is Tiltas's Slack connection. Its methods are safe for concurrent use.

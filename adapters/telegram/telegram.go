@@ -88,6 +88,8 @@ type Deps struct {
 	Log *slog.Logger
 	// Owner names this replica in the poll lease (default: random).
 	Owner string
+	// Gate takes webhook requests with a wrong secret (nil: they are only answered 401).
+	Gate bot.Gate
 }
 
 // Adapter is the Telegram side of Tiltas: a bot.Messenger for the delivery worker, an

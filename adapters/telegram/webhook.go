@@ -9,6 +9,7 @@ import (
 	"net/http"
 
 	"github.com/go-telegram/bot/models"
+	"github.com/tiltas/tiltas/internal/remote"
 )
 
 // SecretHeader carries the webhook secret Telegram was given in setWebhook.
@@ -34,7 +35,12 @@ func (a *Adapter) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	// Hashing first makes the comparison take the same time whatever the header's length.
 	got := hashSecret(r.Header.Get(SecretHeader))
 	if a.cfg.WebhookSecret == "" || subtle.ConstantTimeCompare(got[:], a.secret[:]) != 1 {
-		a.log.Warn("webhook request with a wrong secret refused", "remote", r.RemoteAddr)
+		if a.deps.Gate != nil {
+			if wait := a.deps.Gate.Refuse("telegram.bad_secret", remote.IP(r)); wait > 0 {
+				remote.TooMany(w, wait)
+				return
+			}
+		}
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}

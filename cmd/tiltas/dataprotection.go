@@ -60,6 +60,7 @@ func auditCmd(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stde
 	path := fs.String("c", "", "config `file`")
 	since := fs.String("since", "", "first moment, RFC 3339 or `YYYY-MM-DD` in the config's time zone (default: the beginning)")
 	until := fs.String("until", "", "last moment (excluded), RFC 3339, or `YYYY-MM-DD` for the end of that day (default: now)")
+	refusals := fs.Bool("refusals", false, "print the refusals of the unauthenticated instead: one entry per kind and minute, with the sources that failed most")
 	if _, code, ok := parse(fs, args); !ok {
 		return code
 	}
@@ -85,10 +86,20 @@ func auditCmd(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stde
 	}
 	w := bufio.NewWriter(stdout)
 	enc := json.NewEncoder(w)
-	err = b.store.Audit().Range(ctx, from, to, func(ev bot.AuditEvent) error {
-		ev.At = ev.At.In(loc)
-		return enc.Encode(ev)
-	})
+	if *refusals {
+		err = b.store.Audit().RangeRefusals(ctx, func(e bot.RefusalEntry) error {
+			if e.Minute.Before(from) || !e.Minute.Before(to) {
+				return nil
+			}
+			e.Minute = e.Minute.In(loc)
+			return enc.Encode(e)
+		})
+	} else {
+		err = b.store.Audit().Range(ctx, from, to, func(ev bot.AuditEvent) error {
+			ev.At = ev.At.In(loc)
+			return enc.Encode(ev)
+		})
+	}
 	if ferr := w.Flush(); err == nil {
 		err = ferr
 	}

@@ -37,6 +37,7 @@ type platformEnv struct {
 	owner string
 	log   *slog.Logger // scoped to the platform
 	run   func(name string, fn func(context.Context) error)
+	gate  bot.Gate
 }
 
 // platformEntry builds one configured platform: it starts what runs the platform (a poller, a
@@ -105,7 +106,7 @@ func loadConfig(path string) (*config.Config, error) { return config.Load(path, 
 
 func buildTelegram(env platformEnv) (platform, error) {
 	cfg := env.cfg
-	t, err := telegram.New(telegramConfig(cfg), telegram.Deps{Inbox: env.b.inbox, Locker: env.b.locker, Records: env.b.store, Log: env.log, Owner: env.owner})
+	t, err := telegram.New(telegramConfig(cfg), telegram.Deps{Inbox: env.b.inbox, Locker: env.b.locker, Records: env.b.store, Log: env.log, Owner: env.owner, Gate: env.gate})
 	if err != nil {
 		return platform{}, err
 	}
@@ -141,7 +142,7 @@ func buildTelegram(env platformEnv) (platform, error) {
 
 func buildSlack(env platformEnv) (platform, error) {
 	cfg := env.cfg
-	sl, err := slack.New(slackConfig(cfg), slack.Deps{Inbox: env.b.inbox, Records: env.b.store, Log: env.log})
+	sl, err := slack.New(slackConfig(cfg), slack.Deps{Inbox: env.b.inbox, Records: env.b.store, Log: env.log, Gate: env.gate})
 	if err != nil {
 		return platform{}, err
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/tiltas/tiltas/inbound"
 	"github.com/tiltas/tiltas/internal/app"
 	"github.com/tiltas/tiltas/keyring"
+	"github.com/tiltas/tiltas/refusal"
 	"github.com/tiltas/tiltas/scheduler"
 )
 
@@ -202,7 +203,8 @@ func runServeClock(ctx context.Context, cfg *config.Config, path string, log *sl
 	if b.sealer == nil {
 		log.Warn("encryption.keys is empty: case details are stored in Redis unencrypted")
 	}
-	a, err := app.New(app.Options{Config: cfg, Stores: b.stores, Clock: clock, Log: log, Observe: m.Event})
+	gate := refusal.New(refusal.Options{Log: b.store.Audit(), Logger: log.With("component", "refusals"), Observe: m.Refusal})
+	a, err := app.New(app.Options{Config: cfg, Stores: b.stores, Clock: clock, Log: log, Observe: m.Event, Gate: gate})
 	if err != nil {
 		return err
 	}
@@ -236,12 +238,13 @@ func runServeClock(ctx context.Context, cfg *config.Config, path string, log *sl
 	api := httpapi.NewAPI(a.Alerts, b.store, integrations(cfg), cfg.HTTP.MaxBody, log.With("adapter", "httpapi"))
 	api.Refused = e.Refused
 	api.Clock = clock
+	api.Gate = gate
 	api.Register(srv.Mux())
 	for pattern, h := range a.Routes() {
 		srv.Mux().Handle(pattern, h)
 	}
 
-	up, err := startPlatforms(platformEnv{cfg: cfg, e: e, b: b, srv: srv, owner: owner, log: log, run: run})
+	up, err := startPlatforms(platformEnv{cfg: cfg, e: e, b: b, srv: srv, owner: owner, log: log, run: run, gate: gate})
 	if err != nil {
 		return err
 	}
@@ -266,6 +269,7 @@ func runServeClock(ctx context.Context, cfg *config.Config, path string, log *sl
 		return err
 	}
 	run("cron", cr.Run)
+	run("refusals", gate.Run)
 	run("reconcile", func(ctx context.Context) error { return a.Reconcile(ctx, cfg.Reconcile.Interval.D()) })
 	if err := a.Plan(runCtx); err != nil {
 		log.Error("planning at start failed", "err", err)

@@ -47,6 +47,8 @@ type Options struct {
 	Log       *slog.Logger
 	// Observe counts the engine's events for the metrics; may be nil.
 	Observe func(kind string)
+	// Gate takes messages from people who are not linked (refusal.Gate in serve); may be nil.
+	Gate bot.Gate
 	// Settings changes the engine's settings from the config's (tests: a shorter apply lease).
 	Settings func(*bot.Settings)
 	// Register registers the flows; nil registers every flow as serve runs them.
@@ -88,7 +90,7 @@ func New(o Options) (*App, error) {
 	}
 	st := o.Stores
 	e := bot.NewEngine(bot.Deps{Clock: o.Clock, Records: st.Records, Marks: st.Marks, Outbox: st.Queue, Timers: st.Timers,
-		Audit: st.Audit, Texts: texts, Log: o.Log, Observe: o.Observe}, settings, dir)
+		Audit: st.Audit, Texts: texts, Log: o.Log, Observe: o.Observe, Gate: o.Gate}, settings, dir)
 	a := &App{Engine: e, Stores: st, Clock: o.Clock, Log: o.Log}
 	if o.Register != nil {
 		o.Register(e, o.Config)
