@@ -133,12 +133,17 @@ type DeliveryQueue interface {
 
 // Limiter spaces sends to a platform's limits.
 type Limiter interface {
-	// Reserve records a send at the earliest allowed moment and returns how long to wait until
-	// then (zero: now). When that moment is more than maxWait away, nothing is recorded (a slot
-	// kept for a message that goes back to the queue would be wasted) and ok is false.
-	Reserve(ctx context.Context, to Address, maxWait time.Duration) (wait time.Duration, ok bool, err error)
-	// Block keeps sends to a conversation back until the platform's "retry after" has passed.
-	Block(ctx context.Context, to Address, d time.Duration) error
+	// Reserve records a send (op) at the earliest allowed moment and returns how long to wait
+	// until then (zero: now). When that moment is more than maxWait away, nothing is recorded (a
+	// slot kept for a message that goes back to the queue would be wasted) and ok is false.
+	Reserve(ctx context.Context, to Address, op Op, maxWait time.Duration) (wait time.Duration, ok bool, err error)
+	// Block keeps back, until the platform's "retry after" d has passed, the sends it concerns:
+	// those PausedTogether names with a send of op to the conversation, on every replica.
+	Block(ctx context.Context, to Address, op Op, d time.Duration) error
+	// Held is how long a "retry after" still holds a send of op to the conversation back (zero:
+	// not at all). A send that waited for its slot asks before it goes: a 429 may have come in
+	// meanwhile, here or on another replica.
+	Held(ctx context.Context, to Address, op Op) (time.Duration, error)
 }
 
 // Timer is a durable one-off timer. ID makes scheduling idempotent (scheduling the same ID again

@@ -99,6 +99,7 @@ func defLimits(l *Limits, global, chat, group Rate) {
 		l.PerGroup = group
 	}
 	if l.JitterGuard == 0 {
-		l.JitterGuard = Duration(25 * time.Millisecond)
+		// bot.DefaultMargin: what held on two cores under load (the README's load run).
+		l.JitterGuard = Duration(100 * time.Millisecond)
 	}
 }

@@ -21,7 +21,7 @@ type recordingLimiter struct {
 	wait time.Duration
 }
 
-func (l *recordingLimiter) Reserve(_ context.Context, to bot.Address, maxWait time.Duration) (time.Duration, bool, error) {
+func (l *recordingLimiter) Reserve(_ context.Context, to bot.Address, _ bot.Op, maxWait time.Duration) (time.Duration, bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.to = append(l.to, to)
@@ -32,7 +32,11 @@ func (l *recordingLimiter) Reserve(_ context.Context, to bot.Address, maxWait ti
 	return 0, true, nil
 }
 
-func (l *recordingLimiter) Block(context.Context, bot.Address, time.Duration) error { return nil }
+func (l *recordingLimiter) Block(context.Context, bot.Address, bot.Op, time.Duration) error { return nil }
+
+func (l *recordingLimiter) Held(context.Context, bot.Address, bot.Op) (time.Duration, error) {
+	return 0, nil
+}
 
 // An edit counts in the rate-limit window of the conversation the flow addressed: a group's edit
 // in the group's window, although the ref it edits does not say it is a group.

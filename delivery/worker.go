@@ -9,6 +9,8 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tiltas/tiltas/bot"
@@ -36,6 +38,12 @@ type Worker struct {
 	// MaxWait is the longest the worker waits for a rate limit in place; longer waits go back to
 	// the queue (default 5s).
 	MaxWait time.Duration
+
+	// blocking is held for writing while a 429 is being recorded in the limiter, so that a send
+	// that waited for its slot and asks Limiter.Held then sees it; blocks counts them, so that a
+	// send that did not wait asks only when one came in since its reservation.
+	blocking sync.RWMutex
+	blocks   atomic.Uint64
 }
 
 func (w *Worker) defaults() {
@@ -170,7 +178,8 @@ func (w *Worker) deliver(ctx context.Context, d bot.Delivery) {
 			w.Observe(w.Platform, "expired")
 			return // the claim ran out meanwhile: left to the queue, as above
 		}
-		wait, ok, err := w.Limiter.Reserve(ctx, to, maxWait)
+		blocks := w.blocks.Load()
+		wait, ok, err := w.Limiter.Reserve(ctx, to, d.Op, maxWait)
 		if err != nil {
 			log.Error("rate limiter failed", "err", err)
 			w.retry(ctx, d, now.Add(time.Second), log)
@@ -184,6 +193,23 @@ func (w *Worker) deliver(ctx context.Context, d bot.Delivery) {
 		}
 		if !sleep(ctx, wait) {
 			return
+		}
+		// A 429 that came in meanwhile (Telegram's holds back every chat) holds this send too:
+		// its slot is given up and it goes back to the queue until the retry_after has passed.
+		if wait > 0 || w.blocks.Load() != blocks {
+			w.blocking.RLock()
+			held, err := w.Limiter.Held(ctx, to, d.Op)
+			w.blocking.RUnlock()
+			if err != nil {
+				log.Error("rate limiter failed", "err", err)
+				w.retry(ctx, d, w.Clock.Now().Add(time.Second), log)
+				return
+			}
+			if held > 0 {
+				w.Observe(w.Platform, "deferred")
+				w.retry(ctx, d, w.Clock.Now().Add(held), log)
+				return
+			}
 		}
 	}
 	var err error
@@ -223,7 +249,12 @@ func (w *Worker) deliver(ctx context.Context, d bot.Delivery) {
 	case errors.As(err, &de) && de.RetryAfter > 0:
 		w.Observe(w.Platform, "rate_limited")
 		if w.Limiter != nil {
-			_ = w.Limiter.Block(ctx, to, de.RetryAfter)
+			w.blocking.Lock()
+			w.blocks.Add(1)
+			if err := w.Limiter.Block(ctx, to, d.Op, de.RetryAfter); err != nil {
+				log.Error("rate limiter could not record a retry after", "err", err)
+			}
+			w.blocking.Unlock()
 		}
 		w.retry(ctx, d, now.Add(de.RetryAfter), log)
 	case errors.As(err, &de) && de.Permanent:

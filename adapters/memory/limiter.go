@@ -35,6 +35,7 @@ type Limiter struct {
 	mu       sync.Mutex
 	global   map[bot.Platform]*rate.Limiter
 	convs    map[string]*conv
+	paused   map[string]time.Time // platform/scope → until when its sends wait
 	reserves int
 }
 
@@ -43,13 +44,14 @@ type conv struct {
 	// at is the latest reserved send. Reservations start no earlier, so that the bucket's time
 	// only moves forward (a token bucket cannot take a reservation in its past).
 	at      time.Time
+	full    bool      // the latest reserved send waited for this conversation's own window
 	blocked time.Time // the platform's "retry after"
 	window  time.Duration
 }
 
 // NewLimiter returns a Limiter with cfg's limits.
 func NewLimiter(cfg LimitConfig) *Limiter {
-	return &Limiter{cfg: cfg, now: time.Now, global: map[bot.Platform]*rate.Limiter{}, convs: map[string]*conv{}}
+	return &Limiter{cfg: cfg, now: time.Now, global: map[bot.Platform]*rate.Limiter{}, convs: map[string]*conv{}, paused: map[string]time.Time{}}
 }
 
 func every(r Rate, margin time.Duration) *rate.Limiter {
@@ -65,22 +67,28 @@ func every(r Rate, margin time.Duration) *rate.Limiter {
 // Reserve takes the platform's global slot, then the conversation's first slot after it (and
 // after any block), and returns the wait until the later of the two. Beyond maxWait both
 // reservations are cancelled and nothing is kept.
-func (l *Limiter) Reserve(ctx context.Context, to bot.Address, maxWait time.Duration) (time.Duration, bool, error) {
+func (l *Limiter) Reserve(ctx context.Context, to bot.Address, op bot.Op, maxWait time.Duration) (time.Duration, bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
 	t := now
+	if scope := bot.PausedTogether(to.Platform, op); scope != "" {
+		t = latest(t, l.paused[string(to.Platform)+"/"+scope])
+	}
 	var rs []*rate.Reservation
 	if g := l.globalFor(to.Platform); g != nil {
-		r := g.ReserveN(now, 1)
+		// After a pause every send reserves at its end, so they leave it spaced, not at once.
+		r := g.ReserveN(t, 1)
 		rs = append(rs, r)
-		t = now.Add(r.DelayFrom(now))
+		t = t.Add(r.DelayFrom(t))
 	}
 	c := l.conv(to)
 	t = latest(t, c.at, c.blocked)
+	full := false
 	if c.lim != nil {
 		r := c.lim.ReserveN(t, 1)
 		rs = append(rs, r)
+		full = r.DelayFrom(t) > 0
 		t = t.Add(r.DelayFrom(t))
 	}
 	if t.Sub(now) > maxWait {
@@ -89,20 +97,41 @@ func (l *Limiter) Reserve(ctx context.Context, to bot.Address, maxWait time.Dura
 		}
 		return t.Sub(now), false, nil
 	}
-	c.at = t
+	c.at, c.full = t, full
 	if l.reserves++; l.reserves%256 == 0 {
 		l.sweep(now)
 	}
 	return t.Sub(now), true, nil
 }
 
-// Block holds sends to the conversation back until d from now, on top of the usual spacing.
-func (l *Limiter) Block(ctx context.Context, to bot.Address, d time.Duration) error {
+// Block holds back, until d from now, the sends the platform's "retry after" concerns
+// (bot.PausedTogether): all of a platform's, a method's, or the conversation's alone when its
+// latest send had waited for the conversation's own window or the platform pauses nothing more.
+func (l *Limiter) Block(ctx context.Context, to bot.Address, op bot.Op, d time.Duration) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	now := l.now()
 	c := l.conv(to)
-	c.blocked = latest(c.blocked, l.now().Add(d))
+	scope := bot.PausedTogether(to.Platform, op)
+	if scope == "" || scope == "all" && c.full && c.at.After(now.Add(-c.window)) {
+		c.blocked = latest(c.blocked, now.Add(d))
+		return nil
+	}
+	k := string(to.Platform) + "/" + scope
+	l.paused[k] = latest(l.paused[k], now.Add(d))
 	return nil
+}
+
+// Held is how long the conversation's block or the platform's pause still holds op back.
+func (l *Limiter) Held(ctx context.Context, to bot.Address, op bot.Op) (time.Duration, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	until := l.paused[string(to.Platform)+"/"+bot.PausedTogether(to.Platform, op)]
+	if c, ok := l.convs[to.Key()]; ok {
+		until = latest(until, c.blocked)
+	}
+	return max(until.Sub(now), 0), nil
 }
 
 func (l *Limiter) globalFor(p bot.Platform) *rate.Limiter {

@@ -62,7 +62,7 @@ func TestLimiterWindows(t *testing.T) {
 			var times []time.Time
 			var longest time.Duration
 			for i := range tt.sends {
-				d, _, err := l.Reserve(t.Context(), tt.to(i), time.Hour)
+				d, _, err := l.Reserve(t.Context(), tt.to(i), bot.OpSend, time.Hour)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -97,7 +97,7 @@ func TestLimiterConcurrent(t *testing.T) {
 				if i%2 == 1 {
 					to = group(fmt.Sprint("-", g, "-", i%5))
 				}
-				d, _, err := l.Reserve(t.Context(), to, time.Hour)
+				d, _, err := l.Reserve(t.Context(), to, bot.OpSend, time.Hour)
 				if err != nil {
 					t.Error(err)
 					return
@@ -120,29 +120,64 @@ func TestLimiterConcurrent(t *testing.T) {
 	}
 }
 
-func TestLimiterBlock(t *testing.T) {
+// TestTelegramRetryAfterPausesEveryChat: Telegram's 429 does not say which limit was hit, so after
+// one every Telegram send waits for its retry_after, unless the limiter's own window for that chat
+// was full (the chat's limit, then: that chat alone waits). Slack's 429 is per Web API method.
+func TestTelegramRetryAfterPausesEveryChat(t *testing.T) {
 	l, now := limiter()
 	ctx := t.Context()
-	if d, _, _ := l.Reserve(ctx, private("u1"), time.Hour); d != 0 {
+	if d, _, _ := l.Reserve(ctx, private("u1"), bot.OpSend, time.Hour); d != 0 {
 		t.Fatalf("first send waits %v", d)
 	}
-	if err := l.Block(ctx, private("u1"), 10*time.Second); err != nil {
+	if err := l.Block(ctx, private("u1"), bot.OpSend, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Block(ctx, private("u1"), time.Second); err != nil {
-		t.Fatal(err) // a shorter block does not shorten the longer one
+	if err := l.Block(ctx, private("u1"), bot.OpSend, time.Second); err != nil {
+		t.Fatal(err) // a shorter retry_after does not shorten the longer one
 	}
-	first, _, _ := l.Reserve(ctx, private("u1"), time.Hour)
-	second, _, _ := l.Reserve(ctx, private("u1"), time.Hour)
-	if first < 10*time.Second || second < first+time.Second {
-		t.Fatalf("after a 10s block: waits %v and %v", first, second)
+	for _, to := range []bot.Address{private("u1"), private("u2"), group("-100")} {
+		for _, op := range []bot.Op{bot.OpSend, bot.OpEdit} {
+			if d, _, _ := l.Reserve(ctx, to, op, time.Hour); d < 10*time.Second {
+				t.Errorf("%s %s waits %v after a 10s retry_after", op, to.Key(), d)
+			}
+		}
 	}
-	if d, _, _ := l.Reserve(ctx, private("u2"), time.Hour); d >= time.Second {
-		t.Fatalf("another chat waits %v for the block", d)
+	if d, _, _ := l.Reserve(ctx, bot.Address{Platform: bot.Slack, Team: "T", Chat: "C1"}, bot.OpSend, time.Hour); d != 0 {
+		t.Errorf("Slack waits %v for Telegram's retry_after", d)
 	}
+
 	*now = now.Add(time.Minute)
-	if d, _, _ := l.Reserve(ctx, private("u1"), time.Hour); d != 0 {
-		t.Fatalf("a minute later the blocked chat still waits %v", d)
+	if d, _, _ := l.Reserve(ctx, private("u2"), bot.OpSend, time.Hour); d != 0 {
+		t.Fatalf("a minute later u2 still waits %v", d)
+	}
+	// u3's second send had to wait for u3's own window: a 429 now is u3's limit.
+	l.Reserve(ctx, private("u3"), bot.OpSend, time.Hour)
+	if d, _, _ := l.Reserve(ctx, private("u3"), bot.OpSend, time.Hour); d < time.Second {
+		t.Fatalf("second send to u3 waits only %v", d)
+	}
+	*now = now.Add(1200 * time.Millisecond)
+	if err := l.Block(ctx, private("u3"), bot.OpSend, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if d, _, _ := l.Reserve(ctx, private("u4"), bot.OpSend, time.Hour); d >= time.Second {
+		t.Errorf("u4 waits %v for u3's own limit", d)
+	}
+	first, _, _ := l.Reserve(ctx, private("u3"), bot.OpSend, time.Hour)
+	second, _, _ := l.Reserve(ctx, private("u3"), bot.OpSend, time.Hour)
+	if first < 10*time.Second || second < first+time.Second {
+		t.Fatalf("u3 after its 10s retry_after: waits %v and %v", first, second)
+	}
+
+	c1, c2, c3 := bot.Address{Platform: bot.Slack, Team: "T", Chat: "C1"}, bot.Address{Platform: bot.Slack, Team: "T", Chat: "C2"}, bot.Address{Platform: bot.Slack, Team: "T", Chat: "C3"}
+	*now = now.Add(time.Minute)
+	if err := l.Block(ctx, c1, bot.OpEdit, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if d, _, _ := l.Reserve(ctx, c2, bot.OpEdit, time.Hour); d < 5*time.Second {
+		t.Errorf("a Slack edit waits %v after chat.update's 5s Retry-After", d)
+	}
+	if d, _, _ := l.Reserve(ctx, c3, bot.OpSend, time.Hour); d >= time.Second {
+		t.Errorf("a Slack send waits %v for chat.update's Retry-After", d)
 	}
 }
 
@@ -154,7 +189,7 @@ func BenchmarkLimiterReserve(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		i++
-		if _, _, err := l.Reserve(ctx, private(fmt.Sprint(i%1000)), time.Hour); err != nil {
+		if _, _, err := l.Reserve(ctx, private(fmt.Sprint(i%1000)), bot.OpSend, time.Hour); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -163,15 +198,15 @@ func BenchmarkLimiterReserve(b *testing.B) {
 func TestReserveBeyondMaxWaitKeepsNothing(t *testing.T) {
 	l, _ := limiter()
 	ctx := t.Context()
-	if _, ok, _ := l.Reserve(ctx, private("u1"), time.Second); !ok {
+	if _, ok, _ := l.Reserve(ctx, private("u1"), bot.OpSend, time.Second); !ok {
 		t.Fatal("first refused")
 	}
 	for range 5 {
-		if _, ok, _ := l.Reserve(ctx, private("u1"), 100*time.Millisecond); ok {
+		if _, ok, _ := l.Reserve(ctx, private("u1"), bot.OpSend, 100*time.Millisecond); ok {
 			t.Fatal("a send beyond max wait was recorded")
 		}
 	}
-	wait, ok, _ := l.Reserve(ctx, private("u1"), 5*time.Second)
+	wait, ok, _ := l.Reserve(ctx, private("u1"), bot.OpSend, 5*time.Second)
 	if !ok || wait > 1100*time.Millisecond {
 		t.Fatalf("after refusals: wait %v ok %v", wait, ok)
 	}

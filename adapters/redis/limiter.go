@@ -40,24 +40,26 @@ func NewLimiter(c goredis.UniversalClient, prefix string, cfg LimitConfig) *Limi
 	return &Limiter{c: pipelined(c), k: keys{prefix}, cfg: cfg}
 }
 
-// reserveScript reserves the earliest moment t no window forbids: t = max(now, blocked-until,
-// and for each window of N sends in W, its N-th latest reservation + W). Any N+1 reservations
-// in a window then span at least W, even when one lands between earlier ones. It adds t to every
-// window, prunes reservations older than now-W and sets expiries.
-// Nothing is recorded when t is more than max wait away.
-// KEYS: blocked-until, then the windows. ARGV: member, max wait (µs), then N and W (µs) per window.
-// Returns {now, t, recorded} in µs.
+// reserveScript reserves the earliest moment t no window forbids: t = max(now, the conversation's
+// blocked-until, the platform's paused-until for this kind of send, and for each window of N sends
+// in W, its N-th latest reservation + W). Any N+1 reservations in a window then span at least W,
+// even when one lands between earlier ones. It adds t to every window, prunes reservations older
+// than now-W and sets expiries. Nothing is recorded when t is more than max wait away.
+// KEYS: blocked-until, paused-until, then the windows. ARGV: member, max wait (µs), then N and W
+// (µs) per window. Returns {now, t, recorded} in µs.
 var reserveScript = goredis.NewScript(`
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 local t = now
-local blocked = redis.call('GET', KEYS[1])
-if blocked then
-  t = math.max(t, tonumber(blocked))
+for i = 1, 2 do
+  local blocked = redis.call('GET', KEYS[i])
+  if blocked then
+    t = math.max(t, tonumber(blocked))
+  end
 end
-for i = 2, #KEYS do
-  local n = tonumber(ARGV[2 * i - 1])
-  local w = tonumber(ARGV[2 * i])
+for i = 3, #KEYS do
+  local n = tonumber(ARGV[2 * i - 3])
+  local w = tonumber(ARGV[2 * i - 2])
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', string.format('(%.0f', now - w))
   local nth = redis.call('ZREVRANGE', KEYS[i], n - 1, n - 1, 'WITHSCORES')
   if nth[2] then
@@ -67,8 +69,8 @@ end
 if t - now > tonumber(ARGV[2]) then
   return {now, t, 0}
 end
-for i = 2, #KEYS do
-  local w = tonumber(ARGV[2 * i])
+for i = 3, #KEYS do
+  local w = tonumber(ARGV[2 * i - 2])
   redis.call('ZADD', KEYS[i], string.format('%.0f', t), ARGV[1])
   local last = redis.call('ZREVRANGE', KEYS[i], 0, 0, 'WITHSCORES')
   redis.call('PEXPIRE', KEYS[i], math.ceil((tonumber(last[2]) - now + w) / 1000) + 1000)
@@ -76,23 +78,63 @@ end
 return {now, t, 1}
 `)
 
-// blockScript moves a conversation's blocked-until later (never earlier).
-// KEYS: blocked-until. ARGV: duration µs.
+// blockScript moves blocked-until later (never earlier): the platform's pause (KEYS[2]) when
+// ARGV[4] is "pause", or when it is "pause-unless-full" and the conversation's own window
+// (KEYS[3], N sends in W) was not full when its latest send went out (fewer than N sends in the W
+// before it); else the conversation's alone (KEYS[1]). All keys are real (Redis Cluster checks
+// that every key is in one slot).
+// ARGV: duration µs, N, W µs, mode ("conv", "pause", "pause-unless-full").
+// Returns 1 when the conversation was blocked, 2 when the platform was paused.
 var blockScript = goredis.NewScript(`
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 local d = tonumber(ARGV[1])
-local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
-if cur < now + d then
-  redis.call('SET', KEYS[1], string.format('%.0f', now + d), 'PX', math.ceil(d / 1000) + 1000)
+local key, which = KEYS[1], 1
+if ARGV[4] == 'pause' then
+  key, which = KEYS[2], 2
+elseif ARGV[4] == 'pause-unless-full' then
+  local n = tonumber(ARGV[2])
+  local past = redis.call('ZREVRANGEBYSCORE', KEYS[3], now, '-inf', 'WITHSCORES', 'LIMIT', 0, n + 1)
+  local full = #past == 2 * (n + 1) and tonumber(past[2]) - tonumber(past[2 * n + 2]) <= tonumber(ARGV[3])
+  if not full then
+    key, which = KEYS[2], 2
+  end
 end
-return 1
+local cur = tonumber(redis.call('GET', key) or '0')
+if cur < now + d then
+  redis.call('SET', key, string.format('%.0f', now + d), 'PX', math.ceil(d / 1000) + 1000)
+end
+return which
 `)
+
+// heldScript returns how many µs the later of KEYS (blocked-until, paused-until) is from now.
+var heldScript = goredis.NewScript(`
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local t = now
+for i = 1, #KEYS do
+  local v = redis.call('GET', KEYS[i])
+  if v then
+    t = math.max(t, tonumber(v))
+  end
+end
+return string.format('%.0f', t - now)
+`)
+
+// Held is how long the conversation's block or the platform's pause still holds op back.
+func (l *Limiter) Held(ctx context.Context, to bot.Address, op bot.Op) (time.Duration, error) {
+	keys := []string{l.k.limitBlock(to.Key()), l.k.limitPause(to.Platform, bot.PausedTogether(to.Platform, op))}
+	us, err := heldScript.Run(ctx, l.c, keys).Int64()
+	if err != nil {
+		return 0, fmt.Errorf("read the hold on %s: %w", to.Key(), err)
+	}
+	return time.Duration(us) * time.Microsecond, nil
+}
 
 // Reserve returns how long to wait before sending to the conversation, recording the send only
 // when that is at most maxWait.
-func (l *Limiter) Reserve(ctx context.Context, to bot.Address, maxWait time.Duration) (time.Duration, bool, error) {
-	now, t, ok, err := l.reserve(ctx, to, maxWait)
+func (l *Limiter) Reserve(ctx context.Context, to bot.Address, op bot.Op, maxWait time.Duration) (time.Duration, bool, error) {
+	now, t, ok, err := l.reserve(ctx, to, op, maxWait)
 	if err != nil {
 		return 0, false, err
 	}
@@ -100,10 +142,10 @@ func (l *Limiter) Reserve(ctx context.Context, to bot.Address, maxWait time.Dura
 }
 
 // reserve returns the server's now, the earliest allowed moment and whether it was recorded.
-func (l *Limiter) reserve(ctx context.Context, to bot.Address, maxWait time.Duration) (time.Time, time.Time, bool, error) {
+func (l *Limiter) reserve(ctx context.Context, to bot.Address, op bot.Op, maxWait time.Duration) (time.Time, time.Time, bool, error) {
 	pl := l.cfg.Platforms[to.Platform]
 	conv := to.Key()
-	keys := []string{l.k.limitBlock(conv)}
+	keys := []string{l.k.limitBlock(conv), l.k.limitPause(to.Platform, bot.PausedTogether(to.Platform, op))}
 	args := []any{rand.Text(), maxWait.Microseconds()}
 	window := func(key string, r Rate) {
 		if r.N > 0 && r.Window > 0 {
@@ -127,13 +169,37 @@ func (l *Limiter) reserve(ctx context.Context, to bot.Address, maxWait time.Dura
 	return time.UnixMicro(res[0]), time.UnixMicro(res[1]), res[2] == 1, nil
 }
 
-// Block keeps sends to the conversation back for d from now (the platform's "retry after").
-func (l *Limiter) Block(ctx context.Context, to bot.Address, d time.Duration) error {
+// Block keeps back for d from now (the platform's "retry after") the sends bot.PausedTogether
+// names with this one: Telegram's all, unless this conversation's own window was full; Slack's of
+// the same method.
+func (l *Limiter) Block(ctx context.Context, to bot.Address, op bot.Op, d time.Duration) error {
+	_, err := l.block(ctx, to, op, d)
+	return err
+}
+
+// block returns 1 when the conversation alone was blocked, 2 when the platform's sends were paused.
+func (l *Limiter) block(ctx context.Context, to bot.Address, op bot.Op, d time.Duration) (int64, error) {
 	if d <= 0 {
-		return nil
+		return 0, nil
 	}
-	if err := blockScript.Run(ctx, l.c, []string{l.k.limitBlock(to.Key())}, d.Microseconds()).Err(); err != nil {
-		return fmt.Errorf("block sends to %s: %w", to.Key(), err)
+	pl := l.cfg.Platforms[to.Platform]
+	conv := to.Key()
+	r := pl.PerChat
+	if to.Group {
+		r = pl.PerGroup
 	}
-	return nil
+	scope := bot.PausedTogether(to.Platform, op)
+	mode := "conv"
+	switch {
+	case scope == "all" && r.N > 0 && r.Window > 0:
+		mode = "pause-unless-full"
+	case scope != "":
+		mode = "pause"
+	}
+	keys := []string{l.k.limitBlock(conv), l.k.limitPause(to.Platform, scope), l.k.limitConv(conv)}
+	which, err := blockScript.Run(ctx, l.c, keys, d.Microseconds(), max(r.N, 1), (r.Window + 2*pl.Margin).Microseconds(), mode).Int64()
+	if err != nil {
+		return 0, fmt.Errorf("block sends to %s: %w", conv, err)
+	}
+	return which, nil
 }

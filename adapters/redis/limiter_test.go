@@ -98,47 +98,83 @@ func TestLimiterWindows(t *testing.T) {
 	}
 }
 
-func TestLimiterBlock(t *testing.T) {
+// TestTelegramRetryAfterPausesEveryChat: Telegram's 429 does not say which limit was hit, so after
+// one every Telegram send waits for its retry_after, on every replica, unless the limiter's own
+// window for that chat was full (that chat alone waits then). Slack's 429 is per Web API method.
+func TestTelegramRetryAfterPausesEveryChat(t *testing.T) {
 	ctx := t.Context()
 	c := standalone(t)
-	l := redis.NewLimiter(c, prefix(t, c), redis.DefaultLimitConfig())
-	if d, _, err := l.Reserve(ctx, private("u1"), time.Hour); err != nil || d != 0 {
+	p := prefix(t, c)
+	cfg := redis.DefaultLimitConfig()
+	tg := cfg.Platforms[bot.Telegram]
+	tg.PerChat = redis.Rate{N: 1, Window: 200 * time.Millisecond} // short, so that a window can pass
+	tg.Margin = 10 * time.Millisecond
+	cfg.Platforms[bot.Telegram] = tg
+	l, other := redis.NewLimiter(c, p, cfg), redis.NewLimiter(c, p, cfg) // two replicas
+	if d, _, err := l.Reserve(ctx, private("u1"), bot.OpSend, time.Hour); err != nil || d != 0 {
 		t.Fatalf("first send waits %v, %v", d, err)
 	}
-	if err := l.Block(ctx, private("u1"), 30*time.Second); err != nil {
-		t.Fatal(err)
+	if which, err := l.BlockWhich(ctx, private("u1"), bot.OpSend, 30*time.Second); err != nil || which != 2 {
+		t.Fatalf("a 429 after u1's only send: %d, %v (want 2, every chat paused)", which, err)
 	}
-	if err := l.Block(ctx, private("u1"), time.Second); err != nil {
-		t.Fatal(err) // a shorter block does not shorten the longer one
+	if err := l.Block(ctx, private("u1"), bot.OpSend, time.Second); err != nil {
+		t.Fatal(err) // a shorter retry_after does not shorten the longer one
 	}
-	_, blockedAt, err := l.ReserveAt(ctx, private("u1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	now, next, err := l.ReserveAt(ctx, private("u1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Generous bounds: the block was set moments before now.
-	if d := blockedAt.Sub(now); d < 20*time.Second || d > 30*time.Second {
-		t.Fatalf("send after a 30s block waits %v", d)
-	}
-	if d := next.Sub(blockedAt); d < time.Second+25*time.Millisecond {
-		t.Fatalf("second send after the block is %v after the first", d)
-	}
-	if d, _, _ := l.Reserve(ctx, private("u2"), time.Hour); d >= 20*time.Second {
-		t.Fatalf("another chat waits %v for the block", d)
-	}
-	slack := bot.Address{Platform: bot.Slack, Team: "T1", Chat: "C1"}
-	for i := range 50 {
-		to := slack
-		to.Chat = fmt.Sprint("C", i)
-		if d, _, _ := l.Reserve(ctx, to, time.Hour); d != 0 {
-			t.Fatalf("Slack has no global limit, yet channel %d waits %v", i, d)
+	for _, to := range []bot.Address{private("u1"), private("u2"), group("-100")} {
+		for _, op := range []bot.Op{bot.OpSend, bot.OpEdit} {
+			// Generous bounds: the pause was set moments before.
+			if d, _, _ := other.Reserve(ctx, to, op, time.Hour); d < 25*time.Second {
+				t.Errorf("%s %s on another replica waits %v after a 30s retry_after", op, to.Key(), d)
+			}
 		}
 	}
-	if d, _, _ := l.Reserve(ctx, bot.Address{Platform: bot.Console, User: "u"}, time.Hour); d != 0 {
-		t.Fatalf("an unlimited platform waits %v", d)
+	if d, _, _ := other.Reserve(ctx, bot.Address{Platform: bot.Slack, Team: "T", Chat: "C1"}, bot.OpSend, time.Hour); d != 0 {
+		t.Errorf("Slack waits %v for Telegram's retry_after", d)
+	}
+}
+
+// TestRetryAfterForAFullChatBlocksThatChat: when the chat's own window was full as its latest
+// send went out, the 429 is taken as that chat's limit: the chat waits, the others do not.
+func TestRetryAfterForAFullChatBlocksThatChat(t *testing.T) {
+	ctx := t.Context()
+	c := standalone(t)
+	cfg := redis.DefaultLimitConfig()
+	tg := cfg.Platforms[bot.Telegram]
+	tg.PerChat = redis.Rate{N: 1, Window: 200 * time.Millisecond}
+	tg.Margin = 10 * time.Millisecond
+	cfg.Platforms[bot.Telegram] = tg
+	l := redis.NewLimiter(c, prefix(t, c), cfg)
+	l.Reserve(ctx, private("u3"), bot.OpSend, time.Hour)
+	d, _, _ := l.Reserve(ctx, private("u3"), bot.OpSend, time.Hour)
+	if d < 200*time.Millisecond {
+		t.Fatalf("second send to u3 waits only %v", d)
+	}
+	time.Sleep(d + 20*time.Millisecond) // the second send goes out
+	if which, err := l.BlockWhich(ctx, private("u3"), bot.OpSend, 30*time.Second); err != nil || which != 1 {
+		t.Fatalf("a 429 after a send that waited for u3's window: %d, %v (want 1, u3 alone)", which, err)
+	}
+	if d, _, _ := l.Reserve(ctx, private("u4"), bot.OpSend, time.Hour); d >= time.Second {
+		t.Errorf("u4 waits %v for u3's own limit", d)
+	}
+	now, first, err := l.ReserveAt(ctx, private("u3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, second, _ := l.ReserveAt(ctx, private("u3"))
+	if first.Sub(now) < 25*time.Second || second.Sub(first) < 210*time.Millisecond {
+		t.Fatalf("u3 after its 30s retry_after: waits %v, then %v more", first.Sub(now), second.Sub(first))
+	}
+
+	// Slack: chat.update's Retry-After holds edits back, not sends.
+	c1, c2, c3 := bot.Address{Platform: bot.Slack, Team: "T", Chat: "C1"}, bot.Address{Platform: bot.Slack, Team: "T", Chat: "C2"}, bot.Address{Platform: bot.Slack, Team: "T", Chat: "C3"}
+	if err := l.Block(ctx, c1, bot.OpEdit, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if d, _, _ := l.Reserve(ctx, c2, bot.OpEdit, time.Hour); d < 4*time.Second {
+		t.Errorf("a Slack edit waits %v after chat.update's 5s Retry-After", d)
+	}
+	if d, _, _ := l.Reserve(ctx, c3, bot.OpSend, time.Hour); d >= time.Second {
+		t.Errorf("a Slack send waits %v for chat.update's Retry-After", d)
 	}
 }
 
@@ -151,7 +187,7 @@ func BenchmarkLimiterReserve(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		i++
-		if _, _, err := l.Reserve(ctx, private(fmt.Sprint(i%1000)), time.Hour); err != nil {
+		if _, _, err := l.Reserve(ctx, private(fmt.Sprint(i%1000)), bot.OpSend, time.Hour); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -163,17 +199,17 @@ func TestReserveBeyondMaxWaitKeepsNothing(t *testing.T) {
 	c := standalone(t)
 	ctx := t.Context()
 	l := redis.NewLimiter(c, prefix(t, c), redis.DefaultLimitConfig())
-	if _, ok, err := l.Reserve(ctx, private("u1"), time.Second); err != nil || !ok {
+	if _, ok, err := l.Reserve(ctx, private("u1"), bot.OpSend, time.Second); err != nil || !ok {
 		t.Fatalf("first: %v %v", ok, err)
 	}
 	for range 5 {
-		wait, ok, err := l.Reserve(ctx, private("u1"), 100*time.Millisecond)
+		wait, ok, err := l.Reserve(ctx, private("u1"), bot.OpSend, 100*time.Millisecond)
 		if err != nil || ok || wait < 900*time.Millisecond {
 			t.Fatalf("too far off: wait %v ok %v err %v", wait, ok, err)
 		}
 	}
 	// Refused tries took no slot: the second send waits one window, not six.
-	wait, ok, err := l.Reserve(ctx, private("u1"), 5*time.Second)
+	wait, ok, err := l.Reserve(ctx, private("u1"), bot.OpSend, 5*time.Second)
 	if err != nil || !ok || wait > 1100*time.Millisecond {
 		t.Fatalf("after refusals: wait %v ok %v err %v", wait, ok, err)
 	}

@@ -128,9 +128,15 @@ func (k keys) timerLease() string                { return k.p + ":{tm}:lease" }
 func (k keys) limitGlobal(p bot.Platform) string { return k.p + ":{rl}:g:" + string(p) }
 func (k keys) limitConv(conv string) string      { return k.p + ":{rl}:c:" + conv }
 func (k keys) limitBlock(conv string) string     { return k.p + ":{rl}:b:" + conv }
-func (k keys) audit() string                     { return k.p + ":{audit}:stream" }
-func (k keys) auditID(id string) string          { return k.p + ":{audit}:id:" + id }
-func (k keys) refusals() string                  { return k.p + ":{audit}:refusals" }
+func (k keys) limitPause(p bot.Platform, scope string) string {
+	if scope == "" {
+		return k.p + ":{rl}:p:none" // never set: nothing pauses more than the conversation
+	}
+	return k.p + ":{rl}:p:" + string(p) + ":" + scope
+}
+func (k keys) audit() string            { return k.p + ":{audit}:stream" }
+func (k keys) auditID(id string) string { return k.p + ":{audit}:id:" + id }
+func (k keys) refusals() string         { return k.p + ":{audit}:refusals" }
 
 func (s *Store) seal(plain []byte) ([]byte, error) {
 	if s.sealer == nil {
