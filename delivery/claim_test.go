@@ -32,7 +32,9 @@ func (l *recordingLimiter) Reserve(_ context.Context, to bot.Address, _ bot.Op, 
 	return 0, true, nil
 }
 
-func (l *recordingLimiter) Block(context.Context, bot.Address, bot.Op, time.Duration) error { return nil }
+func (l *recordingLimiter) Block(context.Context, bot.Address, bot.Op, time.Duration) error {
+	return nil
+}
 
 func (l *recordingLimiter) Held(context.Context, bot.Address, bot.Op) (time.Duration, error) {
 	return 0, nil
