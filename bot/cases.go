@@ -49,8 +49,18 @@ var caseManagers = []Role{RoleSocialWorker, RoleChildRights, RoleCoordinator, Ro
 
 func caseKey(code string) string { return "case/" + code }
 
+// MaxCaseCode is the longest case code taken anywhere (commands, dialogs, the integration API,
+// the command line), whatever cases.code_pattern allows: a code is part of key names and
+// messages.
+const MaxCaseCode = 64
+
 // ValidCaseCode reports whether code looks like a case code (and therefore not like a name).
-func (e *Engine) ValidCaseCode(code string) bool { return e.Settings.CaseCode.MatchString(code) }
+func (e *Engine) ValidCaseCode(code string) bool { return e.Settings.ValidCaseCode(code) }
+
+// ValidCaseCode reports whether code is at most MaxCaseCode bytes and matches the pattern.
+func (s Settings) ValidCaseCode(code string) bool {
+	return len(code) <= MaxCaseCode && s.CaseCode != nil && s.CaseCode.MatchString(code)
+}
 
 // Case returns the case with code, or ErrNotFound.
 func (e *Engine) Case(ctx context.Context, code string) (Case, error) {

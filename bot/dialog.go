@@ -610,7 +610,7 @@ func (e *Engine) answer(ctx context.Context, r *Request, s *Step, text string, a
 		v = strconv.Itoa(n)
 	case AskCase:
 		code := strings.ToUpper(text)
-		if !e.Settings.CaseCode.MatchString(code) {
+		if !e.ValidCaseCode(code) {
 			return "", Tell("dialog.bad.case")
 		}
 		v = code

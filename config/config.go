@@ -43,6 +43,10 @@ type Config struct {
 
 	Alerts   Alerts   `yaml:"alerts"`
 	Meetings []Series `yaml:"meetings"`
+
+	// Warnings are what is allowed but unwise (a secret file others can read), for check-config
+	// to print and serve to log; never secret values.
+	Warnings []string `yaml:"-"`
 	Visits   Visits   `yaml:"visits"`
 }
 

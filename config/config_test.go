@@ -114,9 +114,16 @@ func TestSecretsComeFromExactlyOneSource(t *testing.T) {
 	if err := os.WriteFile(file, []byte("123:from-file\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, []byte(" \n\t\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	env := func(k string) string {
-		if k == "TG" {
+		switch k {
+		case "TG":
 			return "123:from-env"
+		case "BLANK":
+			return "  \n"
 		}
 		return ""
 	}
@@ -132,6 +139,11 @@ func TestSecretsComeFromExactlyOneSource(t *testing.T) {
 		{"two sources", "telegram: {token: x, token_env: TG}", "", "telegram.token: give at most one of token, token_file and token_env"},
 		{"unset variable", "telegram: {token_env: MISSING}", "", "telegram.token_env: environment variable MISSING is not set"},
 		{"missing file", "telegram: {token_file: /nonexistent/t}", "", "telegram.token_file: cannot read /nonexistent/t"},
+		// Given but empty turns the platform off silently unless it is an error.
+		{"blank variable", "telegram: {token_env: BLANK}", "", "telegram.token_env: environment variable BLANK is empty"},
+		{"blank file", "slack: {bot_token_file: " + empty + "}", "", "slack.bot_token_file: " + empty + " is empty"},
+		{"blank inline", "telegram: {token: '  '}", "", "telegram.token: is blank"},
+		{"blank integration token", "integrations: [{id: mokykla, institution: savivaldybe, token_file: " + empty + "}]", "", "integrations[0].token_file: " + empty + " is empty"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -172,5 +184,85 @@ func TestAnEmptyFileIsNotAMunicipality(t *testing.T) {
 	_, err := config.Parse(strings.NewReader(""), noEnv)
 	if err == nil || !strings.Contains(err.Error(), "people: at least one person is required") {
 		t.Fatalf("empty file: %v", err)
+	}
+}
+
+func TestSecretFilesOthersCanReadAreWarnedOf(t *testing.T) {
+	dir := t.TempDir()
+	private, shared := filepath.Join(dir, "private"), filepath.Join(dir, "shared")
+	for _, f := range []struct {
+		path string
+		mode os.FileMode
+	}{{private, 0o640}, {shared, 0o644}} {
+		if err := os.WriteFile(f.path, []byte("123:token\n"), f.mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(f.path, f.mode); err != nil { // past the umask
+			t.Fatal(err)
+		}
+	}
+	c, err := config.Parse(strings.NewReader("telegram: {token_file: "+private+"}"+directory), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Warnings) != 0 {
+		t.Errorf("a file only its owner and group can read: warnings %q", c.Warnings)
+	}
+	c, err = config.Parse(strings.NewReader("telegram: {token_file: "+shared+"}"+directory), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Warnings) != 1 || !strings.HasPrefix(c.Warnings[0], "telegram.token_file: "+shared+" can be read or written by other users") {
+		t.Errorf("a file everyone can read: warnings %q", c.Warnings)
+	}
+	if strings.Contains(strings.Join(c.Warnings, ""), "123:token") {
+		t.Error("the warning reveals the secret")
+	}
+}
+
+func TestTwoIntegrationsCannotShareAToken(t *testing.T) {
+	yaml := `integrations:
+  - {id: mokykla, institution: savivaldybe, token: abcdefghijklmnopqrstuvwxyz012345}
+  - {id: policija, institution: savivaldybe, token: abcdefghijklmnopqrstuvwxyz012345}
+` + directory
+	_, err := config.Parse(strings.NewReader(yaml), noEnv)
+	if err == nil || !strings.Contains(err.Error(), "integrations[1].token: the same token as integrations[0]") {
+		t.Fatalf("want the shared token refused, got %v", err)
+	}
+	if strings.Contains(err.Error(), "abcdefghij") {
+		t.Error("the error reveals the token")
+	}
+}
+
+func TestURLsInErrorsHaveNoPassword(t *testing.T) {
+	for _, raw := range []string{"http://tiltas:s3cret@redis:6379/0", "redis://tiltas:s3cret@redis:%zz/0"} {
+		_, err := config.Parse(strings.NewReader("redis: {url: '"+raw+"'}"+directory), noEnv)
+		if err == nil || !strings.Contains(err.Error(), "redis.url") {
+			t.Fatalf("%s: want a redis.url problem, got %v", raw, err)
+		}
+		if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("the error reveals the password: %v", err)
+		}
+	}
+	if got := config.RedactURL("redis://tiltas:s3cret@redis:6379/0"); got != "redis://tiltas:xxxxx@redis:6379/0" {
+		t.Errorf("RedactURL = %q", got)
+	}
+}
+
+func TestCaseCodesAreWholeAndShort(t *testing.T) {
+	_, err := config.Parse(strings.NewReader("cases: {code_pattern: 'K-[0-9]+'}"+directory), noEnv)
+	if err == nil || !strings.Contains(err.Error(), "cases.code_pattern: must match the whole code") {
+		t.Fatalf("want an unanchored pattern refused, got %v", err)
+	}
+	c, err := config.Parse(strings.NewReader(directory), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Settings()
+	if !s.ValidCaseCode("K-2026-"+strings.Repeat("1", 57)) { // 64 characters
+		t.Error("a 64-character code refused")
+	}
+	if s.ValidCaseCode("K-2026-" + strings.Repeat("1", 58)) {
+		t.Error("a 65-character code taken")
 	}
 }

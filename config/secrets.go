@@ -2,13 +2,16 @@ package config
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 )
 
 // secret resolves one secret that may come from exactly one of an inline value, a _file twin or
-// an _env variable. It returns the value and, on trouble, an error naming path.
-func secret(path string, inline, file, env *string, getenv func(string) string) error {
+// an _env variable. A secret given but empty or blank is an error naming its path: an empty token
+// file would otherwise turn a platform off without a word. A file that others may read or write
+// is a warning.
+func secret(path string, inline, file, env *string, getenv func(string) string) (warning string, err error) {
 	n := 0
 	for _, s := range []*string{inline, file, env} {
 		if *s != "" {
@@ -16,23 +19,47 @@ func secret(path string, inline, file, env *string, getenv func(string) string) 
 		}
 	}
 	if n > 1 {
-		return problem(path, "give at most one of %s, %s_file and %s_env", last(path), last(path), last(path))
+		return "", problem(path, "give at most one of %s, %s_file and %s_env", last(path), last(path), last(path))
 	}
 	switch {
 	case *env != "":
-		v := getenv(*env)
-		if v == "" {
-			return problem(path+"_env", "environment variable %s is not set", *env)
+		v, ok := lookup(getenv, *env)
+		if !ok {
+			return "", problem(path+"_env", "environment variable %s is not set", *env)
 		}
-		*inline = v
+		if strings.TrimSpace(v) == "" {
+			return "", problem(path+"_env", "environment variable %s is empty", *env)
+		}
+		*inline = strings.TrimSpace(v)
 	case *file != "":
 		b, err := os.ReadFile(*file)
 		if err != nil {
-			return problem(path+"_file", "cannot read %s: %v", *file, unwrapPath(err))
+			return "", problem(path+"_file", "cannot read %s: %v", *file, unwrapPath(err))
 		}
 		*inline = strings.TrimSpace(string(b))
+		if *inline == "" {
+			return "", problem(path+"_file", "%s is empty", *file)
+		}
+		if fi, err := os.Stat(*file); err == nil && fi.Mode().Perm()&0o007 != 0 {
+			warning = fmt.Sprintf("%s_file: %s can be read or written by other users (mode %v); chmod o= it", path, *file, fi.Mode().Perm())
+		}
+	case *inline != "" && strings.TrimSpace(*inline) == "":
+		return "", problem(path, "is blank")
 	}
-	return nil
+	return warning, nil
+}
+
+// lookup reads an environment variable through getenv, telling unset from empty when getenv is
+// os.Getenv.
+func lookup(getenv func(string) string, name string) (string, bool) {
+	v := getenv(name)
+	if v != "" {
+		return v, true
+	}
+	if _, set := os.LookupEnv(name); set {
+		return "", true
+	}
+	return "", false
 }
 
 func last(path string) string {
@@ -57,7 +84,7 @@ type secretRef struct {
 }
 
 // resolve fills the secret from its source; trouble is an error naming its path.
-func (r secretRef) resolve(getenv func(string) string) error {
+func (r secretRef) resolve(getenv func(string) string) (string, error) {
 	return secret(r.path, r.value, r.file, r.env, getenv)
 }
 
@@ -89,12 +116,17 @@ func (c *Config) secrets() []secretRef {
 	return refs
 }
 
-// resolveSecrets fills every secret from its source and reports each problem.
+// resolveSecrets fills every secret from its source and reports each problem; warnings go to
+// c.Warnings.
 func (c *Config) resolveSecrets(getenv func(string) string) []error {
 	var errs []error
 	for _, r := range c.secrets() {
-		if err := r.resolve(getenv); err != nil {
+		w, err := r.resolve(getenv)
+		if err != nil {
 			errs = append(errs, err)
+		}
+		if w != "" {
+			c.Warnings = append(c.Warnings, w)
 		}
 	}
 	return errs
@@ -109,4 +141,24 @@ func (c *Config) Redacted() Config {
 		s.redact()
 	}
 	return r
+}
+
+// RedactURL returns s with the password of its user info replaced by "xxxxx", for errors and
+// logs; a value that is not a URL at all loses everything between "://" and the last "@".
+func RedactURL(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		return u.Redacted()
+	}
+	i := strings.Index(s, "://")
+	if i < 0 {
+		return s
+	}
+	rest := s[i+3:]
+	if end := strings.IndexAny(rest, "/?#"); end >= 0 {
+		rest = rest[:end]
+	}
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
+		return s[:i+3] + "xxxxx" + s[i+3+at:]
+	}
+	return s
 }

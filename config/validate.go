@@ -74,6 +74,8 @@ func (v *validator) general(c *Config) {
 		v.add("cases.code_pattern", "not a regular expression: %v", err)
 	} else if regexp.MustCompile(c.Cases.CodePattern).MatchString("Jonas Jonaitis") {
 		v.add("cases.code_pattern", "matches a name; a case code must not look like one")
+	} else if !strings.HasPrefix(c.Cases.CodePattern, "^") || !strings.HasSuffix(c.Cases.CodePattern, "$") {
+		v.add("cases.code_pattern", "must match the whole code: start with ^ and end with $ (codes over %d characters are refused in any case)", bot.MaxCaseCode)
 	}
 	for i, h := range c.Calendar.SchoolHolidays {
 		p := fmt.Sprintf("calendar.school_holidays[%d]", i)
@@ -100,7 +102,7 @@ func (v *validator) redis(r Redis) {
 		v.add("redis.sentinel.master", "required with sentinel addrs")
 	case len(r.Sentinel.Addrs) == 0 && len(r.Cluster.Addrs) == 0:
 		if u, err := url.Parse(r.URL); err != nil || !slices.Contains([]string{"redis", "rediss", "unix"}, u.Scheme) {
-			v.add("redis.url", "want redis://host:port/db, rediss://… or unix://…, got %q", r.URL)
+			v.add("redis.url", "want redis://host:port/db, rediss://… or unix://…, got %q", RedactURL(r.URL))
 		}
 	}
 	if r.Prefix == "" || strings.ContainsAny(r.Prefix, "{} *?") {
@@ -170,7 +172,7 @@ func (v *validator) storage(c *Config) {
 
 func (v *validator) url(path, s string) {
 	if u, err := url.Parse(s); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		v.add(path, "want an absolute http(s) URL, got %q", s)
+		v.add(path, "want an absolute http(s) URL, got %q", RedactURL(s))
 	}
 }
 
@@ -277,6 +279,7 @@ func (v *validator) directory(c *Config) {
 		}
 	}
 	seen := map[string]bool{}
+	tokens := map[string]int{}
 	for i, in := range c.Integrations {
 		p := fmt.Sprintf("integrations[%d]", i)
 		if !reID.MatchString(in.ID) || seen[in.ID] {
@@ -287,6 +290,12 @@ func (v *validator) directory(c *Config) {
 			v.add(p+".token", "required (token_env or token_file)")
 		} else if in.Token != "" && len(in.Token) < 24 {
 			v.add(p+".token", "too short: use at least 24 random characters")
+		}
+		if j, dup := tokens[in.Token]; dup && in.Token != "" {
+			// One token, two integrations: the last would win and the first's reads answer 404.
+			v.add(p+".token", "the same token as integrations[%d]: give each integration its own", j)
+		} else if in.Token != "" {
+			tokens[in.Token] = i
 		}
 		if v.insts[in.Institution] == nil {
 			v.add(p+".institution", "unknown institution %q", in.Institution)

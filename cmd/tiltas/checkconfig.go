@@ -36,6 +36,9 @@ func checkConfig(_ context.Context, fs *flag.FlagSet, args []string, stdout, std
 		}
 		return 2
 	}
+	for _, w := range c.Warnings {
+		fmt.Fprintf(stderr, "%s: warning: %s\n", *path, w)
+	}
 	fmt.Fprintf(stdout, "%s: ok: %s\n", *path, c.Summary())
 	return 0
 }

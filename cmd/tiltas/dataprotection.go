@@ -129,7 +129,7 @@ var rePersonID = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
 // checkSubject refuses what is not a person ID or a case code, before anything is looked up or
 // written to the audit stream (which is not encrypted: a name typed by mistake must not land there).
 func checkSubject(cfg *config.Config, s bot.Subject, name string, stderr io.Writer) bool {
-	if s.Case != "" && !regexp.MustCompile(cfg.Cases.CodePattern).MatchString(s.Case) {
+	if s.Case != "" && !cfg.Settings().ValidCaseCode(s.Case) {
 		fmt.Fprintf(stderr, "tiltas %s: %q is not a case code (cases.code_pattern %s); nothing done\n", name, s.Case, cfg.Cases.CodePattern)
 		return false
 	}

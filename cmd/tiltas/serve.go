@@ -45,7 +45,7 @@ func connect(ctx context.Context, cfg *config.Config, observeErr func(), clock b
 	if cfg.Redis.Password != "" {
 		u, err := url.Parse(raw)
 		if err != nil {
-			return nil, fmt.Errorf("redis.url: %w", err)
+			return nil, errors.New("redis.url: not a URL: " + config.RedactURL(raw))
 		}
 		u.User = url.UserPassword(u.User.Username(), cfg.Redis.Password)
 		raw = u.String()
@@ -147,6 +147,9 @@ func serve(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr 
 	if err != nil {
 		fmt.Fprintf(stderr, "tiltas serve: %s:\n%v\n", *path, err)
 		return 2
+	}
+	for _, w := range cfg.Warnings {
+		log.Warn("config: " + w)
 	}
 	clock := bot.SystemClock
 	if *speed != 1 || *start != "" {
