@@ -43,8 +43,8 @@ func DefaultRateLimits() RateLimits {
 
 // PausedTogether names the sends that one "retry after" from platform p holds back along with a
 // send of op. Telegram's does not say which limit was hit, so every send of the bot waits ("all"),
-// unless the limiter's own window for that conversation was full (then that conversation
-// alone); Slack's is per Web API method, so sends or edits wait ("send", "edit"). Empty: the
+// unless the limiter's own window for that conversation was full and the overall one was not
+// (then that conversation alone); Slack's is per Web API method, so sends or edits wait ("send", "edit"). Empty: the
 // conversation alone.
 func PausedTogether(p Platform, op Op) string {
 	switch p {

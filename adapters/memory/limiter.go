@@ -44,7 +44,7 @@ type conv struct {
 	// at is the latest reserved send. Reservations start no earlier, so that the bucket's time
 	// only moves forward (a token bucket cannot take a reservation in its past).
 	at      time.Time
-	full    bool      // the latest reserved send waited for this conversation's own window
+	full    bool      // the latest reserved send waited longer for this conversation than for the platform
 	blocked time.Time // the platform's "retry after"
 	window  time.Duration
 }
@@ -76,11 +76,13 @@ func (l *Limiter) Reserve(ctx context.Context, to bot.Address, op bot.Op, maxWai
 		t = latest(t, l.paused[string(to.Platform)+"/"+scope])
 	}
 	var rs []*rate.Reservation
+	var globalWait time.Duration
 	if g := l.globalFor(to.Platform); g != nil {
 		// After a pause every send reserves at its end, so they leave it spaced, not at once.
 		r := g.ReserveN(t, 1)
 		rs = append(rs, r)
-		t = t.Add(r.DelayFrom(t))
+		globalWait = r.DelayFrom(t)
+		t = t.Add(globalWait)
 	}
 	c := l.conv(to)
 	t = latest(t, c.at, c.blocked)
@@ -88,7 +90,7 @@ func (l *Limiter) Reserve(ctx context.Context, to bot.Address, op bot.Op, maxWai
 	if c.lim != nil {
 		r := c.lim.ReserveN(t, 1)
 		rs = append(rs, r)
-		full = r.DelayFrom(t) > 0
+		full = r.DelayFrom(t) > globalWait
 		t = t.Add(r.DelayFrom(t))
 	}
 	if t.Sub(now) > maxWait {
@@ -106,7 +108,8 @@ func (l *Limiter) Reserve(ctx context.Context, to bot.Address, op bot.Op, maxWai
 
 // Block holds back, until d from now, the sends the platform's "retry after" concerns
 // (bot.PausedTogether): all of a platform's, a method's, or the conversation's alone when its
-// latest send had waited for the conversation's own window or the platform pauses nothing more.
+// latest send had waited for the conversation's own window and not for the platform's, or the
+// platform pauses nothing more.
 func (l *Limiter) Block(ctx context.Context, to bot.Address, op bot.Op, d time.Duration) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()

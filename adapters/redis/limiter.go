@@ -79,24 +79,29 @@ return {now, t, 1}
 `)
 
 // blockScript moves blocked-until later (never earlier): the platform's pause (KEYS[2]) when
-// ARGV[4] is "pause", or when it is "pause-unless-full" and the conversation's own window
-// (KEYS[3], N sends in W) was not full when its latest send went out (fewer than N sends in the W
-// before it); else the conversation's alone (KEYS[1]). All keys are real (Redis Cluster checks
-// that every key is in one slot).
-// ARGV: duration µs, N, W µs, mode ("conv", "pause", "pause-unless-full").
-// Returns 1 when the conversation was blocked, 2 when the platform was paused.
+// ARGV[4] is "pause", or when it is "pause-unless-full" and the 429 could be the overall limit's;
+// else the conversation's alone (KEYS[1]). It is the conversation's only when the conversation's
+// window (KEYS[3], N sends in W) was full as its latest send went out (N sends in the W before it)
+// and the platform's (KEYS[4], N2 in W2) was not: when both were, either could be the one hit,
+// and pausing everything is the safe answer. All keys are real (Redis Cluster checks that every
+// key is in one slot).
+// ARGV: duration µs, N, W µs, mode ("conv", "pause", "pause-unless-full"), N2 (0: no overall
+// window), W2 µs. Returns 1 when the conversation was blocked, 2 when the platform was paused.
 var blockScript = goredis.NewScript(`
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 local d = tonumber(ARGV[1])
+local function full(key, n, w)
+  local past = redis.call('ZREVRANGEBYSCORE', key, now, '-inf', 'WITHSCORES', 'LIMIT', 0, n + 1)
+  return #past == 2 * (n + 1) and tonumber(past[2]) - tonumber(past[2 * n + 2]) <= w
+end
 local key, which = KEYS[1], 1
 if ARGV[4] == 'pause' then
   key, which = KEYS[2], 2
 elseif ARGV[4] == 'pause-unless-full' then
-  local n = tonumber(ARGV[2])
-  local past = redis.call('ZREVRANGEBYSCORE', KEYS[3], now, '-inf', 'WITHSCORES', 'LIMIT', 0, n + 1)
-  local full = #past == 2 * (n + 1) and tonumber(past[2]) - tonumber(past[2 * n + 2]) <= tonumber(ARGV[3])
-  if not full then
+  local n2 = tonumber(ARGV[5])
+  local mine = full(KEYS[3], tonumber(ARGV[2]), tonumber(ARGV[3]))
+  if not mine or (n2 > 0 and full(KEYS[4], n2, tonumber(ARGV[6]))) then
     key, which = KEYS[2], 2
   end
 end
@@ -170,8 +175,8 @@ func (l *Limiter) reserve(ctx context.Context, to bot.Address, op bot.Op, maxWai
 }
 
 // Block keeps back for d from now (the platform's "retry after") the sends bot.PausedTogether
-// names with this one: Telegram's all, unless this conversation's own window was full; Slack's of
-// the same method.
+// names with this one: Telegram's all, unless this conversation's own window was full and the
+// overall one was not; Slack's of the same method.
 func (l *Limiter) Block(ctx context.Context, to bot.Address, op bot.Op, d time.Duration) error {
 	_, err := l.block(ctx, to, op, d)
 	return err
@@ -196,8 +201,13 @@ func (l *Limiter) block(ctx context.Context, to bot.Address, op bot.Op, d time.D
 	case scope != "":
 		mode = "pause"
 	}
-	keys := []string{l.k.limitBlock(conv), l.k.limitPause(to.Platform, scope), l.k.limitConv(conv)}
-	which, err := blockScript.Run(ctx, l.c, keys, d.Microseconds(), max(r.N, 1), (r.Window + 2*pl.Margin).Microseconds(), mode).Int64()
+	keys := []string{l.k.limitBlock(conv), l.k.limitPause(to.Platform, scope), l.k.limitConv(conv), l.k.limitGlobal(to.Platform)}
+	g := pl.Global
+	if g.Window <= 0 {
+		g.N = 0
+	}
+	which, err := blockScript.Run(ctx, l.c, keys, d.Microseconds(), max(r.N, 1), (r.Window + 2*pl.Margin).Microseconds(), mode,
+		max(g.N, 0), (g.Window + 2*pl.Margin).Microseconds()).Int64()
 	if err != nil {
 		return 0, fmt.Errorf("block sends to %s: %w", conv, err)
 	}

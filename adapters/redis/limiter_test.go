@@ -165,6 +165,18 @@ func TestRetryAfterForAFullChatBlocksThatChat(t *testing.T) {
 		t.Fatalf("u3 after its 30s retry_after: waits %v, then %v more", first.Sub(now), second.Sub(first))
 	}
 
+	// When the overall window was full as well, either limit could be the one hit: all wait.
+	cfg.Platforms[bot.Telegram] = redis.Limits{Global: redis.Rate{N: 2, Window: 300 * time.Millisecond},
+		PerChat: redis.Rate{N: 1, Window: 300 * time.Millisecond}, Margin: 10 * time.Millisecond}
+	both := redis.NewLimiter(c, prefix(t, c), cfg)
+	both.Reserve(ctx, private("u3"), bot.OpSend, time.Hour)
+	both.Reserve(ctx, private("u9"), bot.OpSend, time.Hour)
+	d, _, _ = both.Reserve(ctx, private("u3"), bot.OpSend, time.Hour)
+	time.Sleep(d + 20*time.Millisecond)
+	if which, err := both.BlockWhich(ctx, private("u3"), bot.OpSend, 30*time.Second); err != nil || which != 2 {
+		t.Fatalf("a 429 when both u3's window and the overall one were full: %d, %v (want 2, every chat paused)", which, err)
+	}
+
 	// Slack: chat.update's Retry-After holds edits back, not sends.
 	c1, c2, c3 := bot.Address{Platform: bot.Slack, Team: "T", Chat: "C1"}, bot.Address{Platform: bot.Slack, Team: "T", Chat: "C2"}, bot.Address{Platform: bot.Slack, Team: "T", Chat: "C3"}
 	if err := l.Block(ctx, c1, bot.OpEdit, 5*time.Second); err != nil {

@@ -156,25 +156,37 @@ func TestRateLimits(t *testing.T) {
 	for i := range 20 {
 		group = append(group, send(time.Duration(i)*100*time.Millisecond, -100, 200, 0))
 	}
-	group = append(group, send(10500*time.Millisecond, -100, 429, 50), send(60*time.Second, -100, 200, 0))
+	group = append(group, send(10500*time.Millisecond, -100, 429, 50), send(60500*time.Millisecond, -100, 200, 0))
 	for i := range 30 {
 		global = append(global, send(0, int64(i+1), 200, 0))
 	}
 	global = append(global, send(0, 31, 429, 1), send(time.Second, 31, 200, 0))
+	// Sends before a retry_after has passed are refused and lengthen it: the bot's after the
+	// overall window was full, the chat's alone after the chat's was.
+	var early []step
+	for i := range 30 {
+		early = append(early, send(0, int64(i+1), 200, 0))
+	}
+	early = append(early, send(0, 31, 429, 1), send(500*time.Millisecond, 32, 429, 2),
+		send(1500*time.Millisecond, 33, 429, 2), send(3*time.Second, 33, 200, 0),
+		send(4*time.Second, 5, 200, 0), send(4500*time.Millisecond, 5, 429, 1),
+		send(5*time.Second, 6, 200, 0), send(5200*time.Millisecond, 5, 429, 2), send(7500*time.Millisecond, 5, 200, 0))
 
 	tests := []struct {
 		name   string
 		limits telegramtest.Limits
 		steps  []step
+		early  int
 	}{
 		{name: "one message per second in a private chat", steps: []step{
-			send(0, 5, 200, 0), send(300*time.Millisecond, 5, 429, 1), send(300*time.Millisecond, 6, 200, 0), send(time.Second, 5, 200, 0),
+			send(0, 5, 200, 0), send(300*time.Millisecond, 5, 429, 1), send(300*time.Millisecond, 6, 200, 0), send(1300*time.Millisecond, 5, 200, 0),
 		}},
 		{name: "twenty messages per minute in a group", steps: group},
 		{name: "thirty messages per second overall", steps: global},
+		{name: "sends during a retry_after", steps: early, early: 3},
 		{name: "edits count as sends", steps: []step{
 			send(0, 5, 200, 0), {at: 500 * time.Millisecond, method: "editMessageText", chat: 5, wantCode: 429, wantRetry: 1},
-			{at: time.Second, method: "editMessageText", chat: 5, wantCode: 200},
+			{at: 1500 * time.Millisecond, method: "editMessageText", chat: 5, wantCode: 200},
 		}},
 		{name: "disabled", limits: telegramtest.Limits{Disabled: true}, steps: []step{
 			send(0, 5, 200, 0), send(0, 5, 200, 0), send(0, 5, 200, 0),
@@ -208,8 +220,8 @@ func TestRateLimits(t *testing.T) {
 					wantSends++
 				}
 			}
-			if srv.Count429() != want429 || len(srv.Sends()) != wantSends {
-				t.Fatalf("Count429 = %d, Sends = %d; want %d, %d", srv.Count429(), len(srv.Sends()), want429, wantSends)
+			if srv.Count429() != want429 || len(srv.Sends()) != wantSends || len(srv.Early()) != tt.early {
+				t.Fatalf("Count429 = %d, Sends = %d, Early = %d; want %d, %d, %d", srv.Count429(), len(srv.Sends()), len(srv.Early()), want429, wantSends, tt.early)
 			}
 		})
 	}

@@ -58,8 +58,11 @@ func (s *Server) dispatch(ctx context.Context, m *specObject, call *Call, conten
 	}
 	send := isSend(m)
 	if send {
-		if retry, ok := s.limiter.admit(call.Time, chatID); !ok {
+		if retry, ok, early := s.limiter.admit(call.Time, chatID); !ok {
 			s.count429++
+			if early {
+				s.early = append(s.early, Send{Method: m.Name, ChatID: chatID, Time: call.Time})
+			}
 			return nil, &Error{Code: 429, Description: fmt.Sprintf("Too Many Requests: retry after %d", retry), RetryAfter: retry}
 		}
 	}

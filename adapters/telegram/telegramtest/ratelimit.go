@@ -14,6 +14,11 @@ type Window struct {
 // Limits are Telegram's broadcast limits, enforced as sliding windows on
 // arrival time. Zero windows take Telegram's defaults; Disabled turns all
 // of them off (for benchmarks of the fake-free path, raise them instead).
+//
+// A refused send starts a retry_after: the whole bot's when the overall
+// window was full, else the chat's. Like Telegram's flood control, a send
+// that arrives before it has passed is refused too and lengthens it by its
+// first length; such sends are counted (Server.Early).
 type Limits struct {
 	Disabled bool
 	Global   Window // all chats together; default 30 per second
@@ -44,40 +49,72 @@ type Send struct {
 	Time   time.Time
 }
 
-// rateLimiter keeps the arrival times of accepted sends, sorted, per window.
+// rateLimiter keeps the arrival times of accepted sends, sorted, per window,
+// and the retry_afters running.
 type rateLimiter struct {
 	limits Limits
 	global []time.Time
 	chats  map[int64][]time.Time
+	// pauses are the retry_afters not yet passed: key 0 the bot's, else a chat's.
+	pauses map[int64]*pause
+}
+
+type pause struct {
+	until  time.Time
+	length time.Duration
 }
 
 func newRateLimiter(l Limits) *rateLimiter {
-	return &rateLimiter{limits: l.withDefaults(), chats: map[int64][]time.Time{}}
+	return &rateLimiter{limits: l.withDefaults(), chats: map[int64][]time.Time{}, pauses: map[int64]*pause{}}
 }
 
-// admit records a send at now unless a window is full; then it returns the
-// whole seconds to wait, rounded up, as Telegram's retry_after.
-func (r *rateLimiter) admit(now time.Time, chatID int64) (retryAfter int, ok bool) {
+// admit records a send at now unless a retry_after is running for it (early)
+// or a window is full; then it returns the whole seconds to wait, rounded up,
+// as Telegram's retry_after.
+func (r *rateLimiter) admit(now time.Time, chatID int64) (retryAfter int, ok, early bool) {
 	if r.limits.Disabled {
-		return 0, true
+		return 0, true, false
 	}
-	d := wait(r.global, now, r.limits.Global)
+	for _, k := range []int64{0, chatID} {
+		p := r.pauses[k]
+		if p == nil {
+			continue
+		}
+		if !now.Before(p.until) {
+			delete(r.pauses, k)
+			continue
+		}
+		p.until = p.until.Add(p.length)
+		return seconds(p.until.Sub(now)), false, true
+	}
+	dg := wait(r.global, now, r.limits.Global)
 	chatWindow := r.limits.Private
 	if chatID < 0 {
 		chatWindow = r.limits.Group
 	}
+	var dc time.Duration
 	if chatID != 0 {
-		d = max(d, wait(r.chats[chatID], now, chatWindow))
+		dc = wait(r.chats[chatID], now, chatWindow)
 	}
-	if d > 0 {
-		return int((d + time.Second - 1) / time.Second), false
+	if d := max(dg, dc); d > 0 {
+		retry := seconds(d)
+		scope := chatID
+		if dg > 0 {
+			scope = 0
+		}
+		length := time.Duration(retry) * time.Second
+		r.pauses[scope] = &pause{until: now.Add(length), length: length}
+		return retry, false, false
 	}
 	r.global = insert(prune(r.global, now, r.limits.Global), now)
 	if chatID != 0 {
 		r.chats[chatID] = insert(prune(r.chats[chatID], now, chatWindow), now)
 	}
-	return 0, true
+	return 0, true, false
 }
+
+// seconds rounds d up to whole seconds.
+func seconds(d time.Duration) int { return int((d + time.Second - 1) / time.Second) }
 
 // wait is how long until a send at now fits in window w.
 func wait(times []time.Time, now time.Time, w Window) time.Duration {

@@ -99,6 +99,7 @@ type Server struct {
 	usernames map[string]int64
 	limiter   *rateLimiter
 	sends     []Send
+	early     []Send // sends that arrived during a retry_after that concerned them
 	count429  int
 	commands  map[string][]any
 	callbacks map[string]bool // callback query ID -> answered
@@ -248,6 +249,17 @@ func (s *Server) Count429() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.count429
+}
+
+// Early returns the sends that arrived while a retry_after that concerned
+// them was running (the bot's, or their chat's): each was refused and
+// lengthened the wait, as Telegram's flood control does. A bot that obeys
+// every retry_after has none, but for sends already on their way when the
+// 429 was answered.
+func (s *Server) Early() []Send {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Send(nil), s.early...)
 }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
