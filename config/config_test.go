@@ -259,7 +259,7 @@ func TestCaseCodesAreWholeAndShort(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := c.Settings()
-	if !s.ValidCaseCode("K-2026-"+strings.Repeat("1", 57)) { // 64 characters
+	if !s.ValidCaseCode("K-2026-" + strings.Repeat("1", 57)) { // 64 characters
 		t.Error("a 64-character code refused")
 	}
 	if s.ValidCaseCode("K-2026-" + strings.Repeat("1", 58)) {

@@ -28,6 +28,10 @@ type Runner struct {
 	Poll time.Duration
 	// Late hears how late each timer fired, for metrics.
 	Late func(d time.Duration)
+	// MaxBackoff caps the wait between tries while claiming fails (Redis out of memory or away):
+	// the wait starts at 50ms and doubles, and is back to none on the first claim that works
+	// (5s).
+	MaxBackoff time.Duration
 }
 
 func (r *Runner) defaults() {
@@ -52,23 +56,67 @@ func (r *Runner) defaults() {
 	if r.Late == nil {
 		r.Late = func(time.Duration) {}
 	}
+	if r.MaxBackoff <= 0 {
+		r.MaxBackoff = 5 * time.Second
+	}
+}
+
+// outage follows a run of failed claims, so that it is logged once when it starts, once every
+// ten minutes while it lasts, and once when it ends, never once per try.
+type outage struct {
+	since, logged time.Time
+	tries         int
+}
+
+const outageReminder = 10 * time.Minute
+
+// failed notes a failed claim and returns how long to wait before the next.
+func (o *outage) failed(r *Runner, err error) time.Duration {
+	now := time.Now()
+	o.tries++
+	switch {
+	case o.tries == 1:
+		o.since, o.logged = now, now
+		r.Log.Error("timer claims failing; retrying with backoff", "err", err)
+	case now.Sub(o.logged) >= outageReminder:
+		o.logged = now
+		r.Log.Error("timer claims still failing", "err", err, "tries", o.tries, "for", now.Sub(o.since).Round(time.Second).String())
+	}
+	return min(50*time.Millisecond<<min(o.tries-1, 16), r.MaxBackoff)
+}
+
+// worked ends the outage, if there was one.
+func (o *outage) worked(r *Runner) {
+	if o.tries > 0 {
+		r.Log.Info("timer claims work again", "tries", o.tries, "for", time.Since(o.since).Round(time.Millisecond).String())
+	}
+	*o = outage{}
 }
 
 // Run fires timers until ctx ends. Timers that fell due while every replica was down fire at once.
 func (r *Runner) Run(ctx context.Context) error {
 	r.defaults()
+	var down outage
 	for ctx.Err() == nil {
 		n, err := r.RunDue(ctx)
-		if err != nil {
-			r.Log.Error("timer claim failed", "err", err)
-		}
-		if n >= r.Batch {
+		var wait time.Duration
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return nil
+		case err != nil:
+			// Looking at the next due time may still work (a Redis out of memory reads): without
+			// the backoff the loop would try every 5ms and log each try.
+			wait = down.failed(r, err)
+		case n >= r.Batch:
+			down.worked(r)
 			continue // more are due: no sleep
-		}
-		wait := r.Poll
-		if next, ok, err := r.Queue.Next(ctx); err == nil && ok {
-			if d := next.Sub(r.Clock.Now()); d < wait {
-				wait = max(d, 5*time.Millisecond)
+		default:
+			down.worked(r)
+			wait = r.Poll
+			if next, ok, err := r.Queue.Next(ctx); err == nil && ok {
+				if d := next.Sub(r.Clock.Now()); d < wait {
+					wait = max(d, 5*time.Millisecond)
+				}
 			}
 		}
 		t := time.NewTimer(wait)
@@ -90,7 +138,13 @@ func (r *Runner) RunDue(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	sem := make(chan struct{}, r.Parallel)
-	var wg sync.WaitGroup
+	var (
+		wg                sync.WaitGroup
+		mu                sync.Mutex
+		failed, unmarked  int
+		fireErr, markErr  error
+		firstID, firstKnd string
+	)
 	for _, t := range ts {
 		sem <- struct{}{}
 		wg.Add(1)
@@ -99,15 +153,31 @@ func (r *Runner) RunDue(ctx context.Context) (int, error) {
 			r.Late(r.Clock.Now().Sub(t.Due))
 			if err := r.Fire(ctx, t.Timer); err != nil {
 				// Not completed: the lease runs out and the timer fires again.
-				r.Log.Error("timer failed; it will fire again", "timer", t.ID, "kind", t.Kind, "err", err)
+				mu.Lock()
+				if failed++; failed == 1 {
+					fireErr, firstID, firstKnd = err, t.ID, t.Kind
+				}
+				mu.Unlock()
 				return
 			}
 			if err := r.Queue.Complete(ctx, t); err != nil {
-				r.Log.Error("timer completion failed", "timer", t.ID, "err", err)
+				mu.Lock()
+				if unmarked++; unmarked == 1 {
+					markErr = err
+				}
+				mu.Unlock()
 			}
 		}(t)
 	}
 	wg.Wait()
+	// One line per batch, not per timer: in an outage every timer of the batch fails alike.
+	if failed > 0 {
+		r.Log.Error("timers failed; they will fire again when their lease runs out", "failed", failed, "of", len(ts),
+			"first", firstID, "kind", firstKnd, "err", fireErr)
+	}
+	if unmarked > 0 {
+		r.Log.Error("timer completions failed; those timers may fire again (their handlers are idempotent)", "failed", unmarked, "err", markErr)
+	}
 	return len(ts), nil
 }
 

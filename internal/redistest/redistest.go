@@ -5,6 +5,11 @@ package redistest
 import (
 	"context"
 	"crypto/rand"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -63,4 +68,42 @@ func Prefix(tb testing.TB, c goredis.UniversalClient) string {
 		}
 	})
 	return p
+}
+
+// Own starts a redis-server of tb's own (for a test that changes server settings, such as
+// maxmemory, that the shared one must keep) with extra arguments, and returns a client for it.
+// The server stops when tb ends.
+func Own(tb testing.TB, args ...string) *goredis.Client {
+	tb.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		tb.Fatal("redis-server is not on PATH: this test starts its own. Run the suite with scripts/test, which installs it.")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	dir := tb.TempDir()
+	cmd := exec.Command("redis-server", append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--dir", dir, "--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", filepath.Join(dir, "redis.log")}, args...)...)
+	if err := cmd.Start(); err != nil {
+		tb.Fatalf("start redis-server: %v", err)
+	}
+	c := goredis.NewClient(&goredis.Options{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), MaxRetries: -1})
+	tb.Cleanup(func() {
+		c.Close()
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for c.Ping(ctx).Err() != nil {
+		if ctx.Err() != nil {
+			log, _ := os.ReadFile(filepath.Join(dir, "redis.log"))
+			tb.Fatalf("redis-server on port %d did not answer:\n%s", port, log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return c
 }
