@@ -38,7 +38,7 @@ func NewMetrics(outbox func(ctx context.Context) (int64, time.Duration, error)) 
 	m := &Metrics{reg: prometheus.NewRegistry()}
 	f := func(c prometheus.Collector) { m.reg.MustRegister(c) }
 	m.updates = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tiltas_updates_received_total", Help: "Updates received from chat platforms, by platform and kind."}, []string{"platform", "kind"})
-	m.sent = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tiltas_messages_sent_total", Help: "Outgoing messages by platform and outcome (sent, retried, rate_limited, deferred, failed)."}, []string{"platform", "outcome"})
+	m.sent = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tiltas_messages_sent_total", Help: "Outgoing messages by platform and outcome (sent, retried, rate_limited, deferred, expired, failed)."}, []string{"platform", "outcome"})
 	m.lateness = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tiltas_timer_lateness_seconds", Help: "How late timers fired after their due time.", Buckets: []float64{.01, .05, .1, .25, .5, 1, 2, 5, 10, 30, 60, 300}})
 	m.escalations = prometheus.NewCounter(prometheus.CounterOpts{Name: "tiltas_escalations_total", Help: "Alert escalation steps taken."})
 	m.expired = prometheus.NewCounter(prometheus.CounterOpts{Name: "tiltas_dialogs_expired_total", Help: "Dialogs closed after their idle timeout."})
@@ -63,6 +63,9 @@ func NewMetrics(outbox func(ctx context.Context) (int64, time.Duration, error)) 
 		m.refusals.WithLabelValues(k)
 		m.throttled.WithLabelValues(k)
 	}
+	for _, k := range bot.ObservedKinds {
+		m.events.WithLabelValues(k)
+	}
 	if outbox != nil {
 		stat := func() (int64, time.Duration) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -85,7 +88,7 @@ func NewMetrics(outbox func(ctx context.Context) (int64, time.Duration, error)) 
 // message.
 func (m *Metrics) Platforms(ps ...bot.Platform) {
 	for _, p := range ps {
-		for _, o := range []string{"sent", "retried", "rate_limited", "deferred", "failed"} {
+		for _, o := range []string{"sent", "retried", "rate_limited", "deferred", "expired", "failed"} {
 			m.sent.WithLabelValues(string(p), o)
 		}
 		for _, k := range []string{"message", "command", "callback"} {

@@ -7,6 +7,7 @@ import (
 	"net/url"
 
 	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 // Topology says how to reach Redis beyond the URL: through Sentinel, or as a Cluster. The zero
@@ -53,6 +54,7 @@ func Connect(ctx context.Context, rawURL string, topo Topology) (goredis.Univers
 			ReadTimeout:      o.ReadTimeout,
 			WriteTimeout:     o.WriteTimeout,
 			PoolSize:         o.PoolSize,
+			DisableIdentity:  true,
 		})
 	case len(topo.ClusterAddrs) > 0:
 		if o.DB != 0 {
@@ -67,8 +69,16 @@ func Connect(ctx context.Context, rawURL string, topo Topology) (goredis.Univers
 			ReadTimeout:  o.ReadTimeout,
 			WriteTimeout: o.WriteTimeout,
 			PoolSize:     o.PoolSize,
+			// CLIENT SETINFO on every new connection is an error reply from Redis before 7.2
+			// (Debian 12 has 7.0): it would read as trouble in the server's error stats.
+			DisableIdentity: true,
+			// Maintenance notifications are Redis Cloud's; "auto" asks every server once and
+			// gets an error reply from any other.
+			MaintNotificationsConfig: noMaint(),
 		})
 	default:
+		o.DisableIdentity = true
+		o.MaintNotificationsConfig = noMaint()
 		c = goredis.NewClient(o)
 	}
 	if err := c.Ping(ctx).Err(); err != nil {
@@ -85,4 +95,9 @@ func redactURLError(err error) error {
 		return ue.Err
 	}
 	return err
+}
+
+// noMaint turns go-redis's maintenance notifications off (see Connect).
+func noMaint() *maintnotifications.Config {
+	return &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 }

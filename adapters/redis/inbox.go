@@ -134,8 +134,7 @@ func (b *Inbox) entry(in bot.Incoming) (string, []byte, error) {
 
 func (b *Inbox) ensureGroup(ctx context.Context) {
 	b.once.Do(func() {
-		err := b.c.XGroupCreateMkStream(ctx, b.stream, group, "0").Err()
-		if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
+		if ensureGroupScript.Run(ctx, b.c, []string{b.stream}, group).Err() != nil {
 			b.once = sync.Once{} // try again next time
 		}
 	})

@@ -3,7 +3,6 @@ package redis
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -23,6 +22,48 @@ import (
 // A sent marker (ID → MessageRef JSON) outlives the body by SentTTL.
 
 const group = "tiltas"
+
+// groupLua defines ensure_group(stream, group), which creates a consumer group (and its stream)
+// unless it is there: XGROUP CREATE alone raises BUSYGROUP on every call after the first, and an
+// error a script ignores is still one in Redis's error stats.
+const groupLua = `
+local function ensure_group(s, g)
+  if redis.call('EXISTS', s) == 1 then
+    for _, info in ipairs(redis.call('XINFO', 'GROUPS', s)) do
+      if info[2] == g then return end
+    end
+  end
+  redis.call('XGROUP', 'CREATE', s, g, '0', 'MKSTREAM')
+end
+`
+
+// sweepScript removes the consumers of group ARGV[1] on stream KEYS[1], other than ARGV[2], that
+// hold nothing and have been idle longer than ARGV[3] ms. A stream or group not there yet is not
+// an error (XINFO CONSUMERS would answer one).
+var sweepScript = goredis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local found = false
+for _, info in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+  if info[2] == ARGV[1] then found = true end
+end
+if not found then return 0 end
+local n = 0
+for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  local f = {}
+  for i = 1, #c, 2 do f[c[i]] = c[i + 1] end
+  if f['name'] ~= ARGV[2] and f['pending'] == 0 and f['idle'] > tonumber(ARGV[3]) then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], f['name'])
+    n = n + 1
+  end
+end
+return n
+`)
+
+// ensureGroupScript creates the consumer group ARGV[1] on stream KEYS[1] unless it is there.
+var ensureGroupScript = goredis.NewScript(groupLua + `
+ensure_group(KEYS[1], ARGV[1])
+return 1
+`)
 
 // enqueueScript adds one message unless its ID is queued or was sent.
 // KEYS: body, sent, stream, queued, delayed. ARGV: sealed body, ID, queued ms, due ms ("" for
@@ -47,7 +88,7 @@ return 1
 // KEYS: delayed, urgent stream, routine stream. ARGV: now ms, max, group, consumer, claim
 // timeout ms, body key prefix, "1" to reclaim. Returns {stream index (1 urgent, 2 routine), entry ID, body,
 // attempt} per message.
-var takeScript = goredis.NewScript(`
+var takeScript = goredis.NewScript(groupLua + `
 local max = tonumber(ARGV[2])
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 1000)
 for _, m in ipairs(due) do
@@ -73,7 +114,7 @@ local function add(i, entries)
 end
 for i = 1, 2 do
   local s = KEYS[i + 1]
-  redis.pcall('XGROUP', 'CREATE', s, ARGV[3], '0', 'MKSTREAM')
+  ensure_group(s, ARGV[3])
   if ARGV[7] == '1' and #out < max then
     local r = redis.call('XAUTOCLAIM', s, ARGV[3], ARGV[4], ARGV[5], '0-0', 'COUNT', max - #out)
     add(i, r[2])
@@ -450,18 +491,8 @@ func (s *Store) sweepConsumers(ctx context.Context, platform bot.Platform) {
 	}
 	for _, pr := range []bot.Priority{bot.Urgent, bot.Routine} {
 		stream := s.k.stream(platform, pr)
-		cs, err := s.c.XInfoConsumers(ctx, stream, group).Result()
-		if err != nil {
-			var rerr goredis.Error
-			if !errors.As(err, &rerr) {
-				return // not a server's "no such stream or group": try next time
-			}
-			continue
-		}
-		for _, c := range cs {
-			if c.Name != s.consumer && c.Pending == 0 && c.Idle > consumerIdle {
-				s.c.XGroupDelConsumer(ctx, stream, group, c.Name)
-			}
+		if err := sweepScript.Run(ctx, s.c, []string{stream}, group, s.consumer, consumerIdle.Milliseconds()).Err(); err != nil {
+			return // try next time
 		}
 	}
 }

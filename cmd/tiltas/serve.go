@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -112,12 +113,20 @@ func (h errorHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis
 	}
 }
 
-// failed tells a command that failed from "no such key", and from what go-redis asks of each new
-// connection (HELLO, CLIENT SETINFO, CLIENT MAINT_NOTIFICATIONS), which older or smaller servers
-// refuse without harm.
+// failed tells a command that failed from the replies that are part of normal work: "no such
+// key", NOSCRIPT (go-redis runs a script by its hash first and sends it whole when the server
+// does not have it yet: after every Redis restart), BUSYGROUP (a consumer group made twice), and
+// what go-redis asks of each new connection (HELLO, CLIENT SETINFO), which older or smaller
+// servers refuse without harm. A healthy start and a healthy run count 0.
 func failed(cmd goredis.Cmder, err error) bool {
 	if err == nil || errors.Is(err, goredis.Nil) {
 		return false
+	}
+	var rerr goredis.Error
+	if errors.As(err, &rerr) {
+		if msg := rerr.Error(); strings.HasPrefix(msg, "NOSCRIPT") || strings.HasPrefix(msg, "BUSYGROUP") {
+			return false
+		}
 	}
 	name := cmd.Name()
 	return name != "hello" && name != "client"
@@ -128,7 +137,9 @@ func newLogger(w io.Writer) *slog.Logger {
 	if os.Getenv("TILTAS_DEBUG") != "" {
 		level = slog.LevelDebug
 	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+	l := slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+	redis.LogTo(l)
+	return l
 }
 
 func serve(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int {
