@@ -285,3 +285,33 @@ func mustJSON(v any) string {
 	}
 	return string(b)
 }
+
+// A slash command without trigger_id (older clients, some proxies) is keyed by a hash: the same
+// command from the same person in the same conversation is one update, and its text (a case code,
+// a description) never reaches a key name or the log through its ID.
+func TestCommandWithoutTriggerIDIsKeyedByAHash(t *testing.T) {
+	fake := slackfake.New(t, slackfake.Options{})
+	srv, inbox, _ := httpAdapterOn(t, fake.APIURL(), fake.Options().BotToken, 0)
+	cmd := func(text string) request {
+		return request{path: slack.CommandsPath, ctype: "application/x-www-form-urlencoded", secret: secret,
+			body: url.Values{"team_id": {"T1"}, "channel_id": {"C1"}, "user_id": {"U1"}, "command": {"/tiltas"}, "text": {text},
+				"response_url": {"https://hooks.slack.com/commands/T1/1/x"}}.Encode()}
+	}
+	var ids []string
+	for _, text := range []string{"concern K-2026-7 skubu", "concern K-2026-7 skubu", "concern K-2026-8 skubu"} {
+		if resp, _ := cmd(text).do(t, srv.URL); resp.StatusCode != 200 {
+			t.Fatalf("answered %d", resp.StatusCode)
+		}
+		for _, in := range queued(t, inbox) {
+			ids = append(ids, in.ID)
+		}
+	}
+	if len(ids) != 2 {
+		t.Fatalf("queued %q: want the repeated command once and the other once", ids)
+	}
+	for _, id := range ids {
+		if !strings.HasPrefix(id, "slack:cmd:h") || strings.Contains(id, "K-2026") || strings.Contains(id, "skubu") {
+			t.Errorf("ID %q: want a hash, not the text", id)
+		}
+	}
+}

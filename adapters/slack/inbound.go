@@ -2,6 +2,8 @@ package slack
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net/url"
 	"regexp"
@@ -176,6 +178,15 @@ func (a *Adapter) fromInteraction(raw []byte) (in bot.Incoming, ok bool, err err
 	return in, true, nil
 }
 
+// commandHash stands in for a slash command's trigger_id when it has none: the same command typed
+// by the same person in the same conversation is the same update. It is a hash, because the ID
+// lands in Redis key names and the log, where the command's text (a case code, a description)
+// must not.
+func commandHash(c command) string {
+	h := sha256.Sum256([]byte(strings.Join([]string{c.TeamID, c.UserID, c.ChannelID, c.Command, c.Text}, "\x00")))
+	return "h" + hex.EncodeToString(h[:16])
+}
+
 // fromCommand converts a slash command. "/tiltas concern K-1 …" is "/concern K-1 …",
 // "/tiltas link CODE" is "link CODE" and "/tiltas" alone is "/help". Typed in a channel, the
 // answer goes to the channel, where the engine says no more than a channel may hear. Typed in a
@@ -188,7 +199,7 @@ func (a *Adapter) fromCommand(ctx context.Context, c command) (in bot.Incoming, 
 		return in, false
 	}
 	in = bot.Incoming{
-		ID:       "slack:cmd:" + firstOf(c.TriggerID, c.TeamID+":"+c.UserID+":"+c.Command+":"+c.Text),
+		ID:       "slack:cmd:" + firstOf(c.TriggerID, commandHash(c)),
 		From:     Identity(c.TeamID, c.UserID),
 		Text:     commandText(a.cfg.Command, c.Command, c.Text),
 		Callback: c.ResponseURL,
