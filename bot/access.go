@@ -266,6 +266,7 @@ func (e *Engine) stranger(ctx context.Context, r *Request, in Incoming) error {
 	// gate. The hint how to get access goes to each at most once an hour, and to at most
 	// strangerReplies of them a minute in all, so that a crowd of strangers costs a few keys.
 	e.Gate.Refuse("chat.not_linked", in.From.Key())
+	r.forget = true
 	if in.Button != "" {
 		r.Toast(r.T("access.not_linked"))
 		return nil

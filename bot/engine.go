@@ -232,6 +232,10 @@ type Incoming struct {
 // ephemeral): a short toast after a button press.
 type Response struct {
 	Toast string
+	// Forget says nothing of the update needs keeping, not even the mark that it was seen: it
+	// came from someone not linked and was refused. A redelivery would only be refused again, and
+	// a crowd of strangers must not leave a mark per message for the dedupe window (days).
+	Forget bool
 }
 
 // Request is one incoming update being handled, with who sent it.
@@ -247,6 +251,7 @@ type Request struct {
 	inID    string
 	seq     int
 	toast   string
+	forget  bool
 	// dialog is the dialog state read ahead, alongside the account; the first read of the
 	// dialog takes it, later ones read afresh.
 	dialog *pending[dialogState]
@@ -353,7 +358,7 @@ func (e *Engine) Handle(ctx context.Context, in Incoming) (Response, error) {
 	}
 	if p == nil {
 		err := e.stranger(ctx, r, in)
-		return Response{Toast: r.toast}, err
+		return Response{Toast: r.toast, Forget: r.forget}, err
 	}
 	r.Person = p
 	r.Lang = e.languageOf(p, acct)

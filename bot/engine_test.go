@@ -194,9 +194,16 @@ func TestACrowdOfStrangersIsSummedUpNotRecordedOneByOne(t *testing.T) {
 	})
 	for i := range 100 {
 		id := bot.Identity{Platform: bot.Console, User: fmt.Sprintf("stranger-%d", i)}
-		if _, err := h.Engine.Handle(h.Ctx, bot.Incoming{ID: fmt.Sprintf("s%d", i), From: id, Chat: bot.Address{Platform: bot.Console, Chat: "dm:" + id.User}, Text: "/help"}); err != nil {
+		resp, err := h.Engine.Handle(h.Ctx, bot.Incoming{ID: fmt.Sprintf("s%d", i), From: id, Chat: bot.Address{Platform: bot.Console, Chat: "dm:" + id.User}, Text: "/help"})
+		if err != nil {
 			t.Fatal(err)
 		}
+		if !resp.Forget {
+			t.Fatal("a stranger's refused update is to be forgotten (no seen mark kept for days)")
+		}
+	}
+	if resp := h.Say(h.Config.People[0].ID, "/help"); resp.Forget {
+		t.Error("a linked person's update is forgotten: a redelivery would be handled twice")
 	}
 	h.Settle()
 	told := 0

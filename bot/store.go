@@ -253,6 +253,8 @@ func (e *DeliveryError) Unwrap() error { return e.Err }
 type Inbound struct {
 	Incoming
 	Handle string
+	// Forget, set before Done, drops the update's seen mark too (Response.Forget).
+	Forget bool `json:"-"`
 }
 
 // Inbox is the durable queue of incoming updates. Adapters push what platforms deliver (a

@@ -148,6 +148,7 @@ func (p *Processor) one(ctx context.Context, in bot.Inbound) {
 			log().Warn("answer failed", "err", err)
 		}
 	}
+	in.Forget = err == nil && resp.Forget
 	if err := p.Inbox.Done(ctx, in); err != nil {
 		log().Error("inbound done failed", "err", err)
 	}

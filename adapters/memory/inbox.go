@@ -106,6 +106,9 @@ func (b *Inbox) Pull(ctx context.Context, max int, block time.Duration) ([]bot.I
 func (b *Inbox) Done(_ context.Context, in bot.Inbound) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if in.Forget {
+		delete(b.seen, string(in.From.Platform)+":"+in.ID)
+	}
 	for i, it := range b.queue {
 		if it.in.Handle == in.Handle {
 			b.queue = append(b.queue[:i], b.queue[i+1:]...)

@@ -193,18 +193,27 @@ func (b *Inbox) Pull(ctx context.Context, max int, block time.Duration) ([]bot.I
 	return out, nil
 }
 
-// Done acknowledges and deletes a handled update, so its text does not linger.
+// Done acknowledges and deletes a handled update, so its text does not linger; with in.Forget
+// its seen mark goes too.
 func (b *Inbox) Done(ctx context.Context, in bot.Inbound) error {
-	if err := inboxDoneScript.Run(ctx, b.c, []string{b.stream}, group, in.Handle).Err(); err != nil {
+	keys := []string{b.stream}
+	if in.Forget && in.ID != "" {
+		keys = append(keys, b.seenPrefix+string(in.From.Platform)+":"+in.ID)
+	}
+	if err := inboxDoneScript.Run(ctx, b.c, keys, group, in.Handle).Err(); err != nil {
 		return fmt.Errorf("inbox done: %w", err)
 	}
 	return nil
 }
 
-// inboxDoneScript acknowledges and deletes an entry in one step. KEYS: stream. ARGV: group, ID.
+// inboxDoneScript acknowledges and deletes an entry in one step, and the seen mark when it is
+// given. KEYS: stream [, seen mark]. ARGV: group, ID.
 var inboxDoneScript = goredis.NewScript(`
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
+if KEYS[2] then
+  redis.call('DEL', KEYS[2])
+end
 return 1
 `)
 

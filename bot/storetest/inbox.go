@@ -64,6 +64,29 @@ func RunInbox(t *testing.T, newInbox func(t *testing.T) Inboxes) {
 				t.Fatalf("done updates came back: %v", ins)
 			}
 		}},
+		{"a forgotten update leaves no seen mark; a done one does", func(t *testing.T, s Inboxes) {
+			for _, n := range []int{1, 2} {
+				if fresh, err := s.Inbox.Push(ctx, incoming("f", n)); err != nil || !fresh {
+					t.Fatalf("push %d: %v %v", n, fresh, err)
+				}
+			}
+			ins, err := s.Inbox.Pull(ctx, 10, 0)
+			if err != nil || len(ins) != 2 {
+				t.Fatalf("pulled %d, %v", len(ins), err)
+			}
+			ins[0].Forget = true // a stranger's, refused
+			for _, in := range ins {
+				if err := s.Inbox.Done(ctx, in); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if fresh, err := s.Inbox.Push(ctx, incoming("f", 1)); err != nil || !fresh {
+				t.Errorf("the forgotten update's ID is still remembered: %v %v", fresh, err)
+			}
+			if fresh, err := s.Inbox.Push(ctx, incoming("f", 2)); err != nil || fresh {
+				t.Errorf("the done update's ID was forgotten: %v %v", fresh, err)
+			}
+		}},
 		{"a batch goes in in order, each once", func(t *testing.T, s Inboxes) {
 			batch := []bot.Incoming{incoming("e", 1), incoming("e", 2), incoming("e", 1), incoming("e", 3)}
 			if err := s.Inbox.PushAll(ctx, batch); err != nil {
