@@ -13,6 +13,7 @@ import (
 
 	"github.com/tiltas/tiltas/adapters/redis"
 	"github.com/tiltas/tiltas/bot"
+	"github.com/tiltas/tiltas/internal/logbuf"
 	"github.com/tiltas/tiltas/internal/redistest"
 	"github.com/tiltas/tiltas/scheduler"
 )
@@ -45,16 +46,9 @@ func BenchmarkTimersAtMaxmemory(b *testing.B) {
 		if err := st.Schedule(ctx, ts...); err != nil {
 			b.Fatal(err)
 		}
-		for i := range 32 {
-			if err := c.Set(ctx, fmt.Sprintf("filler:%d", i), strings.Repeat("x", 64<<10), 0).Err(); err != nil {
-				b.Fatal(err)
-			}
-		}
-		if err := c.ConfigSet(ctx, "maxmemory", "1mb").Err(); err != nil {
-			b.Fatal(err)
-		}
+		overMaxmemory(b, c)
 		q := &countedQueue{TimerQueue: st}
-		var logs syncBuffer
+		var logs logbuf.Buffer
 		var fired atomic.Int64
 		r := &scheduler.Runner{Queue: q, Log: slog.New(slog.NewJSONHandler(&logs, nil)),
 			Fire: func(context.Context, bot.Timer) error { fired.Add(1); return nil }}
@@ -62,7 +56,7 @@ func BenchmarkTimersAtMaxmemory(b *testing.B) {
 		b.StartTimer()
 		go func() { defer close(done); _ = r.Run(ctx) }()
 		time.Sleep(outage)
-		lines, claims := len(logs.lines()), q.claims.Load()
+		logged, claims := len(lines(&logs)), q.claims.Load()
 		if err := c.ConfigSet(ctx, "maxmemory", "0").Err(); err != nil {
 			b.Fatal(err)
 		}
@@ -78,9 +72,9 @@ func BenchmarkTimersAtMaxmemory(b *testing.B) {
 			b.Fatalf("a minute after memory was freed %d of %d timers fired", fired.Load(), n)
 		}
 		perMin := float64(time.Minute) / float64(outage)
-		b.ReportMetric(float64(lines)*perMin, "log-lines/min")
+		b.ReportMetric(float64(logged)*perMin, "log-lines/min")
 		b.ReportMetric(float64(claims)*perMin, "claims/min")
 		b.ReportMetric(float64(caughtUp.Milliseconds()), "ms-to-catch-up")
-		b.Logf("log during and after the outage:\n%s", strings.Join(logs.lines(), "\n"))
+		b.Logf("log during and after the outage:\n%s", strings.Join(lines(&logs), "\n"))
 	}
 }

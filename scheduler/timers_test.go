@@ -1,18 +1,19 @@
 package scheduler_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/tiltas/tiltas/adapters/redis"
 	"github.com/tiltas/tiltas/bot"
+	"github.com/tiltas/tiltas/internal/logbuf"
 	"github.com/tiltas/tiltas/internal/redistest"
 	"github.com/tiltas/tiltas/scheduler"
 )
@@ -28,22 +29,22 @@ func (q *countedQueue) Claim(ctx context.Context, now time.Time, n int, lease ti
 	return q.TimerQueue.Claim(ctx, now, n, lease)
 }
 
-// syncBuffer is a log sink the runner and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+// lines returns the log's lines.
+func lines(b *logbuf.Buffer) []string {
+	return strings.Split(strings.TrimSpace(b.String()), "\n")
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) lines() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return strings.Split(strings.TrimSpace(s.b.String()), "\n")
+// overMaxmemory makes c hold more than it may (noeviction), so that every write is refused.
+func overMaxmemory(tb testing.TB, c *goredis.Client) {
+	ctx := context.Background()
+	for i := range 32 {
+		if err := c.Set(ctx, fmt.Sprintf("filler:%d", i), strings.Repeat("x", 64<<10), 0).Err(); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := c.ConfigSet(ctx, "maxmemory", "1mb").Err(); err != nil {
+		tb.Fatal(err)
+	}
 }
 
 // With Redis out of memory, claiming a timer fails while reading the next due time still works:
@@ -64,18 +65,10 @@ func TestTimerLoopBacksOffWhileRedisIsFull(t *testing.T) {
 	if err := st.Schedule(ctx, ts...); err != nil {
 		t.Fatal(err)
 	}
-	// Redis at maxmemory: it holds more than it may (noeviction), so every write is refused.
-	for i := range 32 {
-		if err := c.Set(ctx, fmt.Sprintf("filler:%d", i), strings.Repeat("x", 64<<10), 0).Err(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := c.ConfigSet(ctx, "maxmemory", "1mb").Err(); err != nil {
-		t.Fatal(err)
-	}
+	overMaxmemory(t, c)
 
 	q := &countedQueue{TimerQueue: st}
-	var logs syncBuffer
+	var logs logbuf.Buffer
 	var fired atomic.Int64
 	r := &scheduler.Runner{Queue: q, Log: slog.New(slog.NewJSONHandler(&logs, nil)), MaxBackoff: time.Second,
 		Fire: func(context.Context, bot.Timer) error { fired.Add(1); return nil }}
@@ -91,7 +84,7 @@ func TestTimerLoopBacksOffWhileRedisIsFull(t *testing.T) {
 	if n := q.claims.Load(); n > 12 {
 		t.Errorf("%d claims tried in 3s of outage: no backoff", n)
 	}
-	if l := logs.lines(); len(l) != 1 || !strings.Contains(l[0], "timer claims failing") || !strings.Contains(l[0], "OOM") {
+	if l := lines(&logs); len(l) != 1 || !strings.Contains(l[0], "timer claims failing") || !strings.Contains(l[0], "OOM") {
 		t.Errorf("want one line for the outage, got %d:\n%s", len(l), strings.Join(l, "\n"))
 	}
 
@@ -107,7 +100,7 @@ func TestTimerLoopBacksOffWhileRedisIsFull(t *testing.T) {
 	}
 	cancel()
 	<-done
-	if l := logs.lines(); len(l) != 2 || !strings.Contains(l[1], "timer claims work again") {
+	if l := lines(&logs); len(l) != 2 || !strings.Contains(l[1], "timer claims work again") {
 		t.Errorf("want the outage's end logged once, got:\n%s", strings.Join(l, "\n"))
 	}
 }

@@ -1,40 +1,22 @@
 package redis_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/tiltas/tiltas/adapters/redis"
+	"github.com/tiltas/tiltas/internal/logbuf"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // go-redis's own complaints (here: a server that cannot be dialled) land in the service's log as
 // JSON lines, not as plain text on stderr.
 func TestGoRedisLogsAsJSON(t *testing.T) {
-	var buf lockedBuffer
+	var buf logbuf.Buffer
 	redis.LogTo(slog.New(slog.NewJSONHandler(&buf, nil)))
 	defer redis.LogTo(slog.New(slog.DiscardHandler))
 	l, err := net.Listen("tcp", "127.0.0.1:0")
