@@ -118,6 +118,11 @@ func parseDatePart(words []string, now time.Time) (time.Time, []string, error) {
 		return time.Time{}, nil, fmt.Errorf("%w: empty date", ErrInvalid)
 	}
 	day := func(y int, mo time.Month, d int) (time.Time, error) {
+		// Years of this work only: before 1900 Vilnius kept local mean time (+01:41:16), which
+		// a stored RFC 3339 time cannot say.
+		if y < 1900 || y > 2999 {
+			return time.Time{}, fmt.Errorf("%w: year out of range", ErrInvalid)
+		}
 		t := time.Date(y, mo, d, 0, 0, 0, 0, now.Location())
 		if t.Month() != mo || t.Day() != d {
 			return time.Time{}, fmt.Errorf("%w: no such day", ErrInvalid)
@@ -158,7 +163,7 @@ func parseDatePart(words []string, now time.Time) (time.Time, []string, error) {
 		return t, words[1:], err
 	}
 	// "2026 m. gruodžio 3 d."
-	if len(words) >= 4 && len(w) == 4 && (words[1] == "m." || words[1] == "m") {
+	if len(words) >= 4 && len(w) == 4 && isDigits(w) && (words[1] == "m." || words[1] == "m") {
 		y, err := strconv.Atoi(w)
 		if mo, ok := monthWords[words[2]]; ok && err == nil {
 			if d, err := strconv.Atoi(strings.TrimSuffix(words[3], ".")); err == nil {
@@ -196,4 +201,14 @@ func parseDatePart(words []string, now time.Time) (time.Time, []string, error) {
 		}
 	}
 	return time.Time{}, nil, fmt.Errorf("%w: not a date: %q", ErrInvalid, strings.Join(words, " "))
+}
+
+// isDigits reports whether s is ASCII digits only (strconv.Atoi also takes a sign).
+func isDigits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return s != ""
 }

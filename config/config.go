@@ -339,8 +339,14 @@ func Parse(r io.Reader, getenv func(string) string, checks ...Check) (*Config, e
 	}
 	c := Defaults()
 	var root yaml.Node
-	if err := yaml.Unmarshal(raw, &root); err != nil {
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&root); err != nil && !errors.Is(err, io.EOF) {
 		return nil, &Errors{List: []error{err}} // not YAML at all: nothing else can be said
+	}
+	var more yaml.Node
+	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
+		// A second document ("---") would be ignored without a word.
+		return nil, &Errors{List: []error{errors.New("the file holds more than one YAML document (a line \"---\"): give one")}}
 	}
 	// Unknown keys are errors, listed with their paths alongside every other problem.
 	errs := unknownKeys(&root, reflect.TypeOf(Config{}), "")

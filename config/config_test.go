@@ -266,3 +266,10 @@ func TestCaseCodesAreWholeAndShort(t *testing.T) {
 		t.Error("a 65-character code taken")
 	}
 }
+
+func TestASecondYAMLDocumentIsAnError(t *testing.T) {
+	_, err := config.Parse(strings.NewReader(directory+"---\nalerts: {ack_timeout: 1m}\n"), noEnv)
+	if err == nil || !strings.Contains(err.Error(), "more than one YAML document") {
+		t.Fatalf("want the second document refused, got %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -37,8 +38,8 @@ func ParseDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.Atoi(days)
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("invalid duration %q", s)
+		if err != nil || n < 0 || int64(n) > int64(math.MaxInt64/(24*time.Hour)) {
+			return 0, fmt.Errorf("invalid duration %q (want a whole number of days up to 106751)", s)
 		}
 		return time.Duration(n) * 24 * time.Hour, nil
 	}

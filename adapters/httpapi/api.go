@@ -236,7 +236,15 @@ func (a *API) alertsRoot(w http.ResponseWriter, r *http.Request) {
 	var in newAlert
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil || dec.More() {
+	err = dec.Decode(&in)
+	if err == nil {
+		// One JSON object and nothing after it: Decode stops at the object's end, and More
+		// does not see a stray "]" or "}".
+		if _, next := dec.Token(); next != io.EOF {
+			err = errors.New("data after the JSON object")
+		}
+	}
+	if err != nil {
 		msg := "the body is not a JSON object of the documented shape"
 		var ute *json.UnmarshalTypeError
 		field := ""
