@@ -80,7 +80,8 @@ func NewMetrics(outbox func(ctx context.Context) (int64, time.Duration, error)) 
 		f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tiltas_outbox_oldest_seconds", Help: "Age of the oldest waiting message."}, func() float64 { _, a := stat(); return a.Seconds() }))
 	}
 	f(collectors.NewGoCollector())
-	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{Namespace: "tiltas"}))
+	// The standard collectors keep their standard names (go_*, process_*), which dashboards expect.
+	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 

@@ -45,3 +45,20 @@ func TestEveryCounterIsExportedAtZeroFromTheStart(t *testing.T) {
 		}
 	}
 }
+
+// Tiltas's own series keep the tiltas_ prefix; the Go and process collectors keep their
+// standard names, which ready-made dashboards look for.
+func TestStandardCollectorsKeepTheirNames(t *testing.T) {
+	m := httpapi.NewMetrics(nil)
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	scrape := rec.Body.String()
+	for _, want := range []string{"\ngo_goroutines ", "\nprocess_cpu_seconds_total ", "\nprocess_resident_memory_bytes "} {
+		if !strings.Contains(scrape, want) {
+			t.Errorf("/metrics lacks %q", strings.TrimSpace(want))
+		}
+	}
+	if strings.Contains(scrape, "tiltas_process_") || strings.Contains(scrape, "tiltas_go_") {
+		t.Error("a standard series is renamed with the tiltas_ prefix")
+	}
+}
