@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"regexp"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -351,6 +352,9 @@ func Parse(r io.Reader, getenv func(string) string, checks ...Check) (*Config, e
 	// Unknown keys are errors, listed with their paths alongside every other problem.
 	errs := unknownKeys(&root, reflect.TypeOf(Config{}), "")
 	if root.Kind != 0 {
+		// Values of the wrong type are listed with their paths and left out, so that the rest
+		// is decoded and checked in the same run.
+		errs = append(errs, wrongTypes(&root, reflect.TypeOf(Config{}), "")...)
 		if err := root.Decode(c); err != nil {
 			var te *yaml.TypeError
 			if errors.As(err, &te) {
@@ -420,11 +424,133 @@ func unknownKeys(n *yaml.Node, t reflect.Type, path string) []error {
 	case yaml.SequenceNode:
 		if t.Kind() == reflect.Slice {
 			for i, c := range n.Content {
-				errs = append(errs, unknownKeys(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i))...)
+				errs = append(errs, unknownKeys(c, t.Elem(), entry(path, i, idOf(c)))...)
 			}
 		}
 	}
 	return errs
+}
+
+var unmarshaler = reflect.TypeFor[yaml.Unmarshaler]()
+
+// wrongTypes lists the values in n that do not decode into the type t has for them, each with
+// its path and line, and removes them from n (the defaults stand in for them).
+func wrongTypes(n *yaml.Node, t reflect.Type, path string) []error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	join := func(k string) string {
+		if path == "" {
+			return k
+		}
+		return path + "." + k
+	}
+	// fits reports whether v decodes into a fresh value of type ft, and if not, why.
+	fits := func(v *yaml.Node, ft reflect.Type, at string) error {
+		if err := v.Decode(reflect.New(ft).Interface()); err != nil {
+			msg := strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n  ")
+			msg = regexp.MustCompile(`^line \d+: `).ReplaceAllString(msg, "")
+			return fmt.Errorf("%s: %s (line %d)", at, msg, v.Line)
+		}
+		return nil
+	}
+	// leaf: a type decoded as a whole (scalars, and types that decode themselves).
+	leaf := func(ft reflect.Type) bool {
+		for ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		if reflect.PointerTo(ft).Implements(unmarshaler) {
+			return true
+		}
+		switch ft.Kind() {
+		case reflect.Struct, reflect.Slice, reflect.Map:
+			return false
+		}
+		return true
+	}
+	var errs []error
+	switch {
+	case n.Kind == yaml.DocumentNode:
+		for _, c := range n.Content {
+			errs = append(errs, wrongTypes(c, t, path)...)
+		}
+	case leaf(t):
+		// Checked by the caller, which can remove the node.
+	case n.Kind == yaml.MappingNode && t.Kind() == reflect.Struct:
+		fields := map[string]reflect.Type{}
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if name != "" && name != "-" {
+				fields[name] = f.Type
+			}
+		}
+		kept := n.Content[:0:0]
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if ft, ok := fields[k.Value]; ok {
+				var err error
+				if leaf(ft) || kindMismatch(v, ft) {
+					err = fits(v, ft, join(k.Value))
+				} else {
+					errs = append(errs, wrongTypes(v, ft, join(k.Value))...)
+				}
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+			}
+			kept = append(kept, k, v)
+		}
+		n.Content = kept
+	case n.Kind == yaml.MappingNode && t.Kind() == reflect.Map:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			errs = append(errs, wrongTypes(n.Content[i+1], t.Elem(), join(n.Content[i].Value))...)
+		}
+	case n.Kind == yaml.SequenceNode && t.Kind() == reflect.Slice:
+		kept := n.Content[:0:0]
+		for i, c := range n.Content {
+			at := entry(path, i, idOf(c))
+			if leaf(t.Elem()) || kindMismatch(c, t.Elem()) {
+				if err := fits(c, t.Elem(), at); err != nil {
+					errs = append(errs, err)
+					continue
+				}
+			} else {
+				errs = append(errs, wrongTypes(c, t.Elem(), at)...)
+			}
+			kept = append(kept, c)
+		}
+		n.Content = kept
+	}
+	return errs
+}
+
+// kindMismatch reports whether node v cannot hold a value of type ft at all (a scalar where a
+// list or a section is wanted, or the other way round).
+func kindMismatch(v *yaml.Node, ft reflect.Type) bool {
+	for ft.Kind() == reflect.Pointer {
+		ft = ft.Elem()
+	}
+	switch ft.Kind() {
+	case reflect.Struct, reflect.Map:
+		return v.Kind != yaml.MappingNode
+	case reflect.Slice:
+		return v.Kind != yaml.SequenceNode
+	}
+	return false
+}
+
+// idOf returns the id key's value of a mapping node, or "".
+func idOf(n *yaml.Node) string {
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == "id" {
+				return n.Content[i+1].Value
+			}
+		}
+	}
+	return ""
 }
 
 // Errors is every problem found in a file.

@@ -73,17 +73,17 @@ meetings:
 	want := []string{
 		`timezone: unknown time zone "Europe/Atlantis"`,
 		`http.listen: want host:port`,
-		`institutions[1].designated_contact: unknown person "nobody"`,
-		`institutions[1].head: required for a school`,
-		`people[1].id: duplicate person "ona"`,
-		`people[2].roles[0]: unknown role "wizard"`,
-		`people[3].institution: unknown institution "vtas"`,
-		`people[3].quiet_hours: want HH:MM-HH:MM`,
+		`institutions[1] (mokykla).designated_contact: unknown person "nobody"`,
+		`institutions[1] (mokykla).head: required for a school`,
+		`people[1] (ona).id: duplicate person "ona"`,
+		`people[2] (jonas).roles[0]: unknown role "wizard"`,
+		`people[3] (rasa).institution: unknown institution "vtas"`,
+		`people[3] (rasa).quiet_hours: want HH:MM-HH:MM`,
 		`alerts.rules[0].steps[0]: the last step must reach the coordinator`,
 		`people: nobody has the coordinator role`,
-		`meetings[0].rrule: not an RFC 5545 RRULE`,
-		`meetings[0].start: want YYYY-MM-DD HH:MM`,
-		`meetings[0].organizers[0]: unknown person "ghost"`,
+		`meetings[0] (m).rrule: not an RFC 5545 RRULE`,
+		`meetings[0] (m).start: want YYYY-MM-DD HH:MM`,
+		`meetings[0] (m).organizers[0]: unknown person "ghost"`,
 	}
 	text := err.Error()
 	for _, w := range want {
@@ -101,7 +101,7 @@ func TestUnknownKeysAreErrors(t *testing.T) {
 	if err == nil {
 		t.Fatal("unknown keys accepted")
 	}
-	for _, w := range []string{"redis.urll: unknown key (line 2)", "people[0].nmae: unknown key (line 4)", `people[0].institution: unknown institution ""`} {
+	for _, w := range []string{"redis.urll: unknown key (line 2)", "people[0] (a).nmae: unknown key (line 4)", `people[0] (a).institution: unknown institution ""`} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("missing %q in %v", w, err)
 		}
@@ -271,5 +271,35 @@ func TestASecondYAMLDocumentIsAnError(t *testing.T) {
 	_, err := config.Parse(strings.NewReader(directory+"---\nalerts: {ack_timeout: 1m}\n"), noEnv)
 	if err == nil || !strings.Contains(err.Error(), "more than one YAML document") {
 		t.Fatalf("want the second document refused, got %v", err)
+	}
+}
+
+// A value of the wrong type is one problem among the others, with its path, in one run.
+func TestWrongTypesAreListedWithTheRest(t *testing.T) {
+	in := `
+alerts:
+  ack_timeout: 4 hours
+  description_max: many
+http: {listen: "8080"}
+people:
+  - {id: jonas, name: Jonas, institution: savivaldybe, roles: coordinator}
+  - {id: ona, name: Ona, institution: nowhere, roles: [coordinator]}
+institutions: [{id: savivaldybe, name: Savivaldybė, kind: municipality}]
+`
+	_, err := config.Parse(strings.NewReader(in), noEnv)
+	var errs *config.Errors
+	if !errors.As(err, &errs) {
+		t.Fatalf("want config.Errors, got %v", err)
+	}
+	for _, w := range []string{
+		`alerts.ack_timeout: invalid duration "4 hours" (want e.g. 30m, 72h, 7d) (line 3)`,
+		"alerts.description_max: cannot unmarshal !!str `many` into int (line 4)",
+		"people[0] (jonas).roles: cannot unmarshal !!str",
+		`http.listen: want host:port`,
+		`people[1] (ona).institution: unknown institution "nowhere"`,
+	} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("missing problem %q in:\n%v", w, err)
+		}
 	}
 }

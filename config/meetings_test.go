@@ -23,9 +23,9 @@ meetings:
 		{name: "the example's monthly meeting", series: `  - {id: m, title: M, rrule: "FREQ=MONTHLY;BYDAY=1TH", start: "2026-01-01 10:00", invitees: {roles: [leader]}, organizers: [ona]}`},
 		{name: "a one-off meeting", series: `  - {id: m, title: M, rrule: "FREQ=DAILY;COUNT=1", start: "2026-01-01 10:00", invitees: {people: [ona]}, organizers: [ona]}`},
 		{name: "more than once a day", series: `  - {id: m, title: M, rrule: "FREQ=HOURLY", start: "2026-01-01 10:00", invitees: {roles: [leader]}, organizers: [ona]}`,
-			want: `meetings[0].rrule: meet at most daily`},
+			want: `meetings[0] (m).rrule: meet at most daily`},
 		{name: "an unknown holiday rule", series: `  - {id: m, title: M, rrule: "FREQ=WEEKLY", start: "2026-01-01 10:00", invitees: {roles: [leader]}, organizers: [ona], holidays: sometimes}`,
-			want: `meetings[0].holidays: want move, skip or ignore`},
+			want: `meetings[0] (m).holidays: want move, skip or ignore`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

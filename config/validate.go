@@ -43,6 +43,15 @@ type validator struct {
 	groups map[string]bool
 }
 
+// entry names the i-th entry of a list by index and, when it has a usable one, its ID:
+// "people[3] (jonas-n)", so that a long directory's problems are found without counting.
+func entry(list string, i int, id string) string {
+	if reID.MatchString(id) {
+		return fmt.Sprintf("%s[%d] (%s)", list, i, id)
+	}
+	return fmt.Sprintf("%s[%d]", list, i)
+}
+
 func (v *validator) add(path, format string, args ...any) {
 	v.errs = append(v.errs, problem(path, format, args...))
 }
@@ -191,7 +200,7 @@ func (v *validator) directory(c *Config) {
 	v.people, v.insts, v.groups = map[string]*Person{}, map[string]*Institution{}, map[string]bool{}
 	for i := range c.Institutions {
 		in := &c.Institutions[i]
-		p := fmt.Sprintf("institutions[%d]", i)
+		p := entry("institutions", i, in.ID)
 		if !reID.MatchString(in.ID) {
 			v.add(p+".id", "want a short id of a-z, 0-9, _ and -, got %q", in.ID)
 		} else if v.insts[in.ID] != nil {
@@ -207,7 +216,7 @@ func (v *validator) directory(c *Config) {
 	}
 	for i := range c.People {
 		pe := &c.People[i]
-		p := fmt.Sprintf("people[%d]", i)
+		p := entry("people", i, pe.ID)
 		if !reID.MatchString(pe.ID) {
 			v.add(p+".id", "want a short id of a-z, 0-9, _ and -, got %q", pe.ID)
 		} else if v.people[pe.ID] != nil {
@@ -248,7 +257,7 @@ func (v *validator) directory(c *Config) {
 		v.add("people", "nobody has the coordinator role: escalation chains and undeliverable messages end with the coordinator")
 	}
 	for i, in := range c.Institutions {
-		p := fmt.Sprintf("institutions[%d]", i)
+		p := entry("institutions", i, in.ID)
 		for _, f := range []struct{ name, id string }{{"designated_contact", in.DesignatedContact}, {"head", in.Head}} {
 			if f.id == "" {
 				if in.Kind == "school" {
@@ -264,7 +273,7 @@ func (v *validator) directory(c *Config) {
 		}
 	}
 	for i, g := range c.Groups {
-		p := fmt.Sprintf("groups[%d]", i)
+		p := entry("groups", i, g.ID)
 		if !reID.MatchString(g.ID) {
 			v.add(p+".id", "want a short id of a-z, 0-9, _ and -, got %q", g.ID)
 		} else if v.groups[g.ID] {
@@ -422,7 +431,7 @@ func (v *validator) schedule(path, rule, start string) {
 func (v *validator) meetings(c *Config) {
 	ids := map[string]bool{}
 	for i, s := range c.Meetings {
-		p := fmt.Sprintf("meetings[%d]", i)
+		p := entry("meetings", i, s.ID)
 		if !reID.MatchString(s.ID) || ids[s.ID] {
 			v.add(p+".id", "want a unique short id, got %q", s.ID)
 		}

@@ -85,7 +85,7 @@ func TestCheckConfig(t *testing.T) {
 	if code != 2 {
 		t.Fatalf("exit %d, want 2", code)
 	}
-	for _, want := range []string{"5 problems", `language: unknown language "fr"`, `people[0].institution: unknown institution "nowhere"`, `people[0].roles[0]: unknown role "wizard"`} {
+	for _, want := range []string{"5 problems", `language: unknown language "fr"`, `people[0] (a).institution: unknown institution "nowhere"`, `people[0] (a).roles[0]: unknown role "wizard"`} {
 		if !strings.Contains(errs, want) {
 			t.Errorf("missing %q in:\n%s", want, errs)
 		}
