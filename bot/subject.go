@@ -80,7 +80,7 @@ func (e *Engine) part(name string) *subjectPart {
 	return p
 }
 
-// Export is everything held about a subject, part by part.
+// Export is everything held about a subject, part by part, in a person's terms (see plain).
 type Export struct {
 	Subject  Subject        `json:"subject"`
 	Exported time.Time      `json:"exported"`
@@ -105,7 +105,7 @@ func (e *Engine) Export(ctx context.Context, s Subject, by string) (Export, erro
 		if err != nil {
 			return out, fmt.Errorf("export %s: %w", p.name, err)
 		}
-		if v != nil {
+		if v := plain(v); v != nil {
 			out.Parts[p.name] = v
 		}
 	}

@@ -737,7 +737,7 @@ func TestExportHoldsTheSubjectsData(t *testing.T) {
 		want, not []string
 	}{
 		{"case", bot.Subject{Case: storyCase},
-			[]string{plantedDesc, plantedOutcome, plantedAddress, plantedNote, plantedDialog, `"members":[{"person":"egle-v"`, `"kind":"case.shared"`},
+			[]string{plantedDesc, plantedOutcome, plantedAddress, plantedNote, plantedDialog, `"members":[{"by":"egle-v","person":"egle-v"`, `"kind":"case.shared"`, `"wait":"10m"`},
 			[]string{plantedAgenda, plantedDecline, plantedQueued}},
 		{"school social pedagogue", bot.Subject{Person: "giedre-s"},
 			[]string{`"name":"Giedrė Sabaliauskienė"`, `"account":{`, `"as":["sender"]`, plantedDialog},
@@ -755,9 +755,19 @@ func TestExportHoldsTheSubjectsData(t *testing.T) {
 				t.Fatal(err)
 			}
 			b, _ := json.Marshal(x)
+			// In a person's terms: one key style, durations as text, no zero times.
+			if m := regexp.MustCompile(`"[A-Z][A-Za-z]*":`).Find(b); m != nil {
+				t.Errorf("a key in another style: %s", m)
+			}
+			if bytes.Contains(b, []byte("0001-01-01")) {
+				t.Error("a zero time")
+			}
+			if m := regexp.MustCompile(`"(wait|timeout|grace|after|before|every)":\d`).Find(b); m != nil {
+				t.Errorf("a duration as a number: %s", m)
+			}
 			for _, w := range tt.want {
 				if !bytes.Contains(b, []byte(w)) {
-					t.Errorf("lacks %s", w)
+					t.Errorf("lacks %s in %s", w, b)
 				}
 			}
 			for _, n := range tt.not {
