@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -192,18 +193,75 @@ func (c *Console) print(m bot.Message, ref bot.MessageRef, to bot.Address) {
 	}
 }
 
-// find returns the number of the newest button, in the viewer's chat or a group, whose label
-// contains text.
-func (c *Console) find(text string) (int, bool) {
+// find returns the button, in the current version of a message in the viewer's chat or a
+// group, whose label is text (the newest such), or else the one whose label contains text. Two
+// different labels containing text are ambiguous: the error lists them. A button found is
+// pressable by its number from then on.
+func (c *Console) find(text string) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	best := 0
-	for n, b := range c.buttons {
-		if n > best && (b.chat.Chat == "dm:"+c.viewer || b.chat.Group) && strings.Contains(bot.Fold(b.label), bot.Fold(text)) {
-			best = n
+	want := bot.Fold(text)
+	type hit struct {
+		b   bot.Button
+		ref bot.MessageRef
+		to  bot.Address
+	}
+	var exact, partial []hit
+	for chat, msgs := range c.chats {
+		if chat != "dm:"+c.viewer && !strings.HasPrefix(chat, "group:") {
+			continue
+		}
+		to := bot.Address{Platform: bot.Console, Chat: chat, Group: strings.HasPrefix(chat, "group:")}
+		for _, m := range msgs {
+			for _, row := range m.msg.Buttons {
+				for _, b := range row {
+					switch label := bot.Fold(b.Label); {
+					case label == want:
+						exact = append(exact, hit{b, m.ref, to})
+					case strings.Contains(label, want):
+						partial = append(partial, hit{b, m.ref, to})
+					}
+				}
+			}
 		}
 	}
-	return best, best > 0
+	hits := exact
+	if len(hits) == 0 {
+		hits = partial
+		var labels []string
+		for _, h := range partial {
+			if !slices.Contains(labels, h.b.Label) {
+				labels = append(labels, h.b.Label)
+			}
+		}
+		if len(labels) > 1 {
+			slices.Sort(labels)
+			return 0, fmt.Errorf("%q could be any of: %s; say which", text, strings.Join(labels, ", "))
+		}
+	}
+	if len(hits) == 0 {
+		return 0, fmt.Errorf("no button of yours says %q", text)
+	}
+	// The newest: the highest message number.
+	newest := hits[0]
+	for _, h := range hits[1:] {
+		if atoi(h.ref.ID) > atoi(newest.ref.ID) {
+			newest = h
+		}
+	}
+	for n, b := range c.buttons {
+		if b.token == newest.b.Token && b.ref == newest.ref {
+			return n, nil
+		}
+	}
+	c.nextBtn++
+	c.buttons[c.nextBtn] = pressable{token: newest.b.Token, label: newest.b.Label, ref: newest.ref, chat: newest.to}
+	return c.nextBtn, nil
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
 }
 
 // button returns the pressable button n.
@@ -225,8 +283,8 @@ type Shell struct {
 	Clock *bot.ManualClock
 	// Who describes a person ("Ona Petraitienė, social worker"), ok false when unknown.
 	Who func(person string) (string, bool)
-	// Groups lists the configured group IDs.
-	Groups []string
+	// Groups lists the configured group IDs; People the directory's person IDs.
+	Groups, People []string
 	Out    io.Writer
 
 	person string
@@ -310,6 +368,25 @@ func (s *Shell) as(person string) {
 	fmt.Fprintf(s.Out, "    (you are now %s: %s)\n", person, desc)
 }
 
+// like returns up to five person IDs that start with or contain text, else the first five.
+func (s *Shell) like(text string) []string {
+	text = strings.ToLower(text)
+	var starts, contains []string
+	for _, id := range s.People {
+		switch {
+		case strings.HasPrefix(id, text):
+			starts = append(starts, id)
+		case strings.Contains(id, text):
+			contains = append(contains, id)
+		}
+	}
+	out := append(starts, contains...)
+	if len(out) == 0 {
+		out = s.People
+	}
+	return out[:min(len(out), 5)]
+}
+
 func (s *Shell) do(ctx context.Context, line string) (bool, error) {
 	f := strings.Fields(line)
 	switch f[0] {
@@ -318,6 +395,10 @@ func (s *Shell) do(ctx context.Context, line string) (bool, error) {
 	case "/as":
 		if len(f) != 2 {
 			return false, fmt.Errorf("usage: /as PERSON_ID")
+		}
+		if _, ok := s.Who(f[1]); !ok {
+			// Not silently a stranger: say so, and offer the IDs that look like it.
+			return false, fmt.Errorf("nobody in the directory is %q; try %s", f[1], strings.Join(s.like(f[1]), ", "))
 		}
 		s.as(f[1])
 		return false, nil
@@ -374,9 +455,9 @@ func (s *Shell) do(ctx context.Context, line string) (bool, error) {
 		}
 		arg := strings.Join(f[1:], " ")
 		if _, err := strconv.Atoi(arg); err != nil {
-			n, ok := s.Console.find(arg)
-			if !ok {
-				return false, fmt.Errorf("no button of yours says %q", arg)
+			n, err := s.Console.find(arg)
+			if err != nil {
+				return false, err
 			}
 			fmt.Fprintf(s.Out, "    (pressing [%d])\n", n)
 			arg = strconv.Itoa(n)

@@ -161,7 +161,13 @@ func (f *Flow) sendSeriesICS(ctx context.Context, r *bot.Request) error {
 	if n == 0 {
 		return r.Say(ctx, "meetings.none")
 	}
-	return r.Reply(ctx, bot.Message{Lines: []string{r.T("meetings.ics.series")}, File: &bot.File{Name: "tiltas-meetings.ics", Type: "text/calendar", Data: data}})
+	// The file points to the calendar link only where there are links: without them,
+	// /meeting calendar itself answers with this file.
+	key := "meetings.ics.series"
+	if f.cfg.FeedURL == "" {
+		key = "meetings.ics.series_nofeed"
+	}
+	return r.Reply(ctx, bot.Message{Lines: []string{r.T(key)}, File: &bot.File{Name: "tiltas-meetings.ics", Type: "text/calendar", Data: data}})
 }
 
 // feedLink gives the person a new private calendar link; the old one stops working.

@@ -48,6 +48,12 @@ var storesFor func(tb testing.TB, clock bot.Clock) *flowtest.Stores
 // otherwise) and plans, as serve does at start.
 func newHarness(t *testing.T, o flowtest.Options) *harness {
 	t.Helper()
+	return newHarnessWith(t, o, flowConfig)
+}
+
+// newHarnessWith is newHarness with the flow's config made by cfg.
+func newHarnessWith(t *testing.T, o flowtest.Options, cfg func(*config.Config) meetings.Config) *harness {
+	t.Helper()
 	h := &harness{}
 	if o.Stores == nil && storesFor != nil {
 		start := o.Start
@@ -61,7 +67,7 @@ func newHarness(t *testing.T, o flowtest.Options) *harness {
 			return h.Clock.Now()
 		}))
 	}
-	o.Register = func(e *bot.Engine, c *config.Config) { h.flow = meetings.Register(e, flowConfig(c)) }
+	o.Register = func(e *bot.Engine, c *config.Config) { h.flow = meetings.Register(e, cfg(c)) }
 	h.Harness = flowtest.New(t, o)
 	if err := h.flow.Plan(h.Ctx); err != nil {
 		t.Fatalf("plan: %v", err)

@@ -10,6 +10,8 @@ import (
 	ics "github.com/arran4/golang-ical"
 
 	"github.com/tiltas/tiltas/bot"
+	"github.com/tiltas/tiltas/bot/meetings"
+	"github.com/tiltas/tiltas/config"
 	"github.com/tiltas/tiltas/internal/flowtest"
 )
 
@@ -215,5 +217,25 @@ func TestCalendarFeedBehindAPersonalSecretLink(t *testing.T) {
 	}
 	if len(h.Audit("meeting.feed_issued")) != 3 {
 		t.Errorf("feed issues audited: %+v", h.Audit("meeting.feed_issued"))
+	}
+}
+
+// Without a public URL there are no calendar links: /meeting calendar says so and sends the file,
+// and the file's text does not send the person back to /meeting calendar.
+func TestWithoutFeedsCalendarAndICSDoNotPointAtEachOther(t *testing.T) {
+	h := newHarnessWith(t, flowtest.Options{}, func(c *config.Config) meetings.Config {
+		out := flowConfig(c)
+		out.FeedURL = ""
+		return out
+	})
+	for _, cmd := range []string{"/meeting calendar", "/meeting ics"} {
+		h.Say("dalia-s", cmd)
+		m := h.Last("dalia-s")
+		if m.Message.File == nil {
+			t.Fatalf("%s: no .ics file: %+v", cmd, m.Message)
+		}
+		if text := strings.Join(m.Message.Lines, " "); strings.Contains(text, "/meeting calendar") {
+			t.Errorf("%s: the file's text points to /meeting calendar, which sends this file: %q", cmd, text)
+		}
 	}
 }

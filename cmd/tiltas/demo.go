@@ -128,7 +128,11 @@ func runDemo(ctx context.Context, cfg *config.Config, clock *bot.ManualClock, as
 	}
 	fmt.Fprintf(out, "Tiltas demo — %s. Type /help; console: /as PERSON, /inbox, /in GROUP, /dm, N presses button [N], /clock +1h, /all, /quit.\n",
 		clock.Now().Format("2006-01-02 15:04 Mon"))
-	sh := &console.Shell{Console: con, Handle: e.Handle, Settle: settle, Clock: clock, Who: who, Groups: groups, Out: out}
+	var people []string
+	for _, p := range dir.People {
+		people = append(people, p.ID)
+	}
+	sh := &console.Shell{Console: con, Handle: e.Handle, Settle: settle, Clock: clock, Who: who, Groups: groups, People: people, Out: out}
 	sh.Start(as)
 	// Plan meeting occurrences and series visits, as serve does at start; from here on their own
 	// timers keep them coming as the clock moves.
