@@ -55,7 +55,7 @@ func TestDialogWithButtonDateAndTextSteps(t *testing.T) {
 	h.MustSee("ona-p", "Tekstas per ilgas (simbolių: 21, leidžiama ne daugiau kaip 20)")
 	h.Say("ona-p", "nėra namie")
 	h.Say("ona-p", "rytoj 18:00")
-	h.Press("ona-p", "Patvirtinti")
+	h.Press("ona-p", "Išsaugoti")
 	if len(done) != 1 {
 		t.Fatalf("dialog finished %d times", len(done))
 	}
@@ -80,7 +80,7 @@ func TestDialogSurvivesRestart(t *testing.T) {
 	// A new engine over the same stores: as after a restart.
 	h2 := flowtest.New(t, flowtest.Options{Register: registerForm(&done, &mu), Stores: &h.Stores, Start: h.Clock.Now()})
 	h2.Chats = h.Chats
-	h2.PressOn("ona-p", "dm:ona-p", "Patvirtinti")
+	h2.PressOn("ona-p", "dm:ona-p", "Išsaugoti")
 	h2.Say("ona-p", "gruodžio 5 10:00")
 	h2.Say("ona-p", "taip")
 	if len(done) != 1 || done[0]["case"] != "K-2026-001" || done[0]["answer"] != "yes" {

@@ -135,7 +135,7 @@ func TestRaiseAndFollowAnAlert(t *testing.T) {
 		t.Error("the API echoes free text")
 	}
 	h.MustSee("jurate-z", "Vaikas buvo įvykio vietoje") // no rule matched: the coordinator is asked
-	h.Press("jurate-z", "Patvirtinti")
+	h.Press("jurate-z", "Mačiau")
 	code, v, _ = h.call("GET", "/api/v1/alerts/"+id, policeToken, "", "", nil)
 	if code != 200 || v["state"] != "acknowledged" || v["acknowledged_at"] == nil {
 		t.Fatalf("GET = %d %v", code, v)

@@ -23,10 +23,10 @@ func raise(t *testing.T, s *slackSide, text string) alerts.Alert {
 	t.Helper()
 	s.command("giedre-s", "concern K-2026-117 skubu nepriežiūra "+text)
 	q := s.mustSee("giedre-s", "Patikrinkite ir patvirtinkite")
-	s.press("giedre-s", "Patvirtinti")
+	s.press("giedre-s", "Išsaugoti")
 	// The question was edited in place: the answer shown, the buttons gone.
 	for _, m := range s.fake.DM(s.user("giedre-s")) {
-		if m.TS == q.TS && (m.Edits == 0 || len(m.Labels()) != 0 || !strings.Contains(m.Plain(), "→ Patvirtinti")) {
+		if m.TS == q.TS && (m.Edits == 0 || len(m.Labels()) != 0 || !strings.Contains(m.Plain(), "→ Išsaugoti")) {
 			t.Fatalf("the pressed question was not edited:\n%s", s.dump(m.Channel))
 		}
 	}
@@ -95,14 +95,14 @@ func TestConcernAcknowledgedEndToEnd(t *testing.T) {
 				t.Fatalf("channel got:\n%s", s.dump("CVTAS"))
 			}
 
-			s.press("mindaugas-l", "Patvirtinti")
+			s.press("mindaugas-l", "Mačiau")
 			if got := strings.Join(s.toasts("mindaugas-l"), "|"); !strings.Contains(got, "A1 patvirtintas") {
 				t.Errorf("toast = %q", got)
 			}
 			s.mustSee("giedre-s", "patvirtino Mindaugas Lukoševičius")
 			for _, p := range []string{"aiste-r", "mindaugas-l", "ruta-g"} {
 				m := s.mustSee(p, "Mėlynės ant rankų")
-				if m.Edits == 0 || !strings.Contains(m.Plain(), "Patvirtino Mindaugas Lukoševičius") {
+				if m.Edits == 0 || !strings.Contains(m.Plain(), "Matė Mindaugas Lukoševičius") {
 					t.Errorf("%s's copy not edited:\n%s", p, m.Plain())
 				}
 			}
@@ -288,14 +288,14 @@ func TestChannelsHearCommandsAndMentionsOnlyAndNeverDetails(t *testing.T) {
 
 			raise(t, s, "Grupėje")
 			before := len(s.fake.Channel("CVTAS"))
-			s.pressIn("tomas-k", "CVTAS", "Patvirtinti") // police: not in the chain yet
+			s.pressIn("tomas-k", "CVTAS", "Mačiau") // police: not in the chain yet
 			if got := strings.Join(s.toasts("tomas-k"), "|"); !strings.Contains(got, "nebuvo siųstas") {
 				t.Errorf("outsider toast = %q", got)
 			}
 			if got := s.fake.Channel("CVTAS"); len(got) != before {
 				t.Errorf("the refusal was posted in the channel:\n%s", s.dump("CVTAS"))
 			}
-			s.pressIn("ruta-g", "CVTAS", "Patvirtinti")
+			s.pressIn("ruta-g", "CVTAS", "Mačiau")
 			if a, _ := w.alerts.Get(w.ctx, "A1"); a.State != alerts.Acknowledged || a.AckBy != "ruta-g" {
 				t.Fatalf("acknowledged from the channel: %+v", a)
 			}

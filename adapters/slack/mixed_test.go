@@ -155,7 +155,7 @@ func TestMixedAlertEscalatesFromTelegramToSlack(t *testing.T) {
 	sl.link("tomas-k", "rasa-m", "algirdas-p")
 
 	tg.say("giedre-s", "/concern K-2026-117 skubu nepriežiūra Niekas neatsiliepia")
-	tg.press("giedre-s", "Patvirtinti")
+	tg.press("giedre-s", "Išsaugoti")
 	for _, p := range []string{"aiste-r", "mindaugas-l", "ruta-g"} {
 		tg.mustSee(p, "Niekas neatsiliepia")
 	}
@@ -169,13 +169,13 @@ func TestMixedAlertEscalatesFromTelegramToSlack(t *testing.T) {
 	if len(m.Labels()) != 2 {
 		t.Errorf("Slack copy buttons %v", m.Labels())
 	}
-	sl.press("tomas-k", "Patvirtinti")
+	sl.press("tomas-k", "Mačiau")
 	if got := strings.Join(sl.toasts("tomas-k"), "|"); !strings.Contains(got, "A1 patvirtintas") {
 		t.Errorf("Slack toast %q", got)
 	}
 	tg.mustSee("giedre-s", "patvirtino Tomas Kazlauskas")
 	for _, p := range []string{"aiste-r", "mindaugas-l", "ruta-g"} {
-		if c := tg.mustSee(p, "Niekas neatsiliepia"); c.Edits == 0 || !strings.Contains(c.Text, "Patvirtino Tomas Kazlauskas") {
+		if c := tg.mustSee(p, "Niekas neatsiliepia"); c.Edits == 0 || !strings.Contains(c.Text, "Matė Tomas Kazlauskas") {
 			t.Errorf("%s's Telegram copy not edited:\n%s", p, c.Text)
 		}
 	}

@@ -107,7 +107,7 @@ func raise(h *harness, text string) {
 	if !strings.Contains(confirm.Text, text) {
 		h.t.Fatalf("summary does not show the text as typed:\n%s", confirm.Text)
 	}
-	h.press("giedre-s", "Patvirtinti")
+	h.press("giedre-s", "Išsaugoti")
 	h.seeFor("giedre-s", "išsiųstas: Aistė Rimkutė, Mindaugas Lukoševičius ir Rūta Grigaitė")
 }
 
@@ -148,19 +148,19 @@ func TestAcknowledgementEditsEveryCopyAndForgedPressesChangeNothing(t *testing.T
 	h.seeFor("giedre-s", "Trumpai aprašykite")
 	h.say("giedre-s", "Reikia patikrinti")
 	h.press("giedre-s", "Ne")
-	h.press("giedre-s", "Patvirtinti")
+	h.press("giedre-s", "Išsaugoti")
 	for _, p := range chain {
 		h.seeFor(p, "Reikia patikrinti")
 	}
 
-	if toast := h.press("mindaugas-l", "Patvirtinti"); !strings.Contains(toast, "A1 patvirtintas") {
+	if toast := h.press("mindaugas-l", "Mačiau"); !strings.Contains(toast, "A1 patvirtintas") {
 		t.Errorf("toast = %q", toast)
 	}
 	h.seeFor("giedre-s", "patvirtino Mindaugas Lukoševičius")
 	for _, p := range chain {
 		h.eventually(p+"'s copy to show the acknowledgement", func() bool {
 			m, _ := h.find(h.user(p), "Reikia patikrinti")
-			return strings.Contains(m.Text, "Patvirtino Mindaugas Lukoševičius") && m.Edits > 0
+			return strings.Contains(m.Text, "Matė Mindaugas Lukoševičius") && m.Edits > 0
 		})
 	}
 	if m, _ := h.find(h.user("aiste-r"), "Reikia patikrinti"); len(buttons(m)) != 0 {
@@ -240,7 +240,7 @@ func TestRestartInTheMiddleOfADialog(t *testing.T) {
 	h.seeFor("giedre-s", "Trumpai aprašykite")
 	ids = append(ids, h.say("giedre-s", "Po perkrovimo"))
 	h.press("giedre-s", "Ne")
-	h.press("giedre-s", "Patvirtinti")
+	h.press("giedre-s", "Išsaugoti")
 	h.seeFor("giedre-s", "išsiųstas")
 	h.seeFor("aiste-r", "Po perkrovimo")
 	for _, id := range ids {

@@ -32,7 +32,7 @@ func newHarness(t *testing.T, o flowtest.Options) *harness {
 func (h *harness) raise(text string) alerts.Alert {
 	h.T.Helper()
 	h.Say("giedre-s", "/concern K-2026-117 skubu nepriežiūra "+text)
-	h.Press("giedre-s", "Patvirtinti")
+	h.Press("giedre-s", "Išsaugoti")
 	a, err := h.flow.Get(h.Ctx, "A1")
 	if err != nil {
 		h.T.Fatalf("no alert A1: %v\n%s", err, h.Chats.Dump("dm:giedre-s"))
@@ -95,14 +95,14 @@ func TestAcknowledgementStopsEscalationTellsSenderAndEditsEveryCopy(t *testing.T
 	h := newHarness(t, flowtest.Options{})
 	h.raise("Reikia patikrinti")
 	h.Advance(2 * time.Minute)
-	r := h.Press("mindaugas-l", "Patvirtinti")
+	r := h.Press("mindaugas-l", "Mačiau")
 	if !strings.Contains(r.Toast, "A1 patvirtintas") {
 		t.Errorf("toast = %q", r.Toast)
 	}
 	h.MustSee("giedre-s", "Jūsų pranešimą A1 (K-2026-117) patvirtino Mindaugas Lukoševičius (Vaiko teisių apsaugos skyrius)")
 	for _, p := range []string{"aiste-r", "mindaugas-l", "ruta-g"} {
 		m := h.MustSee(p, "Reikia patikrinti")
-		if !strings.Contains(m.Text(), "Patvirtino Mindaugas Lukoševičius") {
+		if !strings.Contains(m.Text(), "Matė Mindaugas Lukoševičius") {
 			t.Errorf("%s copy not edited:\n%s", p, m.Text())
 		}
 	}
@@ -131,14 +131,14 @@ func TestAcknowledgementStopsEscalationTellsSenderAndEditsEveryCopy(t *testing.T
 func TestAcknowledgeFromTheGroupIsPersonal(t *testing.T) {
 	h := newHarness(t, flowtest.Options{})
 	h.raise("Grupėje")
-	r := h.PressOn("tomas-k", "group:vtas-grupe", "Patvirtinti") // police: not in the chain yet
+	r := h.PressOn("tomas-k", "group:vtas-grupe", "Mačiau") // police: not in the chain yet
 	if !strings.Contains(r.Toast, "nebuvo siųstas") {
 		t.Errorf("outsider toast = %q", r.Toast)
 	}
 	if a, _ := h.flow.Get(h.Ctx, "A1"); a.State != alerts.Open {
 		t.Fatal("an outsider acknowledged")
 	}
-	h.PressOn("ruta-g", "group:vtas-grupe", "Patvirtinti")
+	h.PressOn("ruta-g", "group:vtas-grupe", "Mačiau")
 	if a, _ := h.flow.Get(h.Ctx, "A1"); a.State != alerts.Acknowledged || a.AckBy != "ruta-g" {
 		t.Fatalf("group acknowledgement: %+v", a)
 	}
@@ -148,14 +148,14 @@ func TestUndoResumesTheChainWhereItStopped(t *testing.T) {
 	h := newHarness(t, flowtest.Options{})
 	h.raise("Atšaukimas")
 	h.Advance(11 * time.Minute) // now at step 2 (police)
-	h.Press("tomas-k", "Patvirtinti")
+	h.Press("tomas-k", "Mačiau")
 	h.Advance(30 * time.Minute)
 	h.MustNotSee("jurate-z", "Atšaukimas")
-	h.Press("tomas-k", "Atšaukti patvirtinimą")
+	h.Press("tomas-k", "Atšaukti „Mačiau“")
 	h.MustSee("rasa-m", "vėl atviras")
 	h.MustSee("giedre-s", "vėl atviras")
 	m := h.MustSee("rasa-m", "Atšaukimas")
-	if !strings.Contains(strings.Join(m.Buttons(), ","), "Patvirtinti") {
+	if !strings.Contains(strings.Join(m.Buttons(), ","), "Mačiau") {
 		t.Errorf("reopened copy has no acknowledge button: %v", m.Buttons())
 	}
 	h.Advance(10 * time.Minute)
@@ -165,7 +165,7 @@ func TestUndoResumesTheChainWhereItStopped(t *testing.T) {
 func TestAckTimeoutRemindsThenReopens(t *testing.T) {
 	h := newHarness(t, flowtest.Options{})
 	h.raise("Priminimas")
-	h.Press("aiste-r", "Patvirtinti")
+	h.Press("aiste-r", "Mačiau")
 	h.Advance(4 * time.Hour)
 	h.MustSee("aiste-r", "vis dar neišspręstas")
 	h.Press("aiste-r", "Vis dar dirbu")
@@ -187,7 +187,7 @@ func TestAckTimeoutRemindsThenReopens(t *testing.T) {
 func TestResolveTellsSenderAndIsPurgedAfterRetention(t *testing.T) {
 	h := newHarness(t, flowtest.Options{})
 	h.raise("Sprendimas")
-	h.Press("aiste-r", "Patvirtinti")
+	h.Press("aiste-r", "Mačiau")
 	h.Press("aiste-r", "Išspręsta")
 	h.Say("aiste-r", "Šeima aplankyta, pagalba suteikta.")
 	h.MustSee("giedre-s", "Jūsų pranešimas A1 (K-2026-117) išspręstas (Aistė Rimkutė)")
@@ -230,7 +230,7 @@ func TestAuthorization(t *testing.T) {
 	h.MustNotSee("laura-t", "Slapta")
 	h.MustNotSee("tomas-k", "Slapta")
 	// Someone who received it but did not acknowledge cannot resolve it.
-	h.Press("aiste-r", "Patvirtinti")
+	h.Press("aiste-r", "Mačiau")
 	if err := func() error {
 		_, err := h.flow.Resolve(h.Ctx, h.Engine.Directory().Person("ruta-g"), "A1", "x")
 		return err
@@ -247,7 +247,7 @@ func TestNoticeToSchoolEscalatesToHeadNextSchoolDay(t *testing.T) {
 	h.Say("tomas-k", "K-2026-120")
 	h.Say("tomas-k", "20:30")
 	h.Press("tomas-k", "Taip")
-	h.Press("tomas-k", "Patvirtinti")
+	h.Press("tomas-k", "Išsaugoti")
 	m := h.MustSee("giedre-s", "K-2026-120")
 	if !strings.Contains(m.Text(), "vaikas buvo įvykio vietoje") || !strings.Contains(m.Text(), "gruodžio 7 d., pirmadienis, 08:00") {
 		t.Errorf("notice:\n%s", m.Text())
@@ -274,14 +274,14 @@ func TestQuietHoursHoldRoutineButNotUrgent(t *testing.T) {
 	// 23:00: Jurgis (social worker, quiet 21:00–07:30) and Mindaugas (child rights, quiet 22–07).
 	h := newHarness(t, flowtest.Options{Start: time.Date(2026, 12, 1, 23, 0, 0, 0, flowtest.Vilnius)})
 	h.Say("giedre-s", "/concern K-2026-130 iprasta nelankymas Nelanko savaitę")
-	h.Press("giedre-s", "Patvirtinti")
+	h.Press("giedre-s", "Išsaugoti")
 	h.MustNotSee("jurgis-b", "Nelanko savaitę")
 	h.MustSee("ona-p", "Nelanko savaitę") // no quiet hours
 	h.AdvanceTo(time.Date(2026, 12, 2, 7, 31, 0, 0, flowtest.Vilnius))
 	h.MustSee("jurgis-b", "Nelanko savaitę")
 
 	h.Say("giedre-s", "/concern K-2026-131 skubu smurtas Skubus naktį")
-	h.Press("giedre-s", "Patvirtinti")
+	h.Press("giedre-s", "Išsaugoti")
 	h.MustSee("mindaugas-l", "Skubus naktį")
 }
 
@@ -301,9 +301,9 @@ func TestEndToEndOnRedis(t *testing.T) {
 	h.raise("Redis istorija")
 	h.Advance(11 * time.Minute)
 	h.MustSee("tomas-k", "Redis istorija")
-	h.Press("rasa-m", "Patvirtinti")
+	h.Press("rasa-m", "Mačiau")
 	h.MustSee("giedre-s", "patvirtino Rasa Marcinkevičienė")
-	if m := h.MustSee("aiste-r", "Redis istorija"); !strings.Contains(m.Text(), "Patvirtino Rasa") {
+	if m := h.MustSee("aiste-r", "Redis istorija"); !strings.Contains(m.Text(), "Matė Rasa") {
 		t.Errorf("copy not edited on Redis:\n%s", m.Text())
 	}
 	h.Advance(4*time.Hour + time.Minute)
@@ -316,5 +316,30 @@ func TestEndToEndOnRedis(t *testing.T) {
 	}
 	if n := len(h.Audit("alert.escalated")); n != 1 {
 		t.Errorf("escalations audited on Redis: %d", n)
+	}
+}
+
+// The card's two buttons say different things, and one line says what: "Mačiau" (seen: the
+// escalation stops), "Imuosi" (the case is mine). The dialog's submit button is another word, in
+// both languages.
+func TestTheCardsButtonsSayWhatTheyDo(t *testing.T) {
+	h := newHarness(t, flowtest.Options{})
+	h.raise("Mėlynės")
+	m := h.MustSee("aiste-r", "Mėlynės")
+	if got := strings.Join(m.Buttons(), ","); got != "Mačiau,Imuosi" {
+		t.Errorf("buttons %s, want Mačiau,Imuosi", got)
+	}
+	if !strings.Contains(m.Text(), "„Mačiau“ — matėte ir eskalavimas sustoja; „Imuosi“ — šiuo atveju rūpinatės jūs.") {
+		t.Errorf("the card does not say what its buttons do:\n%s", m.Text())
+	}
+	for _, lang := range []string{"lt", "en"} {
+		T := func(id string) string { return h.Engine.Catalog().T(lang, id) }
+		if T("dialog.confirm") == T("alert.btn.ack") || T("alert.btn.ack") == T("alert.btn.claim") {
+			t.Errorf("%s: submit %q, seen %q, handling %q: two say the same", lang, T("dialog.confirm"), T("alert.btn.ack"), T("alert.btn.claim"))
+		}
+	}
+	h.Press("aiste-r", "Mačiau")
+	if m := h.MustSee("aiste-r", "Mėlynės"); strings.Contains(m.Text(), "eskalavimas sustoja") {
+		t.Error("the explanation stays on an acknowledged card")
 	}
 }

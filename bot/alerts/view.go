@@ -85,6 +85,10 @@ func (f *Flow) view(a *Alert, p *bot.Person, lang string) bot.Message {
 		}
 	}
 	m.Buttons = f.buttons(a, p, lang)
+	if a.State == Open && a.Kind == Concern && len(m.Buttons) > 0 {
+		// The two buttons say different things; one line says which.
+		m.Lines = append(m.Lines, T("alert.line.buttons"))
+	}
 	return m
 }
 

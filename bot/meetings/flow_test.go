@@ -322,7 +322,7 @@ func TestCancelOneOccurrenceTellsEveryoneOnceAndStopsItsReminders(t *testing.T) 
 	h.Say("jurate-z", "/meeting")
 	h.Press("jurate-z", "Atšaukti šį posėdį")
 	h.MustSee("jurate-z", "Atšaukti posėdį „Institucijų vadovų pasitarimas“ (2026 m. gruodžio 3 d., ketvirtadienis, 10:00)?")
-	h.Press("jurate-z", "Patvirtinti")
+	h.Press("jurate-z", "Išsaugoti")
 	h.MustSee("jurate-z", "Posėdis atšauktas. Pranešta 11 asmenų.")
 	for _, p := range invitees {
 		if n := h.count(p, "Jūratė Žukauskienė atšaukė šį posėdį.") + h.count(p, "Jūratė Žukauskienė cancelled this meeting."); n != 1 {
@@ -352,7 +352,7 @@ func TestMoveOneOccurrenceTellsEveryoneOnceAndRemindersFollow(t *testing.T) {
 	h.Press("jurate-z", "Perkelti šį posėdį")
 	h.Say("jurate-z", "2026-12-10 14:00")
 	h.MustSee("jurate-z", "2026 m. gruodžio 3 d., ketvirtadienis, 10:00 → 2026 m. gruodžio 10 d., ketvirtadienis, 14:00")
-	h.Press("jurate-z", "Patvirtinti")
+	h.Press("jurate-z", "Išsaugoti")
 	h.MustSee("jurate-z", "Posėdis perkeltas. Naujas laikas: 2026 m. gruodžio 10 d., ketvirtadienis, 14:00. Pranešta 11 asmenų.")
 	for _, p := range invitees {
 		if n := h.count(p, "Jūratė Žukauskienė perkėlė posėdį.") + h.count(p, "Jūratė Žukauskienė moved this meeting."); n != 1 {
@@ -382,7 +382,7 @@ func TestOrganizerChangesTheSeriesTimeAndEveryoneIsToldOnce(t *testing.T) {
 	h.Press("jurate-z", "Pradžios laiką")
 	h.Say("jurate-z", "11:00")
 	h.MustSee("jurate-z", "– nauja pradžia: 11:00")
-	h.Press("jurate-z", "Patvirtinti")
+	h.Press("jurate-z", "Išsaugoti")
 	h.MustSee("jurate-z", "Pakeista. Pranešta 11 asmenų.")
 	for _, p := range invitees {
 		if n := h.count(p, "Jūratė Žukauskienė pakeitė posėdžių ciklą:") + h.count(p, "Jūratė Žukauskienė changed the meeting series:"); n != 1 {
@@ -478,7 +478,7 @@ func TestMinutesGoToEveryoneInvited(t *testing.T) {
 	h.MustSee("jurate-z", "Posėdis (2026 m. gruodžio 3 d., ketvirtadienis, 10:00) įvyko.")
 	h.Press("jurate-z", "Paskelbti nutarimus")
 	h.Say("jurate-z", "Sausį organizuoti du bendrus reidus; atsakinga Ona Petraitienė.")
-	h.Press("jurate-z", "Patvirtinti")
+	h.Press("jurate-z", "Išsaugoti")
 	h.MustSee("jurate-z", "Nutarimai išsiųsti 11 asmenų.")
 	for _, p := range invitees {
 		h.MustSee(p, "Sausį organizuoti du bendrus reidus")
@@ -502,7 +502,7 @@ func TestCoordinatorCreatesAOneOffMeetingInChat(t *testing.T) {
 	h.MustSee("jurate-z", "Nežinau, kas yra „nobody“.")
 	h.Say("jurate-z", "ona-p aiste-r policija")
 	h.MustSee("jurate-z", "Kviečiami 5 asmenys: Tomas Kazlauskas, Rasa Marcinkevičienė, Algirdas Paulauskas, Ona Petraitienė, Aistė Rimkutė")
-	h.Press("jurate-z", "Patvirtinti")
+	h.Press("jurate-z", "Išsaugoti")
 	h.MustSee("jurate-z", "Posėdis „Atvejo konferencija“ sukurtas. Kvietimas išsiųstas 5 asmenims.")
 	h.MustSee("ona-p", "Jūratė Žukauskienė kviečia jus į posėdį.")
 	h.MustNotSee("dalia-s", "Atvejo konferencija")
@@ -532,7 +532,7 @@ func TestOrganizerEndsTheSeries(t *testing.T) {
 	h.Say("jurate-z", "/meeting")
 	h.Press("jurate-z", "Keisti visus posėdžius")
 	h.Press("jurate-z", "Baigti ciklą")
-	h.Press("jurate-z", "Patvirtinti")
+	h.Press("jurate-z", "Išsaugoti")
 	h.MustSee("jurate-z", "Ciklas baigtas. Pranešta 11 asmenų.")
 	for _, p := range invitees {
 		if n := h.count(p, "Posėdžių ciklas baigtas") + h.count(p, "The meeting series has ended"); n != 1 {

@@ -69,7 +69,7 @@ func TestSeriesICSHasUIDStampZoneAndRule(t *testing.T) {
 	// Cancel December so that it shows as an excluded date.
 	h.Say("jurate-z", "/meeting")
 	h.Press("jurate-z", "Atšaukti šį posėdį")
-	h.Press("jurate-z", "Patvirtinti")
+	h.Press("jurate-z", "Išsaugoti")
 	h.Say("dalia-s", "/meeting ics")
 	f := lastFile(h, "dalia-s")
 	if f.Type != "text/calendar" || !strings.HasSuffix(f.Name, ".ics") {

@@ -92,8 +92,8 @@ func (s *story) tell() {
 	s.Say("egle-v", "/case assign "+storyCase+" aiste-r child_rights")
 
 	s.Say("giedre-s", "/concern "+storyCase+" skubu nepriežiūra "+plantedDesc)
-	s.Press("giedre-s", "Patvirtinti")
-	s.Press("aiste-r", "Patvirtinti")
+	s.Press("giedre-s", "Išsaugoti")
+	s.Press("aiste-r", "Mačiau")
 	s.Press("aiste-r", "Išspręsta")
 	s.Say("aiste-r", plantedOutcome)
 	s.MustSee("giedre-s", "išspręstas")
@@ -113,7 +113,7 @@ func (s *story) tell() {
 
 	s.AdvanceTo(time.Date(2026, 12, 3, 23, 0, 0, 0, flowtest.Vilnius))
 	s.Say("giedre-s", "/concern K-2026-119 iprasta nelankymas "+plantedQueued)
-	s.Press("giedre-s", "Patvirtinti")
+	s.Press("giedre-s", "Išsaugoti")
 	s.MustNotSee("jurgis-b", plantedQueued) // quiet hours: it waits in the outbox
 
 	s.sayAll("giedre-s", "/concern", storyCase, "1", "1", plantedDialog)
@@ -784,12 +784,12 @@ func TestExportHoldsTheSubjectsData(t *testing.T) {
 func TestUndoBySomeoneElseIsRefusedAndAudited(t *testing.T) {
 	s := newStory(t, nil)
 	s.Say("giedre-s", "/concern K-2026-140 skubu nepriežiūra Aprašymas")
-	s.Press("giedre-s", "Patvirtinti")
-	s.Press("aiste-r", "Patvirtinti")
+	s.Press("giedre-s", "Išsaugoti")
+	s.Press("aiste-r", "Mačiau")
 	var token string
 	for _, row := range s.Last("aiste-r").Message.Buttons {
 		for _, b := range row {
-			if strings.Contains(b.Label, "Atšaukti patvirtinimą") {
+			if strings.Contains(b.Label, "Atšaukti „Mačiau“") {
 				token = b.Token
 			}
 		}
@@ -798,7 +798,7 @@ func TestUndoBySomeoneElseIsRefusedAndAudited(t *testing.T) {
 		t.Fatalf("no undo button:\n%s", s.Chats.Dump("dm:aiste-r"))
 	}
 	s.PressToken("aiste-r", token)
-	s.Press("mindaugas-l", "Patvirtinti")
+	s.Press("mindaugas-l", "Mačiau")
 	s.PressToken("aiste-r", token)
 	a, _, _ := bot.Load[alerts.Alert](s.Ctx, s.Engine.Records, "alert/A1")
 	if a.AckBy != "mindaugas-l" {
