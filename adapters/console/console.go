@@ -285,7 +285,7 @@ type Shell struct {
 	Who func(person string) (string, bool)
 	// Groups lists the configured group IDs; People the directory's person IDs.
 	Groups, People []string
-	Out    io.Writer
+	Out            io.Writer
 
 	person string
 	chat   bot.Address
