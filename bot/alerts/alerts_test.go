@@ -343,3 +343,54 @@ func TestTheCardsButtonsSayWhatTheyDo(t *testing.T) {
 		t.Error("the explanation stays on an acknowledged card")
 	}
 }
+
+// The reporter always knows where the concern stands: each escalation step (to which institution
+// or role, never the names of those who have not acted), the chain's end (the coordinator has
+// it), and a lapsed acknowledgement. A repeated round tells the group it is a repeat; the
+// timeline numbers its steps; a timer that fires twice counts one escalation.
+func TestTheReporterHearsEachStepAndTheEnd(t *testing.T) {
+	h := newHarness(t, flowtest.Options{})
+	escalations := 0
+	h.Engine.Observe = func(kind string) {
+		if kind == "escalation" {
+			escalations++
+		}
+	}
+	h.raise("Ką tik pastebėta")
+	h.Advance(11 * time.Minute)
+	m := h.MustSee("giedre-s", "perduotas toliau (žingsnis 2)")
+	if !strings.Contains(m.Text(), "Rajono policijos komisariatas") || strings.Contains(m.Text(), "Tomas") || strings.Contains(m.Text(), "Rasa") {
+		t.Errorf("the step is told by institution, not by names: %q", m.Text())
+	}
+	// The step's timer fires again (a replay): nothing moves, nothing is counted.
+	if err := h.Engine.Fire(h.Ctx, bot.Timer{ID: "alert:A1:esc", Kind: "alert.escalate", Ref: "A1", Arg: "0:0"}); err != nil {
+		t.Fatal(err)
+	}
+	h.Settle()
+	if escalations != 1 {
+		t.Errorf("%d escalations counted after one step and a replayed timer", escalations)
+	}
+	h.Advance(26 * time.Minute) // the chain's second round begins (10 + 10 + 15 minutes a round)
+	if m := h.Chats.Chat("group:vtas-grupe"); len(m) < 2 || !strings.Contains(m[len(m)-1].Text(), "Pakartotinai") {
+		t.Errorf("the group is not told it is a repeat: %v", h.Chats.Dump("group:vtas-grupe"))
+	}
+	h.Advance(40 * time.Minute)
+	h.MustSee("giedre-s", "juo dabar rūpinasi koordinatorius")
+	h.Say("jurate-z", "/alert A1")
+	tl := h.Last("jurate-z").Text()
+	for _, want := range []string{"eskalavimo žingsnis 2 (Rajono policijos komisariatas)", "eskalavimo žingsnis 4 (Vaiko teisių apsaugos skyrius, „VTAS budintys“)"} {
+		if !strings.Contains(tl, want) {
+			t.Errorf("timeline lacks %q:\n%s", want, tl)
+		}
+	}
+}
+
+// Reopening tells the reporter and the coordinators, not only the step's people.
+func TestReopeningTellsTheReporterAndTheCoordinators(t *testing.T) {
+	h := newHarness(t, flowtest.Options{})
+	h.raise("Atšauks")
+	h.Press("aiste-r", "Mačiau")
+	h.Press("aiste-r", "Atšaukti „Mačiau“")
+	h.MustSee("giedre-s", "vėl atviras — ieškoma, kas jo imsis")
+	h.MustSee("jurate-z", "A1 (K-2026-117) vėl atviras: patvirtinimas atšauktas arba nepatvirtintas priminimui")
+}

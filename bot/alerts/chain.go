@@ -111,6 +111,7 @@ func (f *Flow) escalateTimer(ctx context.Context, t bot.Timer) error {
 		moved = true
 		return nil
 	})
+	// A timer that fires twice finds the step taken (errUnchanged) and counts nothing.
 	if moved && err == nil {
 		f.e.Count("escalation")
 	}

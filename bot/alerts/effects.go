@@ -74,6 +74,12 @@ func (f *Flow) owed(a *Alert, i int) bot.Effects {
 		round, step := parsePos(ev.Kind[len("entered:"):])
 		if round > 0 || step > 0 {
 			audit("alert.escalated", "", "step_"+pos(round, step))
+			// The reporter hears where it went: the institution or roles, never the names of
+			// other institutions' staff who have not acted.
+			s := a.Steps[step]
+			fx.Messages = append(fx.Messages, f.toSenderFn(a, id, func(lang string) string {
+				return f.e.Catalog().T(lang, "alert.sender.escalated", "ID", a.ID, "Case", a.Case, "Step", f.stepNumber(a, round, step), "To", f.stepTo(lang, s))
+			})...)
 		}
 		for _, g := range a.Steps[step].Groups {
 			if f.e.Directory().Group(g) == nil {
@@ -110,11 +116,13 @@ func (f *Flow) owed(a *Alert, i int) bot.Effects {
 		audit("alert.ack_undone", "", "")
 		fx.Messages = append(fx.Messages, f.toSender(a, id, "alert.sender.reopened")...)
 		fx.Messages = append(fx.Messages, f.reopened(a, id, "alert.reopened")...)
+		fx.Messages = append(fx.Messages, f.coordinatorsOnReopen(a, id)...)
 	case "ack_expired":
 		audit("alert.ack_expired", first(ev.To), "")
 		fx.Messages = append(fx.Messages, f.closeReminder(a, id, first(ev.To)))
 		fx.Messages = append(fx.Messages, f.toSender(a, id, "alert.sender.reopened")...)
 		fx.Messages = append(fx.Messages, f.reopened(a, id, "alert.reopened_timeout")...)
+		fx.Messages = append(fx.Messages, f.coordinatorsOnReopen(a, id)...)
 	case "ack_reminded":
 		fx.Messages = append(fx.Messages, f.reminder(a, first(ev.To), ev.Arg))
 	case "ack_confirmed":
@@ -139,6 +147,7 @@ func (f *Flow) owed(a *Alert, i int) bot.Effects {
 	case "exhausted":
 		audit("alert.exhausted", "", "")
 		fx.Messages = append(fx.Messages, f.toCoordinators(a, "alert:"+a.ID+":exhausted", "alert.exhausted")...)
+		fx.Messages = append(fx.Messages, f.toSender(a, id, "alert.sender.exhausted")...)
 	}
 	return fx
 }
@@ -212,13 +221,47 @@ func (f *Flow) refresh(a *Alert) bot.Effects {
 
 // toSender tells the person who raised the alert (integrations ask the API instead).
 func (f *Flow) toSender(a *Alert, id, msg string, kv ...any) []bot.Notice {
+	kv = append(kv, "ID", a.ID, "Case", a.Case)
+	return f.toSenderFn(a, id, func(lang string) string { return f.e.Catalog().T(lang, msg, kv...) })
+}
+
+// toSenderFn is toSender with the line made per language by text.
+func (f *Flow) toSenderFn(a *Alert, id string, text func(lang string) string) []bot.Notice {
 	if a.Sender == "" {
 		return nil
 	}
-	kv = append(kv, "ID", a.ID, "Case", a.Case)
 	return []bot.Notice{{ID: id + ":sender", To: a.Sender, Priority: bot.Urgent, Record: key(a.ID), Build: func(lang string) bot.Message {
-		return bot.Message{Lines: []string{f.e.Catalog().T(lang, msg, kv...)}, Buttons: [][]bot.Button{{bot.Btn(f.e.Catalog().T(lang, "alert.btn.view"), "alert.view", a.ID, "")}}}
+		return bot.Message{Lines: []string{text(lang)}, Buttons: [][]bot.Button{{bot.Btn(f.e.Catalog().T(lang, "alert.btn.view"), "alert.view", a.ID, "")}}}
 	}}}
+}
+
+// stepNumber is the step's number counted through every round (1 for the first), as the
+// timeline shows it.
+func (f *Flow) stepNumber(a *Alert, round, step int) int { return round*len(a.Steps) + step + 1 }
+
+// stepTo says in lang to whom a step goes: its institutions, or else its roles, and its groups;
+// people named in the step are said by role, not by name.
+func (f *Flow) stepTo(lang string, s Step) string {
+	var parts []string
+	for _, id := range s.Audience.Institutions {
+		if in := f.e.Directory().Institution(id); in != nil {
+			parts = append(parts, in.Name)
+		}
+	}
+	if len(parts) == 0 {
+		for _, r := range s.Audience.Roles {
+			parts = append(parts, f.label(lang, "role.", string(r)))
+		}
+	}
+	for _, g := range s.Groups {
+		if gr := f.e.Directory().Group(g); gr != nil {
+			parts = append(parts, "„"+gr.Name+"“")
+		}
+	}
+	if len(parts) == 0 {
+		return f.e.Catalog().T(lang, "alert.step.named")
+	}
+	return strings.Join(parts, ", ")
 }
 
 // toCoordinators sends every coordinator a short line about the alert (case code only).
@@ -228,6 +271,19 @@ func (f *Flow) toCoordinators(a *Alert, id, msg string) []bot.Notice {
 		out = append(out, bot.Notice{ID: id + ":" + c.ID, To: c.ID, Priority: bot.Urgent, Record: key(a.ID), Build: func(lang string) bot.Message {
 			return bot.Message{Lines: []string{f.e.Catalog().T(lang, msg, "ID", a.ID, "Case", a.Case)}, Buttons: [][]bot.Button{{bot.Btn(f.e.Catalog().T(lang, "alert.btn.view"), "alert.view", a.ID, "")}}}
 		}})
+	}
+	return out
+}
+
+// coordinatorsOnReopen tells the coordinators that a concern is open again, those of them the
+// step's own reopen message reaches excepted.
+func (f *Flow) coordinatorsOnReopen(a *Alert, id string) []bot.Notice {
+	step := f.e.Directory().Resolve(a.Steps[a.Step].Audience)
+	var out []bot.Notice
+	for _, n := range f.toCoordinators(a, id+":coord-reopen", "alert.coord.reopened") {
+		if !slices.Contains(step, n.To) && n.To != a.Sender {
+			out = append(out, n)
+		}
 	}
 	return out
 }

@@ -134,7 +134,11 @@ func (f *Flow) groupView(a *Alert, group string) bot.Message {
 	m := bot.Message{}
 	switch a.State {
 	case Open:
-		m.Lines = []string{T("alert.group.new", "Icon", icons[a.Urgency], "Urgency", f.label(lang, "alert.urgency.", a.Urgency), "Group", g.Name, "Case", a.Case, "ID", a.ID)}
+		msg := "alert.group.new"
+		if a.Round > 0 {
+			msg = "alert.group.repeat" // the chain's next round: not a new concern
+		}
+		m.Lines = []string{T(msg, "Icon", icons[a.Urgency], "Urgency", f.label(lang, "alert.urgency.", a.Urgency), "Group", g.Name, "Case", a.Case, "ID", a.ID)}
 		m.Buttons = [][]bot.Button{{bot.Btn(T("alert.btn.ack"), "alert.ack", a.ID, "")}}
 	case Acknowledged:
 		m.Lines = []string{T("alert.group.acked", "Case", a.Case, "ID", a.ID, "Name", f.name(a.AckBy))}
@@ -172,10 +176,15 @@ func (f *Flow) show(ctx context.Context, r *bot.Request, id string) error {
 			actor = ""
 		}
 		kind := ev.Kind
-		if strings.HasPrefix(kind, "entered:") {
+		label := ""
+		if at, ok := strings.CutPrefix(kind, "entered:"); ok {
+			round, step := parsePos(at)
 			kind = "entered"
+			label = r.T("alert.event.entered_n", "Step", f.stepNumber(&a, round, step), "To", f.stepTo(r.Lang, a.Steps[step]))
+		} else {
+			label = f.label(r.Lang, "alert.event.", kind)
 		}
-		line := ev.At.In(loc).Format("01-02 15:04") + " " + f.label(r.Lang, "alert.event.", kind)
+		line := ev.At.In(loc).Format("01-02 15:04") + " " + label
 		if actor != "" {
 			line += " — " + actor
 		}
