@@ -394,3 +394,26 @@ func TestReopeningTellsTheReporterAndTheCoordinators(t *testing.T) {
 	h.MustSee("giedre-s", "vėl atviras — ieškoma, kas jo imsis")
 	h.MustSee("jurate-z", "A1 (K-2026-117) vėl atviras: patvirtinimas atšauktas arba nepatvirtintas priminimui")
 }
+
+// A shortcut with a word not understood asks about it and loses nothing typed: the description is
+// kept whatever is missing, and urgency and category are taken in either order.
+func TestAShortcutWithATypoAsksAndKeepsTheDescription(t *testing.T) {
+	h := newHarness(t, flowtest.Options{})
+	h.Say("giedre-s", "/concern K-2026-201 urgnt smurtas Vaikas su mėlynėmis")
+	h.MustSee("giedre-s", "Nesupratau žodžio „urgnt“")
+	h.Press("giedre-s", "🔴 skubu")
+	h.Press("giedre-s", "Ne")
+	// Asked only what was missing: the category and the description were kept.
+	if m := h.Last("giedre-s"); !strings.Contains(m.Text(), "Vaikas su mėlynėmis") {
+		t.Fatalf("the description was lost: %s", h.Chats.Dump("dm:giedre-s"))
+	}
+	h.Press("giedre-s", "Išsaugoti")
+	a, err := h.flow.Get(h.Ctx, "A1")
+	if err != nil || a.Text != "Vaikas su mėlynėmis" || a.Urgency != "urgent" || a.Category != "violence" {
+		t.Fatalf("raised %+v, %v", a, err)
+	}
+	// Category first, no urgency given: the description is kept and urgency asked.
+	h.Say("giedre-s", "/concern K-2026-202 smurtas Kitas atvejis")
+	h.MustSee("giedre-s", "Kiek skubu?")
+	h.MustNotSee("giedre-s", "Nesupratau žodžio „smurtas“")
+}

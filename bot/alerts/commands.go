@@ -174,25 +174,37 @@ func (f *Flow) concernCommand(ctx context.Context, r *bot.Request) error {
 		}
 		return f.e.StartDialog(ctx, r, "alert.concern", pre)
 	}
-	if len(args) > 0 {
-		if u := f.matchUrgency(args[0]); u != "" {
+	// Urgency and category, in either order; a word understood as neither, followed by one
+	// that is, was meant as one of them (a typo): it is asked about, not guessed. What follows is
+	// the description, kept whatever is missing: nothing typed is lost.
+	var unclear []string
+	for len(args) > 0 && (pre["urgency"] == "" || pre["category"] == "") {
+		w := args[0]
+		if u := f.matchUrgency(w); u != "" && pre["urgency"] == "" {
 			pre["urgency"] = u
-			args = args[1:]
+		} else if c := f.matchCategory(w); c != "" && pre["category"] == "" {
+			pre["category"] = c
+		} else if len(unclear) == 0 && len(args) > 1 && (f.matchUrgency(args[1]) != "" || f.matchCategory(args[1]) != "") {
+			unclear = append(unclear, w)
+		} else {
+			break
 		}
+		args = args[1:]
 	}
 	if len(args) > 0 {
-		if c := f.matchCategory(args[0]); c != "" {
-			pre["category"] = c
-			args = args[1:]
-		}
-	}
-	if len(args) > 0 && pre["case"] != "" && pre["urgency"] != "" && pre["category"] != "" {
 		text := strings.Join(args, " ")
 		if n := len([]rune(text)); n > f.cfg.DescriptionMax {
 			return bot.Tell("dialog.bad.long", "Max", f.cfg.DescriptionMax, "Len", n)
 		}
 		pre["text"] = text
-		pre["phoned"] = "no"
+		if pre["urgency"] != "" && pre["category"] != "" {
+			pre["phoned"] = "no"
+		}
+	}
+	if len(unclear) > 0 {
+		if err := r.Say(ctx, "alert.shortcut.unclear", "Word", unclear[0]); err != nil {
+			return err
+		}
 	}
 	return f.e.StartDialog(ctx, r, "alert.concern", pre)
 }
