@@ -67,7 +67,7 @@ func (e *Engine) Logger() *slog.Logger { return e.Log }
 // ObservedKinds are the kinds of event the engine and its flows count (Engine.Observe), so that
 // the metrics can show each at 0 from the start.
 var ObservedKinds = []string{"escalation", "dialog.started", "dialog.done", "dialog.expired", "delivery.failed",
-	"effects.applied", "effects.deferred", "reconcile.repaired"}
+	"effects.applied", "effects.deferred", "reconcile.repaired", "alert.unreached"}
 
 // Count counts an event for the metrics ("escalation", "dialog.expired").
 func (e *Engine) Count(kind string) { e.Observe(kind) }

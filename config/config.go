@@ -369,6 +369,7 @@ func Parse(r io.Reader, getenv func(string) string, checks ...Check) (*Config, e
 	}
 	c.applyDefaults()
 	errs = append(errs, c.resolveSecrets(getenv)...)
+	c.Warnings = append(c.Warnings, c.unservedGroups()...)
 	errs = append(errs, c.Validate()...)
 	for _, check := range checks {
 		errs = append(errs, check(c)...)
@@ -569,4 +570,17 @@ func (e *Errors) Unwrap() []error { return e.List }
 
 func problem(path, format string, args ...any) error {
 	return fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...))
+}
+
+// unservedGroups warns of groups on a platform that is not configured: their messages would wait
+// in the outbox for ever (tiltas_outbox_oldest_seconds climbing).
+func (c *Config) unservedGroups() []string {
+	on := map[string]bool{"telegram": c.Telegram.Token != "", "slack": c.Slack.BotToken != "", "console": true}
+	var out []string
+	for i, g := range c.Groups {
+		if known, ok := on[g.Platform]; ok && !known {
+			out = append(out, fmt.Sprintf("%s.platform: %s is not configured here, so nothing reaches this group (messages to it would wait in the outbox)", entry("groups", i, g.ID), g.Platform))
+		}
+	}
+	return out
 }

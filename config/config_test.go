@@ -303,3 +303,22 @@ institutions: [{id: savivaldybe, name: Savivaldybė, kind: municipality}]
 		}
 	}
 }
+
+// A group on a platform that is not configured would hold its messages in the outbox for ever:
+// check-config warns.
+func TestGroupsOnAPlatformNotConfiguredAreWarnedOf(t *testing.T) {
+	c, err := config.Parse(strings.NewReader(directory+"groups: [{id: vtas, name: VTAS, platform: telegram, chat: \"-100123\"}]\n"), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Warnings) != 1 || !strings.HasPrefix(c.Warnings[0], "groups[0] (vtas).platform: telegram is not configured here") {
+		t.Errorf("warnings %q", c.Warnings)
+	}
+	c, err = config.Parse(strings.NewReader(directory+"telegram: {token: '123:abc'}\ngroups: [{id: vtas, name: VTAS, platform: telegram, chat: \"-100123\"}]\n"), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Warnings) != 0 {
+		t.Errorf("Telegram is configured: warnings %q", c.Warnings)
+	}
+}

@@ -143,6 +143,9 @@ type AlertView struct {
 	AcknowledgedAt *time.Time  `json:"acknowledged_at,omitempty"`
 	ResolvedAt     *time.Time  `json:"resolved_at,omitempty"`
 	Timeline       []EventView `json:"timeline"`
+	// Unreachable are the IDs of the people the alert was meant for who have no chat account:
+	// they were not told (the coordinators were, when that left nobody).
+	Unreachable []string `json:"unreachable"`
 }
 
 // EventView is one timeline entry.
@@ -152,7 +155,8 @@ type EventView struct {
 }
 
 func view(al alerts.Alert) AlertView {
-	v := AlertView{ID: al.ID, State: al.State, Case: al.Case, Category: al.Category, Urgency: al.Urgency, Created: al.Created.UTC(), Timeline: []EventView{}}
+	v := AlertView{ID: al.ID, State: al.State, Case: al.Case, Category: al.Category, Urgency: al.Urgency, Created: al.Created.UTC(), Timeline: []EventView{},
+		Unreachable: append([]string{}, al.Unreachable()...)}
 	if !al.AckAt.IsZero() {
 		t := al.AckAt.UTC()
 		v.AcknowledgedAt = &t

@@ -134,6 +134,9 @@ func TestRaiseAndFollowAnAlert(t *testing.T) {
 	if _, hasText := v["description"]; hasText {
 		t.Error("the API echoes free text")
 	}
+	if u, ok := v["unreachable"].([]any); !ok || len(u) != 0 {
+		t.Errorf("unreachable = %v, want [] (everyone asked has an account)", v["unreachable"])
+	}
 	h.MustSee("jurate-z", "Vaikas buvo įvykio vietoje") // no rule matched: the coordinator is asked
 	h.Press("jurate-z", "Mačiau")
 	code, v, _ = h.call("GET", "/api/v1/alerts/"+id, policeToken, "", "", nil)

@@ -340,8 +340,39 @@ func (f *Flow) create(ctx context.Context, a Alert, actor, prefix string) (Alert
 	a.CaseCreated = errors.Is(err, bot.ErrNotFound)
 	a.log(a.Created, actor, "created")
 	f.enter(ctx, &a, 0, 0, a.Created)
-	out, _, err := f.alerts.Create(ctx, a.ID, a)
+	out, created, err := f.alerts.Create(ctx, a.ID, a)
+	if err == nil && created && out.reachedNobody(pos(0, 0)) {
+		f.e.Count("alert.unreached")
+	}
 	return out, err
+}
+
+// reachedNobody reports whether the step at position at reached no person and no group: every
+// person it named lacks a chat account (or it named nobody), and it names no group.
+func (a *Alert) reachedNobody(at string) bool {
+	for _, ev := range a.Timeline {
+		if ev.Kind == "notified" && ev.Arg == at {
+			return false
+		}
+	}
+	_, step := parsePos(at)
+	return step < len(a.Steps) && len(a.Steps[step].Groups) == 0
+}
+
+// Unreachable lists, in order and once each, the people the alert was meant for who have no chat
+// account.
+func (a *Alert) Unreachable() []string {
+	var out []string
+	for _, ev := range a.Timeline {
+		if ev.Kind == "unreachable" {
+			for _, p := range ev.To {
+				if !slices.Contains(out, p) {
+					out = append(out, p)
+				}
+			}
+		}
+	}
+	return out
 }
 
 // errNotOpen stops an escalation that found the alert acknowledged or resolved.

@@ -417,3 +417,37 @@ func TestAShortcutWithATypoAsksAndKeepsTheDescription(t *testing.T) {
 	h.MustSee("giedre-s", "Kiek skubu?")
 	h.MustNotSee("giedre-s", "Nesupratau žodžio „smurtas“")
 }
+
+// An alert whose step reaches nobody (nobody in it has a chat account, and it names no group) is
+// never silent: the coordinators are told at once who lacks an account, the audit says
+// unreachable (not notified), and a metric counts it.
+func TestAnAlertThatReachesNobodyIsNeverSilent(t *testing.T) {
+	h := newHarness(t, flowtest.Options{Unlinked: []string{"ona-p", "jurgis-b", "egle-v"}})
+	unreached := 0
+	h.Engine.Observe = func(kind string) {
+		if kind == "alert.unreached" {
+			unreached++
+		}
+	}
+	a, err := h.flow.Raise(h.Ctx, alerts.Input{Case: "K-2026-300", Category: "absence", Urgency: "today", Text: "Neatvyko", Integration: "policijos-registras"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Settle()
+	if got := strings.Join(a.Unreachable(), ","); got != "ona-p,jurgis-b,egle-v" {
+		t.Errorf("unreachable %s", got)
+	}
+	m := h.MustSee("jurate-z", "nepasiekė nė vieno")
+	if !strings.Contains(m.Text(), "Ona Petraitienė") || !strings.Contains(m.Text(), "Eglė Vaitkutė") {
+		t.Errorf("the coordinator is not told who lacks an account: %q", m.Text())
+	}
+	if n := len(h.Audit("alert.notified")); n != 0 {
+		t.Errorf("%d alert.notified in the audit for an alert that reached nobody", n)
+	}
+	if n := len(h.Audit("delivery.unreachable")); n != 3 {
+		t.Errorf("%d delivery.unreachable, want 3", n)
+	}
+	if unreached != 1 {
+		t.Errorf("alert.unreached counted %d times, want 1", unreached)
+	}
+}

@@ -114,6 +114,9 @@ func (f *Flow) escalateTimer(ctx context.Context, t bot.Timer) error {
 	// A timer that fires twice finds the step taken (errUnchanged) and counts nothing.
 	if moved && err == nil {
 		f.e.Count("escalation")
+		if a, gerr := f.Get(ctx, t.Ref); gerr == nil && a.reachedNobody(pos(a.Round, a.Step)) {
+			f.e.Count("alert.unreached")
+		}
 	}
 	return ignoreUnknown(err)
 }

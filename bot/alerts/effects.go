@@ -103,6 +103,23 @@ func (f *Flow) owed(a *Alert, i int) bot.Effects {
 		for _, p := range ev.To {
 			audit("delivery.unreachable", p, "not_linked")
 		}
+		if a.reachedNobody(ev.Arg) {
+			// Never silent: the coordinators hear at once that this step reached nobody, and
+			// who lacks an account.
+			var names []string
+			for _, p := range ev.To {
+				names = append(names, f.name(p))
+			}
+			for _, n := range f.toCoordinators(a, id+":unreached", "alert.unreached") {
+				build := n.Build
+				n.Build = func(lang string) bot.Message {
+					m := build(lang)
+					m.Lines = append(m.Lines, f.e.Catalog().T(lang, "alert.unreached.who", "Names", f.e.Catalog().Join(lang, names)))
+					return m
+				}
+				fx.Messages = append(fx.Messages, n)
+			}
+		}
 	case "acknowledged", "received":
 		audit("alert.acknowledged", "", "")
 		if a.CaseCreated {
