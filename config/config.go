@@ -232,6 +232,7 @@ type Alerts struct {
 	DescriptionMax int        `yaml:"description_max"`
 	AckTimeout     Duration   `yaml:"ack_timeout"`
 	AckGrace       Duration   `yaml:"ack_grace"`
+	AckNight       string     `yaml:"ack_night"`
 	Rules          []Rule     `yaml:"rules"`
 	Notices        NoticeConf `yaml:"notices"`
 }

@@ -26,6 +26,7 @@ func Defaults() *Config {
 			DescriptionMax: 500,
 			AckTimeout:     Duration(4 * time.Hour),
 			AckGrace:       Duration(time.Hour),
+			AckNight:       "22:00-07:00",
 			Notices:        NoticeConf{Deadline: "08:00"},
 		},
 		Visits: Visits{

@@ -23,6 +23,7 @@ func (c *Config) AlertsFlow() alerts.Config {
 		DescriptionMax: a.DescriptionMax,
 		AckTimeout:     a.AckTimeout.D(),
 		AckGrace:       a.AckGrace.D(),
+		AckNight:       night(a.AckNight),
 		NoticeSenders:  roles(a.Notices.Senders),
 		Calendar:       c.WorkCalendar(),
 		Retention:      c.Retention.Alerts.D(),
@@ -132,4 +133,13 @@ func roles(rs []string) []bot.Role {
 		out[i] = bot.Role(r)
 	}
 	return out
+}
+
+// night reads quiet hours checked by Validate; "" is none.
+func night(s string) *bot.QuietHours {
+	q, err := bot.ParseQuietHours(s)
+	if s == "" || err != nil {
+		return nil
+	}
+	return q
 }

@@ -362,6 +362,11 @@ func (v *validator) alerts(c *Config) {
 	if a.AckGrace.D() < time.Minute {
 		v.add("alerts.ack_grace", "must be at least 1m")
 	}
+	if a.AckNight != "" {
+		if _, err := bot.ParseQuietHours(a.AckNight); err != nil {
+			v.add("alerts.ack_night", "%v", err)
+		}
+	}
 	for i, r := range a.Rules {
 		p := fmt.Sprintf("alerts.rules[%d]", i)
 		for j, cat := range r.Categories {

@@ -63,7 +63,7 @@ func (f *Flow) acknowledge(ctx context.Context, r *bot.Request, id string, claim
 		if a.State == Open {
 			a.State, a.AckBy, a.AckAt, a.Reminded = Acknowledged, p.ID, now, false
 			a.AckSeq++
-			a.AckDue = now.Add(f.cfg.AckTimeout)
+			a.AckDue = f.ackDue(a, now)
 			kind := "acknowledged"
 			if a.Kind == Notice {
 				kind = "received"
@@ -145,7 +145,7 @@ func (f *Flow) undoResolve(ctx context.Context, r *bot.Request, act bot.Action) 
 			a.State = Acknowledged
 			a.AckSeq++
 			a.Reminded = false
-			a.AckDue = now.Add(f.cfg.AckTimeout)
+			a.AckDue = f.ackDue(a, now)
 		} else {
 			a.resume(now)
 		}
@@ -207,7 +207,7 @@ func (f *Flow) stillOnIt(ctx context.Context, r *bot.Request, act bot.Action) er
 		now := f.e.Now()
 		a.AckSeq++
 		a.Reminded = false
-		a.AckDue = now.Add(f.cfg.AckTimeout)
+		a.AckDue = f.ackDue(a, now)
 		a.log(now, r.Person.ID, "ack_confirmed")
 		return nil
 	})
@@ -237,4 +237,23 @@ func ignoreUnknown(err error) error {
 		return nil // the alert is gone (purged)
 	}
 	return err
+}
+
+// ackDue is when the acknowledger of a is asked whether they are still on it: the ack timeout
+// from now, except that for today's and routine concerns a check falling in the acknowledger's
+// quiet hours (or, without their own, the configured night) waits for their end. Urgent ones
+// are checked at any hour.
+func (f *Flow) ackDue(a *Alert, now time.Time) time.Time {
+	due := now.Add(f.cfg.AckTimeout)
+	if a.Kind != Concern || a.Urgency == "urgent" {
+		return due
+	}
+	night := f.cfg.AckNight
+	if p := f.e.Directory().Person(a.AckBy); p != nil && p.Quiet != nil {
+		night = p.Quiet
+	}
+	if night == nil {
+		return due
+	}
+	return night.After(due.In(f.e.Directory().Location))
 }

@@ -451,3 +451,42 @@ func TestAnAlertThatReachesNobodyIsNeverSilent(t *testing.T) {
 		t.Errorf("alert.unreached counted %d times, want 1", unreached)
 	}
 }
+
+// The acknowledgement check respects the night: for a today's concern acknowledged at 01:35 on a
+// Sunday, "still on it?" comes when the acknowledger's quiet hours end (their own, else the
+// configured night, 22:00-07:00), and its grace counts from then; an urgent one is checked at
+// any hour.
+func TestTheAcknowledgementCheckWaitsForTheMorning(t *testing.T) {
+	eet := time.FixedZone("EET", 2*3600)
+	for _, tt := range []struct {
+		name, urgency, acker string
+		start                time.Time
+		want                 string // local time of the check
+	}{
+		{"today's, no quiet hours of their own", "today", "ona-p", time.Date(2026, 12, 6, 1, 30, 0, 0, eet), "07:00"},
+		{"today's, own quiet hours 21:00-07:30", "today", "jurgis-b", time.Date(2026, 12, 5, 19, 55, 0, 0, eet), "07:30"},
+		{"urgent", "urgent", "ona-p", time.Date(2026, 12, 6, 1, 30, 0, 0, eet), "05:35"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, flowtest.Options{Start: tt.start})
+			cat := "absence"
+			if tt.urgency == "urgent" {
+				cat = "other" // urgent-other: social workers first
+			}
+			a, err := h.flow.Raise(h.Ctx, alerts.Input{Case: "K-2026-301", Category: cat, Urgency: tt.urgency, Text: "Naktį", Integration: "policijos-registras"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.Settle()
+			h.Advance(5 * time.Minute)
+			h.Press(tt.acker, "Mačiau")
+			got, _ := h.flow.Get(h.Ctx, a.ID)
+			if got.AckBy != tt.acker {
+				t.Fatalf("acknowledged by %q", got.AckBy)
+			}
+			if at := got.AckDue.In(eet).Format("15:04"); at != tt.want {
+				t.Errorf("check due at %s, want %s", at, tt.want)
+			}
+		})
+	}
+}
