@@ -29,9 +29,9 @@ type Config struct {
 	// AckNight is the night for the acknowledgement check of today's and routine concerns,
 	// for acknowledgers without quiet hours of their own: a check that would fall in it waits
 	// for its end, and the grace counts from then. Nil: no night.
-	AckNight *bot.QuietHours
-	Rules    []Rule
-	NoticeSenders        []bot.Role
+	AckNight      *bot.QuietHours
+	Rules         []Rule
+	NoticeSenders []bot.Role
 	// NoticeHour and NoticeMinute are when an unconfirmed notice escalates to the school's head
 	// on the next school day (08:00).
 	NoticeHour, NoticeMinute int
