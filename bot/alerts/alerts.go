@@ -346,7 +346,7 @@ func (f *Flow) create(ctx context.Context, a Alert, actor, prefix string) (Alert
 	f.enter(ctx, &a, 0, 0, a.Created)
 	out, created, err := f.alerts.Create(ctx, a.ID, a)
 	if err == nil && created && out.reachedNobody(pos(0, 0)) {
-		f.e.Count("alert.unreached")
+		f.unreached(&out)
 	}
 	return out, err
 }
@@ -381,3 +381,10 @@ func (a *Alert) Unreachable() []string {
 
 // errNotOpen stops an escalation that found the alert acknowledged or resolved.
 var errNotOpen = errors.New("alert not open")
+
+// unreached counts and logs (IDs only) a step that reached nobody; the coordinators are told as
+// an effect of the timeline (effects.go).
+func (f *Flow) unreached(a *Alert) {
+	f.e.Count("alert.unreached")
+	f.e.Logger().Warn("alert reached nobody: nobody in the step has a chat account", "alert", a.ID, "step", pos(a.Round, a.Step), "unreachable", a.Unreachable())
+}

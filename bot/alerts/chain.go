@@ -115,7 +115,7 @@ func (f *Flow) escalateTimer(ctx context.Context, t bot.Timer) error {
 	if moved && err == nil {
 		f.e.Count("escalation")
 		if a, gerr := f.Get(ctx, t.Ref); gerr == nil && a.reachedNobody(pos(a.Round, a.Step)) {
-			f.e.Count("alert.unreached")
+			f.unreached(&a)
 		}
 	}
 	return ignoreUnknown(err)
