@@ -12,8 +12,10 @@ RUN CGO_ENABLED=0 go build -trimpath -tags timetzdata -ldflags "-s -w -X main.ve
 # Run: no shell, no package manager, a non-root user.
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/tiltas /usr/local/bin/tiltas
-COPY config/example.yaml /etc/tiltas/config.yaml
+# The config (with the municipality's people) is mounted at /etc/tiltas/config.yaml, never baked
+# in: docker run -v ./config.yaml:/etc/tiltas/config.yaml:ro … (Compose does).
 USER nonroot:nonroot
 EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 CMD ["/usr/local/bin/tiltas", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/tiltas"]
 CMD ["serve", "-c", "/etc/tiltas/config.yaml"]

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -194,6 +197,15 @@ func TestDockerfileBuildsWhatTheTestsBuild(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^USER nonroot`).Match(df) {
 		t.Error("the image runs as root")
 	}
+	if !regexp.MustCompile(`(?m)^HEALTHCHECK .*"healthcheck"\]$`).Match(df) {
+		t.Error("the image has no HEALTHCHECK running tiltas healthcheck")
+	}
+	if regexp.MustCompile(`(?m)^COPY config/`).Match(df) {
+		t.Error("a config (with the example's people) is baked into the image: mount it instead")
+	}
+	if di, _ := os.ReadFile("../../.dockerignore"); !regexp.MustCompile(`(?m)^\.git$`).Match(di) {
+		t.Error(".dockerignore does not keep .git out of the build context")
+	}
 	if testing.Short() {
 		return
 	}
@@ -201,5 +213,79 @@ func TestDockerfileBuildsWhatTheTestsBuild(t *testing.T) {
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("static build: %v\n%s", err, out)
+	}
+}
+
+// The Prometheus rules in deploy/ are well formed and name only series Tiltas exports.
+func TestPrometheusRulesNameRealSeries(t *testing.T) {
+	raw, err := os.ReadFile("../../deploy/prometheus-rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Groups []struct {
+			Name  string `yaml:"name"`
+			Rules []struct {
+				Alert       string            `yaml:"alert"`
+				Expr        string            `yaml:"expr"`
+				For         string            `yaml:"for"`
+				Labels      map[string]string `yaml:"labels"`
+				Annotations map[string]string `yaml:"annotations"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := os.ReadFile("../../adapters/httpapi/metrics.go")
+	exported := map[string]bool{}
+	for _, m := range regexp.MustCompile(`Name: "(tiltas_[a-z_]+)"`).FindAllStringSubmatch(string(metrics), -1) {
+		exported[m[1]] = true
+	}
+	n := 0
+	for _, g := range f.Groups {
+		for _, r := range g.Rules {
+			n++
+			if r.Alert == "" || r.Expr == "" || r.Labels["severity"] == "" || r.Annotations["summary"] == "" {
+				t.Errorf("rule %+v lacks alert, expr, severity or summary", r)
+			}
+			for _, name := range regexp.MustCompile(`tiltas_[a-z_]+`).FindAllString(r.Expr, -1) {
+				if !exported[strings.TrimSuffix(name, "_bucket")] {
+					t.Errorf("%s: %s is not a series Tiltas exports", r.Alert, name)
+				}
+			}
+		}
+	}
+	if n < 5 {
+		t.Errorf("only %d rules", n)
+	}
+}
+
+// tiltas healthcheck exits 0 when /readyz answers ready, 1 when not or when nothing answers.
+func TestHealthcheck(t *testing.T) {
+	ready := true
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/readyz" {
+			http.NotFound(w, r)
+			return
+		}
+		if !ready {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		fmt.Fprint(w, `{"redis":"ok"}`)
+	}))
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	if _, errs, code := runCLI(t, "", "healthcheck", "-addr", addr); code != 0 {
+		t.Errorf("ready: exit %d: %s", code, errs)
+	}
+	ready = false
+	if _, errs, code := runCLI(t, "", "healthcheck", "-addr", addr); code != 1 || !strings.Contains(errs, "not ready (503)") {
+		t.Errorf("not ready: exit %d: %s", code, errs)
+	}
+	srv.Close()
+	if _, _, code := runCLI(t, "", "healthcheck", "-addr", addr); code != 1 {
+		t.Errorf("nothing answering: exit %d", code)
 	}
 }
