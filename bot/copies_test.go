@@ -20,7 +20,7 @@ func TestSupersedeEditIsPinnedToTheOldCopy(t *testing.T) {
 	ctx := context.Background()
 	clock := bot.NewManualClock(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
 	st := memory.New(clock)
-	cfg, err := config.Parse(bytes.NewReader(config.Example()), func(string) string { return "" })
+	cfg, err := config.Parse(bytes.NewReader(config.Example()), config.ExampleEnv)
 	if err != nil {
 		t.Fatal(err)
 	}

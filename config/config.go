@@ -6,7 +6,9 @@ package config
 
 import (
 	"bytes"
+	"crypto/rand"
 	_ "embed"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +16,7 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 )
@@ -140,6 +143,9 @@ type Reconcile struct {
 // Encryption lists AES-256 keys, newest first: the first encrypts, all decrypt.
 type Encryption struct {
 	Keys []Key `yaml:"keys"`
+	// Disabled says, explicitly, that case details may be stored unencrypted: serve refuses to
+	// start without keys otherwise.
+	Disabled bool `yaml:"disabled"`
 }
 
 // Key is one base64-encoded 32-byte key.
@@ -327,6 +333,20 @@ func Load(path string, checks ...Check) (*Config, error) {
 	return Parse(f, os.Getenv, checks...)
 }
 
+// LoadStorage is Load for the admin commands (invite, audit, export, erase, rekey): they use
+// Redis and the encryption keys only, so the other secrets (platform tokens, integration
+// tokens) are not read, and need not be set where the command runs.
+func LoadStorage(path string, checks ...Check) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return parse(f, os.Getenv, func(secret string) bool {
+		return secret == "redis.password" || strings.HasPrefix(secret, "encryption.")
+	}, checks...)
+}
+
 // Check validates a part of the config that another package owns (an adapter's section): cmd
 // passes each adapter's own Validate, so that its rules are written once, in the adapter. Each
 // problem names its path.
@@ -335,6 +355,11 @@ type Check func(c *Config) []error
 // Parse decodes r strictly over the defaults, resolves secrets through getenv, and validates,
 // with checks as well. The error lists every problem, one per line, each with its path.
 func Parse(r io.Reader, getenv func(string) string, checks ...Check) (*Config, error) {
+	return parse(r, getenv, nil, checks...)
+}
+
+// parse is Parse resolving only the secrets only keeps (nil: all).
+func parse(r io.Reader, getenv func(string) string, only func(secret string) bool, checks ...Check) (*Config, error) {
 	raw, err := io.ReadAll(r)
 	if err != nil {
 		return nil, err
@@ -369,7 +394,7 @@ func Parse(r io.Reader, getenv func(string) string, checks ...Check) (*Config, e
 		}
 	}
 	c.applyDefaults()
-	errs = append(errs, c.resolveSecrets(getenv)...)
+	errs = append(errs, c.resolveSecrets(getenv, only)...)
 	c.Warnings = append(c.Warnings, c.unservedGroups()...)
 	errs = append(errs, c.Validate()...)
 	for _, check := range checks {
@@ -584,4 +609,24 @@ func (c *Config) unservedGroups() []string {
 		}
 	}
 	return out
+}
+
+var (
+	exampleKeyOnce sync.Once
+	exampleKey     string
+)
+
+// ExampleEnv is the environment for the built-in example when it runs where no key is set (the
+// demo, in memory, and tests): os.Getenv, except that TILTAS_KEY_2026, when unset, is a key made
+// for this process alone. A real deployment sets its own (tiltas keygen).
+func ExampleEnv(name string) string {
+	if v := os.Getenv(name); v != "" || name != "TILTAS_KEY_2026" {
+		return v
+	}
+	exampleKeyOnce.Do(func() {
+		b := make([]byte, 32)
+		_, _ = rand.Read(b)
+		exampleKey = base64.StdEncoding.EncodeToString(b)
+	})
+	return exampleKey
 }

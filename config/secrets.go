@@ -118,9 +118,12 @@ func (c *Config) secrets() []secretRef {
 
 // resolveSecrets fills every secret from its source and reports each problem; warnings go to
 // c.Warnings.
-func (c *Config) resolveSecrets(getenv func(string) string) []error {
+func (c *Config) resolveSecrets(getenv func(string) string, only func(string) bool) []error {
 	var errs []error
 	for _, r := range c.secrets() {
+		if only != nil && !only(r.path) {
+			continue
+		}
 		w, err := r.resolve(getenv)
 		if err != nil {
 			errs = append(errs, err)

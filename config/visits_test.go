@@ -49,7 +49,7 @@ func TestVisitsValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := config.Parse(bytes.NewReader(withVisits(t, tt.visits)), noEnv)
+			_, err := config.Parse(bytes.NewReader(withVisits(t, tt.visits)), config.ExampleEnv)
 			if len(tt.want) == 0 {
 				if err != nil {
 					t.Fatalf("unexpected problems:\n%v", err)

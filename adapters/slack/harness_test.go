@@ -59,7 +59,7 @@ type world struct {
 
 func newWorld(t *testing.T, register func(e *bot.Engine, cfg *config.Config)) *world {
 	t.Helper()
-	cfg, err := config.Parse(bytes.NewReader(config.Example()), func(string) string { return "" })
+	cfg, err := config.Parse(bytes.NewReader(config.Example()), config.ExampleEnv)
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}

@@ -248,7 +248,7 @@ func benchTiltas(b *testing.B, srv *telegramtest.Server, st benchStores, n int, 
 	b.StopTimer()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cfg, err := config.Parse(bytes.NewReader(config.Example()), func(string) string { return "" })
+	cfg, err := config.Parse(bytes.NewReader(config.Example()), config.ExampleEnv)
 	if err != nil {
 		b.Fatal(err)
 	}

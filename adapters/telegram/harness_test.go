@@ -96,7 +96,7 @@ type harness struct {
 
 func newHarness(t *testing.T, o options) *harness {
 	t.Helper()
-	cfg, err := config.Parse(bytes.NewReader(config.Example()), func(string) string { return "" })
+	cfg, err := config.Parse(bytes.NewReader(config.Example()), config.ExampleEnv)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -77,7 +77,7 @@ func limitsRun(b *testing.B, guard time.Duration, overall int) {
 	c := redistest.Client(b)
 	prefix := redistest.Prefix(b, c)
 	srv := telegramtest.New(b, telegramtest.Options{AllowInvalid: true, Limits: telegramtest.Limits{Global: telegramtest.Window{N: overall, Per: time.Second}}})
-	cfg, err := config.Parse(bytes.NewReader(config.Example()), func(string) string { return "" })
+	cfg, err := config.Parse(bytes.NewReader(config.Example()), config.ExampleEnv)
 	if err != nil {
 		b.Fatal(err)
 	}

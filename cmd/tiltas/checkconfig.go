@@ -36,6 +36,9 @@ func checkConfig(_ context.Context, fs *flag.FlagSet, args []string, stdout, std
 		}
 		return 2
 	}
+	if len(c.Encryption.Keys) == 0 && !c.Encryption.Disabled {
+		c.Warnings = append(c.Warnings, noKeys+" (serve will not start)")
+	}
 	for _, w := range c.Warnings {
 		fmt.Fprintf(stderr, "%s: warning: %s\n", *path, w)
 	}

@@ -27,7 +27,7 @@ func loadConnect(ctx context.Context, name, path string, stderr io.Writer) (*con
 		fmt.Fprintf(stderr, "tiltas %s: -c FILE is required\n", name)
 		return nil, nil, 2
 	}
-	cfg, err := loadConfig(path)
+	cfg, err := loadStorageConfig(path)
 	if err != nil {
 		fmt.Fprintf(stderr, "tiltas %s: %s:\n%v\n", name, path, err)
 		return nil, nil, 2

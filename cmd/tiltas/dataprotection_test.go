@@ -356,9 +356,13 @@ func everyRecordReads(t *testing.T, c goredis.UniversalClient, prefix string, k 
 // rotationConfig writes a config for the story's Redis prefix with keys, newest first.
 func rotationConfig(t *testing.T, prefix string, keys ...keyring.Key) string {
 	t.Helper()
-	raw := string(config.Example())
+	raw := withoutExampleKeys(string(config.Example()))
 	raw = strings.Replace(raw, "url: redis://127.0.0.1:6379/0", "url: "+os.Getenv("TILTAS_TEST_REDIS_URL"), 1)
 	raw = strings.Replace(raw, "prefix: tiltas", "prefix: "+prefix, 1)
+	// The platforms' and the integration's secrets are not set where the admin commands run:
+	// they use Redis and the keys only.
+	raw += "telegram: {token_env: TILTAS_TEST_UNSET_TELEGRAM, bot_username: tiltas_rajonas_bot}\n"
+	raw += "integrations: [{id: registras, institution: policija, token_env: TILTAS_TEST_UNSET_API}]\n"
 	raw += "encryption:\n  keys:\n"
 	for _, k := range keys {
 		raw += "    - {id: " + k.ID + ", key: \"" + base64.StdEncoding.EncodeToString(k.Secret) + "\"}\n"
@@ -440,6 +444,9 @@ func TestAuditExportEraseCommands(t *testing.T) {
 	s.tell()
 	path := rotationConfig(t, prefix, key1)
 
+	if out, errs, code := runCLI(t, "", "invite", "ona-p", "-c", path); code != 0 || !strings.Contains(out, "link ") {
+		t.Errorf("invite with only Redis and the keys set: exit %d: %s%s", code, out, errs)
+	}
 	out, errs, code := runCLI(t, "", "audit", "-since", "2026-12-01", "-until", "2026-12-01", "-c", path)
 	if code != 0 {
 		t.Fatalf("audit: exit %d: %s", code, errs)

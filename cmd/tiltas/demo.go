@@ -31,7 +31,7 @@ func demo(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr i
 	if *path != "" {
 		cfg, err = loadConfig(*path)
 	} else {
-		cfg, err = config.Parse(bytes.NewReader(config.Example()), func(string) string { return "" })
+		cfg, err = config.Parse(bytes.NewReader(config.Example()), config.ExampleEnv)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "tiltas demo: config:\n%v\n", err)

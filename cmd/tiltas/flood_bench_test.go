@@ -67,7 +67,7 @@ func floodRun(b *testing.B, d time.Duration, perSecond int) {
 	c := redistest.Client(b)
 	prefix := redistest.Prefix(b, c)
 	addr := freeAddr(b)
-	raw := string(config.Example())
+	raw := withoutExampleKeys(string(config.Example()))
 	raw = strings.Replace(raw, "url: redis://127.0.0.1:6379/0", "url: "+os.Getenv("TILTAS_TEST_REDIS_URL"), 1)
 	raw = strings.Replace(raw, "prefix: tiltas", "prefix: "+prefix, 1)
 	// The alert's first step a minute after it, on a clock twice as fast: due 30 s after it.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"flag"
 	"fmt"
 	"net/http"
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tiltas/tiltas/config"
+	"github.com/tiltas/tiltas/keyring"
 	"gopkg.in/yaml.v3"
 )
 
@@ -78,6 +81,7 @@ func TestDemoScript(t *testing.T) {
 }
 
 func TestCheckConfig(t *testing.T) {
+	t.Setenv("TILTAS_KEY_2026", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
 	out, _, code := runCLI(t, "", "check-config", "-c", "../../config/example.yaml")
 	if code != 0 || !strings.Contains(out, "ok: 17 people in 7 institutions") {
 		t.Fatalf("example: exit %d, %q", code, out)
@@ -287,5 +291,55 @@ func TestHealthcheck(t *testing.T) {
 	srv.Close()
 	if _, _, code := runCLI(t, "", "healthcheck", "-addr", addr); code != 1 {
 		t.Errorf("nothing answering: exit %d", code)
+	}
+}
+
+// keygen prints a key the keyring takes, as the environment line the config names.
+func TestKeygen(t *testing.T) {
+	out, errs, code := runCLI(t, "", "keygen", "-id", "k2027")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var line string
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if strings.HasPrefix(l, "TILTAS_KEY_2027=") {
+			line = l
+		}
+	}
+	secret, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(line, "TILTAS_KEY_2027="))
+	if err != nil {
+		t.Fatalf("no key line in %q", out)
+	}
+	if _, err := keyring.New([]keyring.Key{{ID: "k2027", Secret: secret}}); err != nil {
+		t.Errorf("the keyring refuses the key: %v", err)
+	}
+	again, _, _ := runCLI(t, "", "keygen", "-id", "k2027")
+	if again == out {
+		t.Error("two keys alike")
+	}
+}
+
+// serve does not start without encryption keys unless the config says so explicitly.
+func TestServeRefusesToStoreUnencryptedUnlessTold(t *testing.T) {
+	dir := t.TempDir()
+	plain := filepath.Join(dir, "plain.yaml")
+	raw := withoutExampleKeys(string(config.Example()))
+	if err := os.WriteFile(plain, []byte(raw), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errs, code := runCLI(t, "", "serve", "-c", plain)
+	if code != 2 || !strings.Contains(errs, "encryption.keys is empty") || !strings.Contains(errs, "tiltas keygen") {
+		t.Errorf("serve without keys: exit %d: %s", code, errs)
+	}
+	_, errs, _ = runCLI(t, "", "check-config", "-c", plain)
+	if !strings.Contains(errs, "warning: encryption.keys is empty") {
+		t.Errorf("check-config does not warn: %s", errs)
+	}
+	disabled := filepath.Join(dir, "disabled.yaml")
+	if err := os.WriteFile(disabled, []byte(raw+"encryption: {disabled: true}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, errs, code := runCLI(t, "", "check-config", "-c", disabled); code != 0 || strings.Contains(errs, "encryption") {
+		t.Errorf("disabled explicitly: exit %d: %s", code, errs)
 	}
 }

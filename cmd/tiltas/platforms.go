@@ -104,6 +104,12 @@ func platformChecks(cfg *config.Config) []error {
 // loadConfig loads a config file, its platform sections checked by the platforms themselves.
 func loadConfig(path string) (*config.Config, error) { return config.Load(path, platformChecks) }
 
+// loadStorageConfig loads a config for an admin command: only Redis's password and the
+// encryption keys are read of its secrets.
+func loadStorageConfig(path string) (*config.Config, error) {
+	return config.LoadStorage(path, platformChecks)
+}
+
 func buildTelegram(env platformEnv) (platform, error) {
 	cfg := env.cfg
 	t, err := telegram.New(telegramConfig(cfg), telegram.Deps{Inbox: env.b.inbox, Locker: env.b.locker, Records: env.b.store, Log: env.log, Owner: env.owner, Gate: env.gate})

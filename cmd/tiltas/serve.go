@@ -162,6 +162,10 @@ func serve(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr 
 	for _, w := range cfg.Warnings {
 		log.Warn("config: " + w)
 	}
+	if len(cfg.Encryption.Keys) == 0 && !cfg.Encryption.Disabled {
+		fmt.Fprintf(stderr, "tiltas serve: %s: %s\n", *path, noKeys)
+		return 2
+	}
 	clock := bot.SystemClock
 	if *speed != 1 || *start != "" {
 		c, err := acceleratedClock(*speed, *start)
@@ -215,7 +219,7 @@ func runServeClock(ctx context.Context, cfg *config.Config, path string, log *sl
 	m := httpapi.NewMetrics(b.store.Stats)
 	metrics.set(m)
 	if b.sealer == nil {
-		log.Warn("encryption.keys is empty: case details are stored in Redis unencrypted")
+		log.Warn("encryption is disabled: case details are stored in Redis unencrypted")
 	}
 	gate := refusal.New(refusal.Options{Log: b.store.Audit(), Logger: log.With("component", "refusals"), Observe: m.Refusal})
 	a, err := app.New(app.Options{Config: cfg, Stores: b.stores, Clock: clock, Log: log, Observe: m.Event, Gate: gate})
@@ -363,7 +367,7 @@ func invite(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr
 		fmt.Fprintln(stderr, "usage: tiltas invite PERSON_ID -c FILE")
 		return 2
 	}
-	cfg, err := loadConfig(*path)
+	cfg, err := loadStorageConfig(*path)
 	if err != nil {
 		fmt.Fprintf(stderr, "tiltas invite: %s:\n%v\n", *path, err)
 		return 2
@@ -395,3 +399,8 @@ func invite(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr
 	}
 	return 0
 }
+
+// noKeys is why serve does not start without encryption keys.
+const noKeys = "encryption.keys is empty: case details about children would be stored in Redis unencrypted. " +
+	"Make a key with `tiltas keygen` and give it (encryption.keys: [{id: k2026, key_env: TILTAS_KEY_2026}]), " +
+	"or say `encryption: {disabled: true}` to run without"

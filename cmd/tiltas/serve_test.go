@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -38,7 +39,7 @@ func serveConfig(t *testing.T) (*config.Config, string) {
 	c := redistest.Client(t)
 	prefix := redistest.Prefix(t, c)
 	addr := freeAddr(t)
-	raw := string(config.Example())
+	raw := withoutExampleKeys(string(config.Example()))
 	raw = strings.Replace(raw, "url: redis://127.0.0.1:6379/0", "url: "+os.Getenv("TILTAS_TEST_REDIS_URL"), 1)
 	raw = strings.Replace(raw, "prefix: tiltas", "prefix: "+prefix, 1)
 	raw = strings.Replace(raw, `listen: ":8080"`, `listen: "`+addr+`"`, 1)
@@ -260,3 +261,9 @@ func grepLines(s, substr string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+var reExampleKeys = regexp.MustCompile(`(?m)^encryption:[^\n]*\n(?:[ ]+[^\n]*\n)*`)
+
+// withoutExampleKeys drops the example's encryption section (its key comes from an environment
+// variable), for a test that gives its own.
+func withoutExampleKeys(raw string) string { return reExampleKeys.ReplaceAllString(raw, "") }

@@ -88,7 +88,7 @@ func New(t testing.TB, o Options) *Harness {
 	if o.Config != "" {
 		raw = []byte(o.Config)
 	}
-	cfg, err := config.Parse(bytes.NewReader(raw), func(string) string { return "" })
+	cfg, err := config.Parse(bytes.NewReader(raw), config.ExampleEnv)
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
