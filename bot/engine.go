@@ -440,12 +440,25 @@ func (e *Engine) say(ctx context.Context, r *Request) error {
 		if r.Chat.Group {
 			return nil // in groups only commands addressed to the bot count
 		}
-		// dialogInput tells of an expired dialog itself.
+		// dialogInput tells of an expired dialog itself. Inside an open dialog a bare word is
+		// the answer to its question.
 		handled, err := e.dialogInput(ctx, r, r.Text, nil)
 		if handled || err != nil {
 			return err
 		}
-		return r.Say(ctx, "core.unknown")
+		// Outside one, a command's word works without its slash ("help", "concern K-1 …"):
+		// Slack's composer takes a leading "/" as its own and refuses commands it does not know.
+		f := strings.Fields(r.Text)
+		if len(f) == 0 {
+			return r.Say(ctx, "core.unknown")
+		}
+		e.mu.RLock()
+		c := e.commands[strings.ToLower(Fold(f[0]))]
+		e.mu.RUnlock()
+		if c == nil {
+			return r.Say(ctx, "core.unknown")
+		}
+		name, args = c.Name, f[1:]
 	}
 	if !r.Chat.Group {
 		e.checkExpired(ctx, r) // a command after a long silence: say the old dialog expired

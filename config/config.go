@@ -111,6 +111,7 @@ type Slack struct {
 	SigningSecretEnv  string `yaml:"signing_secret_env"`
 	APIURL            string `yaml:"api_url"`
 	Mode              string `yaml:"mode"` // socket or http
+	Command           string `yaml:"command"`
 	Limits            Limits `yaml:"limits"`
 }
 

@@ -22,7 +22,7 @@ func (a *Adapter) Answer(ctx context.Context, in bot.Incoming, r bot.Response) e
 	if r.Toast == "" {
 		return nil
 	}
-	text := escape(r.Toast)
+	text := escape(a.native(r.Toast))
 	if in.Callback != "" {
 		if err := a.hookAllowed(in.Callback); err != nil {
 			return err

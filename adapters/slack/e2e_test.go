@@ -2,6 +2,7 @@ package slack_test
 
 import (
 	"context"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -64,7 +65,7 @@ func TestLinkingOverSlack(t *testing.T) {
 						t.Fatalf("linked to %+v, %v", p, err)
 					}
 					s.command(tt.person, "")
-					s.mustSee(tt.person, "/concern") // "/tiltas" alone is help
+					s.mustSee(tt.person, "/tiltas concern") // "/tiltas" alone is help
 				})
 			}
 			if n := len(w.audit("access.linked")); n != 2 {
@@ -279,7 +280,7 @@ func TestChannelsHearCommandsAndMentionsOnlyAndNeverDetails(t *testing.T) {
 				t.Fatal(err)
 			}
 			w.settle()
-			if got := s.fake.Channel("CVTAS"); len(got) != 2 || !strings.Contains(got[1].Plain(), "/concern") {
+			if got := s.fake.Channel("CVTAS"); len(got) != 2 || !strings.Contains(got[1].Plain(), "/tiltas concern") {
 				t.Fatalf("/tiltas help in the channel:\n%s", s.dump("CVTAS"))
 			}
 			if _, err := w.alerts.Get(w.ctx, "A1"); err == nil {
@@ -303,6 +304,45 @@ func TestChannelsHearCommandsAndMentionsOnlyAndNeverDetails(t *testing.T) {
 				if strings.Contains(m.Plain(), "Grupėje") || strings.Contains(m.Plain(), "Kaimynai") {
 					t.Errorf("case details in the channel:\n%s", m.Plain())
 				}
+			}
+		})
+	}
+}
+
+// On Slack, commands are named as Slack lets people type them: "/tiltas concern", never a bare
+// "/concern" the composer would refuse; in a direct message the command words work without a
+// slash ("concern", "susirupinimas", "help"), except inside an open dialog, where a bare word is
+// the answer to its question.
+func TestCommandsAreNativeToSlack(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode, func(t *testing.T) {
+			w := newWorld(t, nil)
+			s := w.addSlack(mode)
+			s.link(chain...)
+			s.say("giedre-s", "help")
+			help := s.mustSee("giedre-s", "/tiltas concern")
+			s.say("giedre-s", "susirupinimas")
+			s.mustSee("giedre-s", "Naujas susirūpinimas")
+			// Inside the dialog a bare command word is an answer, not a command: the case-code
+			// question refuses it as a case code.
+			s.say("giedre-s", "help")
+			s.mustSee("giedre-s", "Tai ne atvejo kodas")
+			s.say("giedre-s", "cancel")
+			s.mustSee("giedre-s", "Tai ne atvejo kodas")
+			s.command("giedre-s", "cancel")
+			s.mustSee("giedre-s", "Nutraukta. Niekas neišsaugota.")
+			s.say("giedre-s", "concern K-2026-117 skubu nepriežiūra Alkanas")
+			s.mustSee("giedre-s", "Patikrinkite ir patvirtinkite")
+			re := regexp.MustCompile(`(^|[\s(„“"'])/([a-z_]+)\b`)
+			for _, m := range s.fake.DM(s.user("giedre-s")) {
+				for _, sub := range re.FindAllStringSubmatch(m.Plain(), -1) {
+					if sub[2] != "tiltas" {
+						t.Errorf("a message names /%s, which Slack would refuse:\n%s", sub[2], m.Plain())
+					}
+				}
+			}
+			if !strings.Contains(help.Plain(), "/tiltas help") && !strings.Contains(help.Plain(), "/tiltas cancel") {
+				t.Errorf("help does not name commands as /tiltas …:\n%s", help.Plain())
 			}
 		})
 	}

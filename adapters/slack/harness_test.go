@@ -172,8 +172,13 @@ func (w *world) addSlack(mode string) *slackSide {
 	w.t.Helper()
 	fake := slackfake.New(w.t, slackfake.Options{})
 	o := fake.Options()
+	var words []string
+	for _, c := range w.engine.Commands() {
+		words = append(words, c.Name)
+		words = append(words, c.Aliases...)
+	}
 	ad, err := slack.New(slack.Config{BotToken: o.BotToken, AppToken: o.AppToken, SigningSecret: o.SigningSecret,
-		APIURL: fake.APIURL(), Mode: mode}, slack.Deps{Inbox: w.inbox, Records: w.mem, Log: w.log})
+		APIURL: fake.APIURL(), Mode: mode, Commands: words}, slack.Deps{Inbox: w.inbox, Records: w.mem, Log: w.log})
 	if err != nil {
 		w.t.Fatal(err)
 	}

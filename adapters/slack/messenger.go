@@ -28,7 +28,7 @@ func (a *Adapter) Send(ctx context.Context, to bot.Address, m bot.Message) (bot.
 	if to.Platform != bot.Slack {
 		return bot.MessageRef{}, &bot.DeliveryError{Permanent: true, Reason: "invalid", Err: fmt.Errorf("slack send: address on %q", to.Platform)}
 	}
-	parts := render(m, false)
+	parts := render(a.nativeMessage(m), false)
 	if len(parts) == 1 && len(parts[0].blocks) == 0 {
 		if m.File == nil {
 			return bot.MessageRef{}, &bot.DeliveryError{Permanent: true, Reason: "invalid", Err: errors.New("slack send: empty message")}
@@ -70,7 +70,7 @@ func (a *Adapter) Edit(ctx context.Context, ref bot.MessageRef, m bot.Message) e
 	if ref.Platform != bot.Slack || ref.Chat == "" || ref.ID == "" {
 		return &bot.DeliveryError{Permanent: true, Reason: "invalid", Err: fmt.Errorf("slack edit: bad message ref on %q", ref.Platform)}
 	}
-	p := render(m, true)[0]
+	p := render(a.nativeMessage(m), true)[0]
 	if len(p.blocks) == 0 {
 		// Without blocks chat.update would keep the old ones, buttons and all.
 		return &bot.DeliveryError{Permanent: true, Reason: "invalid", Err: errors.New("slack edit: empty message")}

@@ -1,6 +1,7 @@
 package slack
 
 import (
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
@@ -218,4 +219,38 @@ func truncate(s string, n int) string {
 	}
 	rs := []rune(s)
 	return string(rs[:n-1]) + "…"
+}
+
+var reSlashWord = regexp.MustCompile(`(^|[\s(„“"'«])/([a-z_]+)\b`)
+
+// nativeCommands returns what rewrites a text's "/word", for each word among the bot's commands,
+// as "/tiltas word" (main being the app's slash command). A slash inside a word (a URL, "ir/arba")
+// is left alone, as is a command Slack knows itself (main).
+func nativeCommands(main string, words []string) func(string) string {
+	known := map[string]bool{}
+	for _, w := range words {
+		known[strings.ToLower(w)] = true
+	}
+	return func(s string) string {
+		if len(known) == 0 || !strings.Contains(s, "/") {
+			return s
+		}
+		return reSlashWord.ReplaceAllStringFunc(s, func(m string) string {
+			sub := reSlashWord.FindStringSubmatch(m)
+			if !known[sub[2]] || "/"+sub[2] == main {
+				return m
+			}
+			return sub[1] + main + " " + sub[2]
+		})
+	}
+}
+
+// nativeMessage is m with every command named as Slack lets people type it.
+func (a *Adapter) nativeMessage(m bot.Message) bot.Message {
+	m.Title = a.native(m.Title)
+	m.Lines = append([]string(nil), m.Lines...)
+	for i, l := range m.Lines {
+		m.Lines[i] = a.native(l)
+	}
+	return m
 }

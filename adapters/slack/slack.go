@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -61,6 +62,11 @@ type Config struct {
 	// Command is the slash command whose first word is the subcommand (default "/tiltas"); any
 	// other command the app has is taken as a command of its own name ("/concern …").
 	Command string
+	// Commands are the words of the bot's commands (names and aliases). Texts that name one with a
+	// slash ("/concern", "/cancel") are sent naming it as Slack lets people type it, under the
+	// app's command ("/tiltas concern"): Slack's composer refuses slash commands the app did not
+	// register.
+	Commands []string
 	// HTTPClient calls the Web API and response URLs (default: a client with a 30 s timeout).
 	HTTPClient *http.Client
 }
@@ -85,6 +91,8 @@ type Adapter struct {
 	log   *slog.Logger
 	api   *slackgo.Client
 	hosts []string // Slack hosts a response_url may point at
+	// native rewrites "/concern" in a text to "/tiltas concern".
+	native func(string) string
 }
 
 var (
@@ -114,8 +122,13 @@ func (cfg Config) Validate() []error {
 	default:
 		bad("slack.mode", "mode %q: want %s or %s", cfg.Mode, ModeSocket, ModeHTTP)
 	}
+	if cfg.Command != "" && !reSlashCommand.MatchString(cfg.Command) {
+		bad("slack.command", "want a slash command such as /tiltas (a slash, then up to 31 of a-z, 0-9, _ and -), got %q", cfg.Command)
+	}
 	return errs
 }
+
+var reSlashCommand = regexp.MustCompile(`^/[a-z0-9_-]{1,31}$`)
 
 // New checks cfg and builds the adapter. It makes no network calls: Run connects, and the first
 // send is the first Web API call.
@@ -155,7 +168,7 @@ func New(cfg Config, deps Deps) (*Adapter, error) {
 	if deps.Log == nil {
 		deps.Log = slog.New(slog.DiscardHandler)
 	}
-	a := &Adapter{cfg: cfg, deps: deps, log: deps.Log}
+	a := &Adapter{cfg: cfg, deps: deps, log: deps.Log, native: nativeCommands(cfg.Command, cfg.Commands)}
 	a.api = slackgo.New(cfg.BotToken,
 		slackgo.OptionAPIURL(cfg.APIURL),
 		slackgo.OptionAppLevelToken(cfg.AppToken),

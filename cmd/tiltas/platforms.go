@@ -86,7 +86,7 @@ func telegramConfig(cfg *config.Config) telegram.Config {
 // slackConfig is the Slack adapter's configuration from Tiltas's.
 func slackConfig(cfg *config.Config) slack.Config {
 	return slack.Config{BotToken: cfg.Slack.BotToken, AppToken: cfg.Slack.AppToken, SigningSecret: cfg.Slack.SigningSecret,
-		APIURL: cfg.Slack.APIURL, Mode: cfg.Slack.Mode, MaxBody: cfg.HTTP.MaxBody}
+		APIURL: cfg.Slack.APIURL, Mode: cfg.Slack.Mode, MaxBody: cfg.HTTP.MaxBody, Command: cfg.Slack.Command}
 }
 
 // platformChecks are the configured platforms' own checks of their config sections.
@@ -148,7 +148,9 @@ func buildTelegram(env platformEnv) (platform, error) {
 
 func buildSlack(env platformEnv) (platform, error) {
 	cfg := env.cfg
-	sl, err := slack.New(slackConfig(cfg), slack.Deps{Inbox: env.b.inbox, Records: env.b.store, Log: env.log, Gate: env.gate})
+	sc := slackConfig(cfg)
+	sc.Commands = commandWords(env.e)
+	sl, err := slack.New(sc, slack.Deps{Inbox: env.b.inbox, Records: env.b.store, Log: env.log, Gate: env.gate})
 	if err != nil {
 		return platform{}, err
 	}
@@ -194,4 +196,14 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
+}
+
+// commandWords are the engine's command names and aliases.
+func commandWords(e *bot.Engine) []string {
+	var out []string
+	for _, c := range e.Commands() {
+		out = append(out, c.Name)
+		out = append(out, c.Aliases...)
+	}
+	return out
 }
