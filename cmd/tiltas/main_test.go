@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"net/http"
@@ -12,9 +13,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
+	slackgo "github.com/slack-go/slack"
+	"github.com/tiltas/tiltas/adapters/slack"
 	"github.com/tiltas/tiltas/config"
 	"github.com/tiltas/tiltas/keyring"
 	"gopkg.in/yaml.v3"
@@ -341,5 +345,52 @@ func TestServeRefusesToStoreUnencryptedUnlessTold(t *testing.T) {
 	}
 	if _, errs, code := runCLI(t, "", "check-config", "-c", disabled); code != 0 || strings.Contains(errs, "encryption") {
 		t.Errorf("disabled explicitly: exit %d: %s", code, errs)
+	}
+}
+
+// slack-manifest prints a manifest that decodes strictly into slack-go's Manifest and names the
+// scopes and events the adapter uses, the writable App Home messages tab, interactivity, the
+// config's slash command, and the HTTP request URLs (or Socket Mode).
+func TestSlackManifest(t *testing.T) {
+	t.Setenv("TILTAS_KEY_2026", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+	for _, mode := range []string{"socket", "http"} {
+		t.Run(mode, func(t *testing.T) {
+			raw := strings.Replace(string(config.Example()), "# slack:", "slack: {mode: "+mode+", command: /vaikai, bot_token_env: TILTAS_TEST_UNSET_SLACK}\n# slack:", 1)
+			raw = strings.Replace(raw, "  # public_url: https://tiltas.savivaldybe.lt", "  public_url: https://tiltas.savivaldybe.lt", 1)
+			path := filepath.Join(t.TempDir(), "c.yaml")
+			if err := os.WriteFile(path, []byte(raw), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			out, errs, code := runCLI(t, "", "slack-manifest", "-c", path)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errs)
+			}
+			var m slackgo.Manifest
+			dec := json.NewDecoder(strings.NewReader(out))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&m); err != nil {
+				t.Fatalf("not a slack-go Manifest: %v\n%s", err, out)
+			}
+			if !slices.Equal(m.OAuthConfig.Scopes.Bot, slack.BotScopes) || m.Settings.EventSubscriptions == nil || !slices.Equal(m.Settings.EventSubscriptions.BotEvents, slack.BotEvents) {
+				t.Errorf("scopes %v, events %+v: want the adapter's", m.OAuthConfig.Scopes.Bot, m.Settings.EventSubscriptions)
+			}
+			if !m.Features.AppHome.MessagesTabEnabled || m.Features.AppHome.MessagesTabReadOnlyEnabled {
+				t.Error("people cannot write to the bot in App Home")
+			}
+			if m.Settings.Interactivity == nil || !m.Settings.Interactivity.IsEnabled {
+				t.Error("buttons need interactivity")
+			}
+			if len(m.Features.SlashCommands) != 1 || m.Features.SlashCommands[0].Command != "/vaikai" {
+				t.Errorf("slash commands %+v, want /vaikai", m.Features.SlashCommands)
+			}
+			if mode == "http" {
+				if m.Settings.SocketModeEnabled || m.Settings.EventSubscriptions.RequestUrl != "https://tiltas.savivaldybe.lt/slack/events" ||
+					m.Settings.Interactivity.RequestUrl != "https://tiltas.savivaldybe.lt/slack/interactivity" || m.Features.SlashCommands[0].Url != "https://tiltas.savivaldybe.lt/slack/commands" {
+					t.Errorf("http mode: %+v", m.Settings)
+				}
+			} else if !m.Settings.SocketModeEnabled {
+				t.Error("socket mode not enabled")
+			}
+		})
 	}
 }
