@@ -25,7 +25,7 @@ func Manifest(cfg Config, name, description, publicURL string) slackgo.Manifest 
 	}
 	m := slackgo.Manifest{
 		Metadata: slackgo.ManifestMetadata{MajorVersion: 1, MinorVersion: 1},
-		Display: slackgo.Display{Name: name, Description: description},
+		Display:  slackgo.Display{Name: name, Description: description},
 		Features: slackgo.Features{
 			AppHome:       slackgo.AppHome{MessagesTabEnabled: true, MessagesTabReadOnlyEnabled: false},
 			BotUser:       slackgo.BotUser{DisplayName: name, AlwaysOnline: true},
