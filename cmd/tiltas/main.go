@@ -32,6 +32,7 @@ func commands() []command {
 		{"export", "-person ID | -case CODE -c FILE", "print everything held about a member of staff or a case as one JSON document", exportCmd},
 		{"erase", "-person ID | -case CODE [-yes] -c FILE", "erase everything held about a member of staff or a case, and say what was erased", eraseCmd},
 		{"rekey", "-c FILE", "seal every stored record and queued message with the newest encryption key", rekeyCmd},
+		{"doctor", "-c FILE", "check a deployment: Redis and its AOF, the keys, each platform's token, webhook and the bot's membership in every group, people in routing rules without a chat account; exit 1 on a blocker", doctor},
 		{"slack-manifest", "-c FILE [-name NAME]", "print the Slack app manifest matching the config (scopes, events, App Home, interactivity, the slash command, Socket Mode or request URLs)", slackManifest},
 		{"keygen", "[-id ID]", "print a new encryption key as the environment line that gives it (for an .env file)", keygen},
 		{"healthcheck", "[-addr HOST:PORT]", "exit 0 when a running serve answers /readyz ready (for a container's HEALTHCHECK)", healthcheck},

@@ -27,6 +27,7 @@ var builtins = map[string]builtin{
 	"setWebhook":             (*Server).setWebhook,
 	"deleteWebhook":          (*Server).deleteWebhook,
 	"getWebhookInfo":         (*Server).getWebhookInfo,
+	"getChatMember":          (*Server).getChatMember,
 }
 
 const notModified = "message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message"
@@ -341,6 +342,20 @@ func (s *Server) deleteWebhook(call *Call, _ int64, _ *formatted) (any, *Error) 
 		s.queue = nil
 	}
 	return true, nil
+}
+
+// getChatMember answers for the bot as a member of any chat that BlockChat or RemoveChat did not
+// take from it (those answer as Telegram does), and for anyone else as a member.
+func (s *Server) getChatMember(call *Call, chatID int64, _ *formatted) (any, *Error) {
+	if e := s.chatError(chatID); e != nil {
+		return nil, e
+	}
+	uid, _ := call.Params["user_id"].(int64)
+	u := &User{ID: uid, FirstName: "Member"}
+	if uid == s.botID {
+		u = s.botUser()
+	}
+	return map[string]any{"status": "member", "user": u}, nil
 }
 
 func (s *Server) getWebhookInfo(*Call, int64, *formatted) (any, *Error) {
