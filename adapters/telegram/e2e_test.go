@@ -1,6 +1,7 @@
 package telegram_test
 
 import (
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -46,14 +47,26 @@ func TestLinkingWithStartCodeAndCommandMenu(t *testing.T) {
 	if !strings.Contains(menu["concern"], "usirūpinim") || menu["help"] == "" || menu["cancel"] == "" || menu["lang"] == "" {
 		t.Errorf("Lithuanian menu = %v", menu)
 	}
-	english := false
+	// Per scope and language: private chats get every command, groups not the private ones
+	// (a concern is raised in a direct message); each in Lithuanian and English.
+	menus := map[string]string{}
 	for _, c := range h.srv.Calls("setMyCommands") {
-		if c.Params["language_code"] == "en" {
-			english = strings.Contains(strings.ToLower(jsonText(c.Params["commands"])), "concern")
+		scope := "default"
+		if s, ok := c.Params["scope"].(map[string]any); ok {
+			scope, _ = s["type"].(string)
+		}
+		lang, _ := c.Params["language_code"].(string)
+		menus[scope+"/"+lang] = jsonText(c.Params["commands"])
+	}
+	for _, key := range []string{"default/", "default/en", "all_private_chats/", "all_private_chats/en"} {
+		if !reConcern.MatchString(menus[key]) {
+			t.Errorf("menu %s lacks concern: %s", key, menus[key])
 		}
 	}
-	if !english {
-		t.Error("no English command menu")
+	for _, key := range []string{"all_group_chats/", "all_group_chats/en"} {
+		if reConcern.MatchString(menus[key]) || !regexp.MustCompile(`(^|\s)help(\s|$)`).MatchString(menus[key]) {
+			t.Errorf("group menu %s: %s", key, menus[key])
+		}
 	}
 	if len(h.srv.Calls("deleteWebhook")) == 0 {
 		t.Error("polling mode did not delete a webhook")
@@ -394,3 +407,5 @@ func TestTheSameUpdateTwiceIsHandledOnce(t *testing.T) {
 		t.Errorf("a redelivered update was handled %d times, %d answers", h.timesHandled(9001), n)
 	}
 }
+
+var reConcern = regexp.MustCompile(`(^|\s)concern\s`)

@@ -229,6 +229,8 @@ type Command struct {
 	Name          string
 	DescriptionLT string
 	DescriptionEN string
+	// Private commands are offered in private chats only: a group's menu leaves them out.
+	Private bool
 }
 
 // EngineCommands lists e's commands that have help, with their help texts in Lithuanian and
@@ -239,7 +241,7 @@ func EngineCommands(e *bot.Engine) []Command {
 		if c.Help == "" {
 			continue
 		}
-		out = append(out, Command{Name: c.Name, DescriptionLT: e.Texts.T("lt", c.Help), DescriptionEN: e.Texts.T("en", c.Help)})
+		out = append(out, Command{Name: c.Name, DescriptionLT: e.Texts.T("lt", c.Help), DescriptionEN: e.Texts.T("en", c.Help), Private: c.Private})
 	}
 	return out
 }
@@ -269,37 +271,80 @@ func (a *Adapter) Start(ctx context.Context, commands []Command) error {
 	} else if _, err := a.tg.DeleteWebhook(ctx, &tg.DeleteWebhookParams{}); err != nil {
 		return fmt.Errorf("telegram deleteWebhook: %w", redact(err, a.cfg.Token))
 	}
-	var lt, en []models.BotCommand
-	for _, c := range commands {
-		if !reCommandName.MatchString(c.Name) {
-			a.log.Warn("command left out of the menu: Telegram does not allow its name", "command", c.Name)
-			continue
-		}
-		if d := menuText(c.DescriptionLT); d != "" {
-			lt = append(lt, models.BotCommand{Command: c.Name, Description: d})
-		}
-		if d := menuText(cmpOr(c.DescriptionEN, c.DescriptionLT)); d != "" {
-			en = append(en, models.BotCommand{Command: c.Name, Description: d})
-		}
+	// The menu per scope and language: private chats get every command, groups only those that
+	// make sense there; the default scope (older clients) every command.
+	type menu struct {
+		scope   models.BotCommandScope
+		private bool
 	}
-	for _, set := range []struct {
-		lang string
-		cmds []models.BotCommand
-	}{{"", lt}, {"en", en}} {
-		if len(set.cmds) > 100 {
-			set.cmds = set.cmds[:100]
+	for _, m := range []menu{{nil, true}, {&models.BotCommandScopeAllPrivateChats{}, true}, {&models.BotCommandScopeAllGroupChats{}, false}} {
+		var lt, en []models.BotCommand
+		for _, c := range commands {
+			if !reCommandName.MatchString(c.Name) || (c.Private && !m.private) {
+				continue
+			}
+			if d := menuText(c.DescriptionLT); d != "" {
+				lt = append(lt, models.BotCommand{Command: c.Name, Description: d})
+			}
+			if d := menuText(cmpOr(c.DescriptionEN, c.DescriptionLT)); d != "" {
+				en = append(en, models.BotCommand{Command: c.Name, Description: d})
+			}
 		}
-		var err error
-		if len(set.cmds) == 0 {
-			_, err = a.tg.DeleteMyCommands(ctx, &tg.DeleteMyCommandsParams{LanguageCode: set.lang})
-		} else {
-			_, err = a.tg.SetMyCommands(ctx, &tg.SetMyCommandsParams{Commands: set.cmds, LanguageCode: set.lang})
-		}
-		if err != nil {
-			return fmt.Errorf("telegram setMyCommands %q: %w", set.lang, redact(err, a.cfg.Token))
+		for _, set := range []struct {
+			lang string
+			cmds []models.BotCommand
+		}{{"", lt}, {"en", en}} {
+			if len(set.cmds) > 100 {
+				set.cmds = set.cmds[:100]
+			}
+			var err error
+			if len(set.cmds) == 0 {
+				_, err = a.tg.DeleteMyCommands(ctx, &tg.DeleteMyCommandsParams{Scope: m.scope, LanguageCode: set.lang})
+			} else {
+				_, err = a.tg.SetMyCommands(ctx, &tg.SetMyCommandsParams{Commands: set.cmds, Scope: m.scope, LanguageCode: set.lang})
+			}
+			if err != nil {
+				return fmt.Errorf("telegram setMyCommands %q: %w", set.lang, redact(err, a.cfg.Token))
+			}
 		}
 	}
 	return nil
+}
+
+// Profile is what a stranger sees of the bot before pressing Start: its description (up to 512
+// characters) and short description (up to 120, also shown when it is shared), in Lithuanian
+// (the default) and English.
+type Profile struct {
+	DescriptionLT, DescriptionEN           string
+	ShortDescriptionLT, ShortDescriptionEN string
+}
+
+// EngineProfile is the bot's profile from e's catalog (telegram.description, .short_description).
+func EngineProfile(e *bot.Engine) Profile {
+	return Profile{DescriptionLT: e.Texts.T("lt", "telegram.description"), DescriptionEN: e.Texts.T("en", "telegram.description"),
+		ShortDescriptionLT: e.Texts.T("lt", "telegram.short_description"), ShortDescriptionEN: e.Texts.T("en", "telegram.short_description")}
+}
+
+// SetProfile sets the bot's description and short description in both languages
+// (setMyDescription, setMyShortDescription).
+func (a *Adapter) SetProfile(ctx context.Context, p Profile) error {
+	for _, set := range []struct{ lang, long, short string }{{"", p.DescriptionLT, p.ShortDescriptionLT}, {"en", p.DescriptionEN, p.ShortDescriptionEN}} {
+		if _, err := a.tg.SetMyDescription(ctx, &tg.SetMyDescriptionParams{Description: clip(set.long, 512), LanguageCode: set.lang}); err != nil {
+			return fmt.Errorf("telegram setMyDescription %q: %w", set.lang, redact(err, a.cfg.Token))
+		}
+		if _, err := a.tg.SetMyShortDescription(ctx, &tg.SetMyShortDescriptionParams{ShortDescription: clip(set.short, 120), LanguageCode: set.lang}); err != nil {
+			return fmt.Errorf("telegram setMyShortDescription %q: %w", set.lang, redact(err, a.cfg.Token))
+		}
+	}
+	return nil
+}
+
+// clip cuts s to n characters.
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) > n {
+		return string([]rune(s)[:n-1]) + "…"
+	}
+	return s
 }
 
 func cmpOr(a, b string) string {

@@ -132,6 +132,9 @@ func buildTelegram(env platformEnv) (platform, error) {
 				return nil
 			}
 		}
+		if err := t.SetProfile(ctx, telegram.EngineProfile(env.e)); err != nil {
+			env.log.Warn("telegram description not set", "err", err)
+		}
 		ready.Store(true)
 		if cfg.Telegram.Mode == telegram.ModeWebhook {
 			<-ctx.Done()
