@@ -285,3 +285,52 @@ func (e *Engine) stranger(ctx context.Context, r *Request, in Incoming) error {
 	}
 	return r.Say(ctx, "access.not_linked")
 }
+
+// joined tells the coordinators that the bot was added to a group the directory does not know,
+// with the group's name and chat ID and the line to add to the config, so that it gets its
+// notices once it is there. Whoever added it is not asked who they are: the group receives
+// nothing until the config names it.
+func (e *Engine) joined(ctx context.Context, in Incoming) error {
+	for _, g := range e.Directory().Groups {
+		if g.Address.Platform == in.Chat.Platform && g.Address.Chat == in.Chat.Chat {
+			return nil // already configured
+		}
+	}
+	line := fmt.Sprintf(`- {id: %s, name: %q, platform: %s, chat: %q}`, groupID(in.Joined), in.Joined, in.Chat.Platform, in.Chat.Chat)
+	if in.Chat.Team != "" {
+		line = fmt.Sprintf(`- {id: %s, name: %q, platform: %s, team: %s, chat: %q}`, groupID(in.Joined), in.Joined, in.Chat.Platform, in.Chat.Team, in.Chat.Chat)
+	}
+	for _, c := range e.Directory().WithRole(RoleCoordinator) {
+		err := e.Notify(ctx, Notice{ID: "joined:" + in.ID + ":" + c.ID, To: c.ID, Priority: Urgent,
+			Build: func(lang string) Message {
+				return Message{Lines: []string{
+					e.Texts.T(lang, "access.group_joined", "Name", in.Joined, "Platform", string(in.Chat.Platform), "Chat", in.Chat.Chat),
+					line,
+				}}
+			}})
+		if err != nil {
+			return err
+		}
+	}
+	e.Log.Info("bot added to a group the config does not name; the coordinators were told", "platform", in.Chat.Platform, "chat", in.Chat.Chat)
+	return nil
+}
+
+// groupID suggests a config ID for a group named name: lower-case ASCII letters, digits and
+// dashes.
+func groupID(name string) string {
+	var b strings.Builder
+	for _, r := range Fold(name) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case b.Len() > 0 && !strings.HasSuffix(b.String(), "-"):
+			b.WriteByte('-')
+		}
+	}
+	id := strings.Trim(b.String(), "-")
+	if id == "" {
+		id = "grupe"
+	}
+	return id[:min(len(id), 40)]
+}

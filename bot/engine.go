@@ -226,7 +226,12 @@ type Incoming struct {
 	Callback string `json:"callback,omitempty"`
 	// Kind is what the platform delivered (message, callback, command), for metrics.
 	Kind string `json:"kind,omitempty"`
+	// Joined, when set, says the bot was added to the group chat Chat, named so (KindJoined).
+	Joined string `json:"joined,omitempty"`
 }
+
+// KindJoined is the Kind of an update saying the bot was added to a group.
+const KindJoined = "joined"
 
 // Response is what the adapter answers at once (Telegram answerCallbackQuery, a Slack
 // ephemeral): a short toast after a button press.
@@ -351,6 +356,9 @@ func (e *Engine) Handle(ctx context.Context, in Incoming) (Response, error) {
 		// command that first tells of an expired one): read it while the account is read, so
 		// that with a store that batches concurrent reads the two share one round trip.
 		r.dialog = loadAsync[dialogState](ctx, e.Records, dialogKey(in.Chat, in.From))
+	}
+	if in.Kind == KindJoined {
+		return Response{}, e.joined(ctx, in)
 	}
 	p, acct, err := e.whoIs(ctx, in.From)
 	if err != nil {

@@ -92,7 +92,7 @@ func (m *Metrics) Platforms(ps ...bot.Platform) {
 		for _, o := range []string{"sent", "retried", "rate_limited", "deferred", "expired", "failed"} {
 			m.sent.WithLabelValues(string(p), o)
 		}
-		for _, k := range []string{"message", "command", "callback"} {
+		for _, k := range []string{"message", "command", "callback", "joined"} {
 			m.updates.WithLabelValues(string(p), k)
 		}
 	}

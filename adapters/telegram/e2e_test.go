@@ -409,3 +409,32 @@ func TestTheSameUpdateTwiceIsHandledOnce(t *testing.T) {
 }
 
 var reConcern = regexp.MustCompile(`(^|\s)concern\s`)
+
+// When the bot is added to a group the config does not name, the coordinators get a direct
+// message with the group's title, its chat ID and the config line to add; adding it to a group
+// the config names, or other membership changes, tell nobody.
+func TestBotAddedToAGroupTellsTheCoordinators(t *testing.T) {
+	h := newHarness(t, options{})
+	h.link("jurate-z")
+	h.start()
+	added := func(chat int64, title, oldStatus, newStatus string) {
+		h.srv.PushUpdate(map[string]any{"my_chat_member": map[string]any{
+			"chat": map[string]any{"id": chat, "type": "supergroup", "title": title},
+			"from": map[string]any{"id": h.user("tomas-k"), "is_bot": false, "first_name": "Tomas"},
+			"date": 1764579600,
+			"old_chat_member": map[string]any{"status": oldStatus, "user": map[string]any{"id": 42, "is_bot": true, "first_name": "Tiltas"}},
+			"new_chat_member": map[string]any{"status": newStatus, "user": map[string]any{"id": 42, "is_bot": true, "first_name": "Tiltas"}},
+		}})
+	}
+	added(-1001234567890, "VTAS budintys", "left", "member") // the example's vtas-grupe: known
+	added(-1009876543210, "Šiaurės seniūnija", "left", "member")
+	m := h.seeFor("jurate-z", "Botas pridėtas į grupę „Šiaurės seniūnija“")
+	if !strings.Contains(m.Text, "-1009876543210") || !strings.Contains(m.Text, `- {id: siaures-seniunija, name: "Šiaurės seniūnija", platform: telegram, chat: "-1009876543210"}`) {
+		t.Errorf("the coordinator's message lacks the chat ID or the config line:\n%s", m.Text)
+	}
+	for _, msg := range h.srv.Sent(h.user("jurate-z")) {
+		if strings.Contains(msg.Text, "VTAS budintys") {
+			t.Errorf("told of a group the config already names:\n%s", msg.Text)
+		}
+	}
+}

@@ -49,8 +49,22 @@ func (a *Adapter) convert(ctx context.Context, u *models.Update) (bot.Incoming, 
 		return a.message(ctx, id, u.Message)
 	case u.CallbackQuery != nil:
 		return a.callback(id, u.CallbackQuery)
+	case u.MyChatMember != nil:
+		return joined(id, u.MyChatMember)
 	}
 	return bot.Incoming{}, false
+}
+
+// joined turns "the bot became a member of a group" (my_chat_member) into bot.KindJoined, so
+// that the coordinators learn the group's chat ID; other membership changes are left alone.
+func joined(id string, m *models.ChatMemberUpdated) (bot.Incoming, bool) {
+	in := func(t models.ChatMemberType) bool {
+		return t == models.ChatMemberTypeMember || t == models.ChatMemberTypeAdministrator || t == models.ChatMemberTypeOwner
+	}
+	if m.Chat.Type == models.ChatTypePrivate || m.Chat.Type == models.ChatTypeChannel || !in(m.NewChatMember.Type) || in(m.OldChatMember.Type) {
+		return bot.Incoming{}, false
+	}
+	return bot.Incoming{ID: id, Kind: bot.KindJoined, From: identity(&m.From), Chat: address(m.Chat, ""), Joined: m.Chat.Title}, true
 }
 
 func (a *Adapter) message(ctx context.Context, id string, m *models.Message) (bot.Incoming, bool) {

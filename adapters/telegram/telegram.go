@@ -364,7 +364,7 @@ func menuText(s string) string {
 }
 
 // allowedUpdates are the kinds Tiltas handles; Telegram need not send the rest.
-var allowedUpdates = []string{models.AllowedUpdateMessage, models.AllowedUpdateCallbackQuery}
+var allowedUpdates = []string{models.AllowedUpdateMessage, models.AllowedUpdateCallbackQuery, models.AllowedUpdateMyChatMember}
 
 // redact removes the token from err's text, for errors the library did not already clean.
 func redact(err error, token string) error {
