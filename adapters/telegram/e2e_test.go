@@ -419,9 +419,9 @@ func TestBotAddedToAGroupTellsTheCoordinators(t *testing.T) {
 	h.start()
 	added := func(chat int64, title, oldStatus, newStatus string) {
 		h.srv.PushUpdate(map[string]any{"my_chat_member": map[string]any{
-			"chat": map[string]any{"id": chat, "type": "supergroup", "title": title},
-			"from": map[string]any{"id": h.user("tomas-k"), "is_bot": false, "first_name": "Tomas"},
-			"date": 1764579600,
+			"chat":            map[string]any{"id": chat, "type": "supergroup", "title": title},
+			"from":            map[string]any{"id": h.user("tomas-k"), "is_bot": false, "first_name": "Tomas"},
+			"date":            1764579600,
 			"old_chat_member": map[string]any{"status": oldStatus, "user": map[string]any{"id": 42, "is_bot": true, "first_name": "Tiltas"}},
 			"new_chat_member": map[string]any{"status": newStatus, "user": map[string]any{"id": 42, "is_bot": true, "first_name": "Tiltas"}},
 		}})
