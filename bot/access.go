@@ -300,7 +300,9 @@ func (e *Engine) joined(ctx context.Context, in Incoming) error {
 	if in.Chat.Team != "" {
 		line = fmt.Sprintf(`- {id: %s, name: %q, platform: %s, team: %s, chat: %q}`, groupID(in.Joined), in.Joined, in.Chat.Platform, in.Chat.Team, in.Chat.Chat)
 	}
+	var errs []error
 	for _, c := range e.Directory().WithRole(RoleCoordinator) {
+		// A coordinator without an account is skipped, not a reason to stop telling the others.
 		err := e.Notify(ctx, Notice{ID: "joined:" + in.ID + ":" + c.ID, To: c.ID, Priority: Urgent,
 			Build: func(lang string) Message {
 				return Message{Lines: []string{
@@ -308,12 +310,12 @@ func (e *Engine) joined(ctx context.Context, in Incoming) error {
 					line,
 				}}
 			}})
-		if err != nil {
-			return err
+		if err != nil && !errors.Is(err, ErrNotLinked) && !errors.Is(err, ErrNotFound) {
+			errs = append(errs, err)
 		}
 	}
 	e.Log.Info("bot added to a group the config does not name; the coordinators were told", "platform", in.Chat.Platform, "chat", in.Chat.Chat)
-	return nil
+	return errors.Join(errs...)
 }
 
 // groupID suggests a config ID for a group named name: lower-case ASCII letters, digits and

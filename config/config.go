@@ -334,6 +334,17 @@ func Load(path string, checks ...Check) (*Config, error) {
 	return Parse(f, os.Getenv, checks...)
 }
 
+// LoadNoSecrets is Load reading none of the secrets, for what only describes the deployment
+// (tiltas slack-manifest).
+func LoadNoSecrets(path string, checks ...Check) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return parse(f, os.Getenv, func(string) bool { return false }, checks...)
+}
+
 // LoadStorage is Load for the admin commands (invite, audit, export, erase, rekey): they use
 // Redis and the encryption keys only, so the other secrets (platform tokens, integration
 // tokens) are not read, and need not be set where the command runs.

@@ -165,7 +165,8 @@ func (v *validator) storage(c *Config) {
 			v.add(p+".id", "duplicate key id %q", k.ID)
 		}
 		ids[k.ID] = true
-		if b, err := base64.StdEncoding.DecodeString(k.Key); k.Key == "" || err != nil || len(b) != 32 {
+		unread := k.Key == "" && (k.KeyEnv != "" || k.KeyFile != "") // not resolved here (LoadNoSecrets), or its error is listed
+		if b, err := base64.StdEncoding.DecodeString(k.Key); !unread && (k.Key == "" || err != nil || len(b) != 32) {
 			v.add(p+".key", "want 32 bytes, base64-encoded (openssl rand -base64 32)")
 		}
 	}

@@ -398,9 +398,13 @@ func (s *Shell) do(ctx context.Context, line string) (bool, error) {
 		}
 		if _, ok := s.Who(f[1]); !ok {
 			// Not silently a stranger: say so, and offer the IDs that look like it.
-			return false, fmt.Errorf("nobody in the directory is %q; try %s", f[1], strings.Join(s.like(f[1]), ", "))
+			return false, fmt.Errorf("nobody in the directory is %q; try %s (or /stranger to see what someone not in it gets)", f[1], strings.Join(s.like(f[1]), ", "))
 		}
 		s.as(f[1])
+		return false, nil
+	case "/stranger":
+		// Explicitly someone the directory does not know, to see what they get.
+		s.as("stranger")
 		return false, nil
 	case "/in":
 		if len(f) != 2 {
@@ -465,7 +469,7 @@ func (s *Shell) do(ctx context.Context, line string) (bool, error) {
 		return false, s.press(ctx, arg)
 	case "/help":
 		if len(f) == 1 {
-			fmt.Fprintln(s.Out, "    console: /as PERSON, /inbox [N], /in GROUP, /dm, /press N or LABEL (or just N), /clock +1h|+2d|YYYY-MM-DD HH:MM, /all [off], /quit; bot commands follow:")
+			fmt.Fprintln(s.Out, "    console: /as PERSON, /stranger, /inbox [N], /in GROUP, /dm, /press N or LABEL (or just N), /clock +1h|+2d|YYYY-MM-DD HH:MM, /all [off], /quit; bot commands follow:")
 		}
 	}
 	if n, err := strconv.Atoi(line); err == nil {

@@ -9,8 +9,9 @@ import (
 // BotScopes are the bot token scopes this adapter needs, each for what it calls or receives:
 // chat:write (chat.postMessage, chat.update, chat.postEphemeral), im:write (conversations.open),
 // im:history (message.im events), app_mentions:read (app_mention events), files:write (the .ics
-// files), commands (the slash command).
-var BotScopes = []string{"chat:write", "im:write", "im:history", "app_mentions:read", "files:write", "commands"}
+// files), commands (the slash command), channels:read and groups:read (conversations.info, with
+// which tiltas doctor checks the app is in each configured public or private channel).
+var BotScopes = []string{"chat:write", "im:write", "im:history", "app_mentions:read", "files:write", "commands", "channels:read", "groups:read"}
 
 // BotEvents are the Events API events this adapter handles: direct messages and mentions.
 var BotEvents = []string{"message.im", "app_mention"}

@@ -130,6 +130,10 @@ func (cfg Config) Validate() []error {
 
 var reSlashCommand = regexp.MustCompile(`^/[a-z0-9_-]{1,31}$`)
 
+// ValidCommand reports whether cmd is a slash command Slack takes: a slash, then up to 31 of
+// a-z, 0-9, _ and -.
+func ValidCommand(cmd string) bool { return reSlashCommand.MatchString(cmd) }
+
 // New checks cfg and builds the adapter. It makes no network calls: Run connects, and the first
 // send is the first Web API call.
 func New(cfg Config, deps Deps) (*Adapter, error) {

@@ -352,7 +352,6 @@ func TestServeRefusesToStoreUnencryptedUnlessTold(t *testing.T) {
 // scopes and events the adapter uses, the writable App Home messages tab, interactivity, the
 // config's slash command, and the HTTP request URLs (or Socket Mode).
 func TestSlackManifest(t *testing.T) {
-	t.Setenv("TILTAS_KEY_2026", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
 	for _, mode := range []string{"socket", "http"} {
 		t.Run(mode, func(t *testing.T) {
 			raw := strings.Replace(string(config.Example()), "# slack:", "slack: {mode: "+mode+", command: /vaikai, bot_token_env: TILTAS_TEST_UNSET_SLACK}\n# slack:", 1)

@@ -8,6 +8,7 @@ import (
 	"io"
 
 	"github.com/tiltas/tiltas/adapters/slack"
+	"github.com/tiltas/tiltas/config"
 )
 
 // slackManifest prints the Slack app manifest that matches the config: paste it into
@@ -22,12 +23,16 @@ func slackManifest(_ context.Context, fs *flag.FlagSet, args []string, stdout, s
 		fmt.Fprintln(stderr, "tiltas slack-manifest: -c FILE is required")
 		return 2
 	}
-	cfg, err := loadStorageConfig(*path) // no token is needed to describe the app
+	cfg, err := config.LoadNoSecrets(*path, platformChecks) // no token or key is needed to describe the app
 	if err != nil {
 		fmt.Fprintf(stderr, "tiltas slack-manifest: %s:\n%v\n", *path, err)
 		return 2
 	}
 	sc := slackConfig(cfg)
+	if sc.Command != "" && !slack.ValidCommand(sc.Command) {
+		fmt.Fprintf(stderr, "tiltas slack-manifest: slack.command %q: want a slash command such as /tiltas\n", sc.Command)
+		return 2
+	}
 	if sc.Mode == slack.ModeHTTP && cfg.HTTP.PublicURL == "" {
 		fmt.Fprintln(stderr, "tiltas slack-manifest: slack.mode http needs http.public_url (where Slack posts)")
 		return 2
