@@ -325,38 +325,31 @@ var example []byte
 func Example() []byte { return bytes.Clone(example) }
 
 // Load reads, decodes, resolves and validates the file at path.
-func Load(path string, checks ...Check) (*Config, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return Parse(f, os.Getenv, checks...)
-}
+func Load(path string, checks ...Check) (*Config, error) { return load(path, nil, checks...) }
 
 // LoadNoSecrets is Load reading none of the secrets, for what only describes the deployment
 // (tiltas slack-manifest).
 func LoadNoSecrets(path string, checks ...Check) (*Config, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return parse(f, os.Getenv, func(string) bool { return false }, checks...)
+	return load(path, func(string) bool { return false }, checks...)
 }
 
 // LoadStorage is Load for the admin commands (invite, audit, export, erase, rekey): they use
 // Redis and the encryption keys only, so the other secrets (platform tokens, integration
 // tokens) are not read, and need not be set where the command runs.
 func LoadStorage(path string, checks ...Check) (*Config, error) {
+	return load(path, func(secret string) bool {
+		return secret == "redis.password" || strings.HasPrefix(secret, "encryption.")
+	}, checks...)
+}
+
+// load opens path and parses it, resolving the secrets only keeps (nil: all).
+func load(path string, only func(secret string) bool, checks ...Check) (*Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return parse(f, os.Getenv, func(secret string) bool {
-		return secret == "redis.password" || strings.HasPrefix(secret, "encryption.")
-	}, checks...)
+	return parse(f, os.Getenv, only, checks...)
 }
 
 // Check validates a part of the config that another package owns (an adapter's section): cmd
