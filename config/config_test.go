@@ -323,3 +323,14 @@ func TestGroupsOnAPlatformNotConfiguredAreWarnedOf(t *testing.T) {
 		t.Errorf("Telegram is configured: warnings %q", c.Warnings)
 	}
 }
+
+// A bot username written with its "@" still makes a working deep link.
+func TestBotUsernameWithAnAt(t *testing.T) {
+	c, err := config.Parse(strings.NewReader(directory+"telegram: {bot_username: \"@tiltas_rajonas_bot\"}\n"), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Settings().BotUsername; got != "tiltas_rajonas_bot" {
+		t.Errorf("BotUsername = %q", got)
+	}
+}

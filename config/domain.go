@@ -3,6 +3,7 @@ package config
 import (
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tiltas/tiltas/bot"
@@ -51,7 +52,7 @@ func (c *Config) Settings() bot.Settings {
 		InviteTTL:   c.Invites.TTL.D(),
 		CaseCode:    regexp.MustCompile(c.Cases.CodePattern),
 		CasePrefix:  c.Cases.CodePrefix,
-		BotUsername: c.Telegram.BotUsername,
+		BotUsername: strings.TrimPrefix(c.Telegram.BotUsername, "@"), // "@name" is how people write it
 
 		AuditRetention: c.Retention.Audit.D(),
 	}
