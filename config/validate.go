@@ -15,10 +15,9 @@ import (
 )
 
 var (
-	reID       = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
-	reUsername = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{3,31}$`)
-	kinds      = []string{"police", "social_services", "probation", "child_rights", "school", "municipality", "health", "ngo", "other"}
-	urgencies  = []string{"urgent", "today", "routine"}
+	reID      = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+	kinds     = []string{"police", "social_services", "probation", "child_rights", "school", "municipality", "health", "ngo", "other"}
+	urgencies = []string{"urgent", "today", "routine"}
 )
 
 // Validate checks the decoded config and returns every problem, each naming its path.

@@ -379,9 +379,6 @@ func (a *Alert) Unreachable() []string {
 	return out
 }
 
-// errNotOpen stops an escalation that found the alert acknowledged or resolved.
-var errNotOpen = errors.New("alert not open")
-
 // unreached counts and logs (IDs only) a step that reached nobody; the coordinators are told as
 // an effect of the timeline (effects.go).
 func (f *Flow) unreached(a *Alert) {

@@ -402,12 +402,6 @@ func (f *Flow) wantedTimers(v *Visit) []bot.Timer {
 	return ts
 }
 
-func (f *Flow) logErr(err error, msg, id string) {
-	if err != nil {
-		f.e.Logger().Error(msg, "flow", "visits", "visit", id, "err", err)
-	}
-}
-
 // news is what one person is told about one change: one message per person per change.
 type news struct {
 	lines  []func(lang string) string

@@ -383,7 +383,7 @@ func TestEveryWriteFailingOrCrashingIsRepairedByOneReconcilePass(t *testing.T) {
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
-			_, clean, writes, cw := run(t, sc, 0, faults.Fail, nil)
+			_, _, _, cw := run(t, sc, 0, faults.Fail, nil)
 			timerIDs := cw.f.Timers()
 			// Again with every timer the clean run touched looked at.
 			before, clean, writes, _ := run(t, sc, 0, faults.Fail, timerIDs)
