@@ -296,10 +296,11 @@ func (e *Engine) joined(ctx context.Context, in Incoming) error {
 			return nil // already configured
 		}
 	}
-	line := fmt.Sprintf(`- {id: %s, name: %q, platform: %s, chat: %q}`, groupID(in.Joined), in.Joined, in.Chat.Platform, in.Chat.Chat)
+	team := ""
 	if in.Chat.Team != "" {
-		line = fmt.Sprintf(`- {id: %s, name: %q, platform: %s, team: %s, chat: %q}`, groupID(in.Joined), in.Joined, in.Chat.Platform, in.Chat.Team, in.Chat.Chat)
+		team = " team: " + in.Chat.Team + ","
 	}
+	line := fmt.Sprintf(`- {id: %s, name: %q, platform: %s,%s chat: %q}`, groupID(in.Joined), in.Joined, in.Chat.Platform, team, in.Chat.Chat)
 	var errs []error
 	for _, c := range e.Directory().WithRole(RoleCoordinator) {
 		// A coordinator without an account is skipped, not a reason to stop telling the others.

@@ -416,12 +416,7 @@ func unknownKeys(n *yaml.Node, t reflect.Type, path string) []error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	join := func(k string) string {
-		if path == "" {
-			return k
-		}
-		return path + "." + k
-	}
+	join := func(k string) string { return joinPath(path, k) }
 	var errs []error
 	switch n.Kind {
 	case yaml.DocumentNode:
@@ -435,14 +430,7 @@ func unknownKeys(n *yaml.Node, t reflect.Type, path string) []error {
 				errs = append(errs, unknownKeys(n.Content[i+1], t.Elem(), join(n.Content[i].Value))...)
 			}
 		case reflect.Struct:
-			fields := map[string]reflect.Type{}
-			for i := range t.NumField() {
-				f := t.Field(i)
-				name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-				if name != "" && name != "-" {
-					fields[name] = f.Type
-				}
-			}
+			fields := yamlFields(t)
 			for i := 0; i+1 < len(n.Content); i += 2 {
 				k := n.Content[i]
 				ft, ok := fields[k.Value]
@@ -463,7 +451,32 @@ func unknownKeys(n *yaml.Node, t reflect.Type, path string) []error {
 	return errs
 }
 
-var unmarshaler = reflect.TypeFor[yaml.Unmarshaler]()
+var (
+	unmarshaler  = reflect.TypeFor[yaml.Unmarshaler]()
+	reLinePrefix = regexp.MustCompile(`^line \d+: `)
+)
+
+// yamlFields maps a struct's YAML keys to their fields' types: what unknownKeys and wrongTypes
+// walk the file by.
+func yamlFields(t reflect.Type) map[string]reflect.Type {
+	fields := map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name != "" && name != "-" {
+			fields[name] = f.Type
+		}
+	}
+	return fields
+}
+
+// joinPath is path.k, or k at the top.
+func joinPath(path, k string) string {
+	if path == "" {
+		return k
+	}
+	return path + "." + k
+}
 
 // wrongTypes lists the values in n that do not decode into the type t has for them, each with
 // its path and line, and removes them from n (the defaults stand in for them).
@@ -471,17 +484,12 @@ func wrongTypes(n *yaml.Node, t reflect.Type, path string) []error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	join := func(k string) string {
-		if path == "" {
-			return k
-		}
-		return path + "." + k
-	}
+	join := func(k string) string { return joinPath(path, k) }
 	// fits reports whether v decodes into a fresh value of type ft, and if not, why.
 	fits := func(v *yaml.Node, ft reflect.Type, at string) error {
 		if err := v.Decode(reflect.New(ft).Interface()); err != nil {
 			msg := strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n  ")
-			msg = regexp.MustCompile(`^line \d+: `).ReplaceAllString(msg, "")
+			msg = reLinePrefix.ReplaceAllString(msg, "")
 			return fmt.Errorf("%s: %s (line %d)", at, msg, v.Line)
 		}
 		return nil
@@ -509,14 +517,7 @@ func wrongTypes(n *yaml.Node, t reflect.Type, path string) []error {
 	case leaf(t):
 		// Checked by the caller, which can remove the node.
 	case n.Kind == yaml.MappingNode && t.Kind() == reflect.Struct:
-		fields := map[string]reflect.Type{}
-		for i := range t.NumField() {
-			f := t.Field(i)
-			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-			if name != "" && name != "-" {
-				fields[name] = f.Type
-			}
-		}
+		fields := yamlFields(t)
 		kept := n.Content[:0:0]
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]

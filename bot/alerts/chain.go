@@ -95,7 +95,7 @@ func (a *Alert) next(round, step int) (int, int, bool) {
 func (f *Flow) escalateTimer(ctx context.Context, t bot.Timer) error {
 	round, step := parsePos(t.Arg)
 	moved := false
-	_, err := f.change(ctx, t.Ref, func(a *Alert) error {
+	a, err := f.change(ctx, t.Ref, func(a *Alert) error {
 		moved = false
 		if a.State != Open || a.Round != round || a.Step != step || a.Exhausted {
 			return errUnchanged // acknowledged meanwhile, or a replay of a step taken
@@ -114,7 +114,7 @@ func (f *Flow) escalateTimer(ctx context.Context, t bot.Timer) error {
 	// A timer that fires twice finds the step taken (errUnchanged) and counts nothing.
 	if moved && err == nil {
 		f.e.Count("escalation")
-		if a, gerr := f.Get(ctx, t.Ref); gerr == nil && a.reachedNobody(pos(a.Round, a.Step)) {
+		if a.reachedNobody(pos(a.Round, a.Step)) {
 			f.unreached(&a)
 		}
 	}
