@@ -347,3 +347,34 @@ func TestCommandsAreNativeToSlack(t *testing.T) {
 		})
 	}
 }
+
+func TestAppInvitedToAChannelTellsTheCoordinators(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode, func(t *testing.T) {
+			w := newWorld(t, nil)
+			s := w.addSlack(mode)
+			s.link("jurate-z") // the coordinator
+			s.channel("vtas-grupe", "C0VTAS")
+			join := func(channel, user, inviter string) {
+				t.Helper()
+				if err := s.fake.Join(channel, user, inviter); err != nil {
+					t.Fatal(err)
+				}
+				w.settle()
+			}
+			join("C0VTAS", s.fake.BotUser(), "UTOMASK")      // a channel the config names
+			join("C0NEW", "UTOMASK", "")                     // someone else joins
+			join("G0SENIUNIJA", s.fake.BotUser(), "UTOMASK") // the app, to a channel the config lacks
+			m := s.mustSee("jurate-z", "Botas pridėtas į grupę „g0seniunija“")
+			want := `- {id: g0seniunija, name: "g0seniunija", platform: slack, team: ` + s.fake.Team() + `, chat: "G0SENIUNIJA"}`
+			if !strings.Contains(m.Plain(), want) {
+				t.Errorf("the coordinator's message lacks the config line %s:\n%s", want, m.Plain())
+			}
+			for _, msg := range s.fake.DM(s.user("jurate-z")) {
+				if strings.Contains(msg.Plain(), "C0VTAS") || strings.Contains(msg.Plain(), "C0NEW") {
+					t.Errorf("told of a channel the config names or of someone else's joining:\n%s", msg.Plain())
+				}
+			}
+		})
+	}
+}

@@ -45,7 +45,7 @@ func (a *Adapter) EventsHandler() http.Handler {
 			_ = json.NewEncoder(w).Encode(map[string]string{"challenge": cb.Challenge})
 			return
 		}
-		in, ok, err := a.fromEvent(body)
+		in, ok, err := a.fromEvent(r.Context(), body)
 		if err != nil {
 			http.Error(w, "bad request", http.StatusBadRequest)
 			return

@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode"
 
+	slackgo "github.com/slack-go/slack"
+
 	"github.com/tiltas/tiltas/bot"
 )
 
@@ -29,6 +31,11 @@ type eventCallback struct {
 	TeamID    string          `json:"team_id"`
 	EventID   string          `json:"event_id"`
 	Event     json.RawMessage `json:"event"`
+	// Authorizations name the installation the event is for: its bot user is the app itself.
+	Authorizations []struct {
+		UserID string `json:"user_id"`
+		IsBot  bool   `json:"is_bot"`
+	} `json:"authorizations"`
 }
 
 type messageEvent struct {
@@ -43,6 +50,7 @@ type messageEvent struct {
 	ThreadTS    string `json:"thread_ts"`
 	Team        string `json:"team"`
 	UserTeam    string `json:"user_team"`
+	Inviter     string `json:"inviter"` // member_joined_channel: who invited the member
 }
 
 // interaction is a block_actions payload.
@@ -97,9 +105,10 @@ func isIM(channel string) bool { return strings.HasPrefix(channel, "D") }
 
 // fromEvent converts an Events API callback. Only what people say to the bot counts: text
 // messages in its direct messages (no bot messages, edits or other subtypes) and mentions of it
-// in channels, which are taken as commands ("@Tiltas help" is "/help"). ok is false for
+// in channels, which are taken as commands ("@Tiltas help" is "/help"); and the app's own
+// joining a channel (bot.KindJoined), so that the coordinators learn its ID. ok is false for
 // anything else, which is acknowledged and dropped.
-func (a *Adapter) fromEvent(raw []byte) (in bot.Incoming, ok bool, err error) {
+func (a *Adapter) fromEvent(ctx context.Context, raw []byte) (in bot.Incoming, ok bool, err error) {
 	var cb eventCallback
 	if err := json.Unmarshal(raw, &cb); err != nil {
 		return in, false, err
@@ -125,6 +134,13 @@ func (a *Adapter) fromEvent(raw []byte) (in bot.Incoming, ok bool, err error) {
 		return bot.Incoming{ID: id, From: Identity(userTeam, ev.User), Kind: kindMessage,
 			Chat: bot.Address{Platform: bot.Slack, Team: team, Chat: ev.Channel, User: ev.User},
 			Text: plain(ev.Text)}, true, nil
+	case "member_joined_channel":
+		if !a.isSelf(ctx, ev.User, cb) {
+			return in, false, nil // someone else joined a channel the app is in
+		}
+		return bot.Incoming{ID: id, Kind: bot.KindJoined, From: Identity(team, firstOf(ev.Inviter, ev.User)),
+			Chat:   bot.Address{Platform: bot.Slack, Team: team, Chat: ev.Channel, Group: true},
+			Joined: a.channelName(ctx, ev.Channel)}, true, nil
 	case "app_mention":
 		if isIM(ev.Channel) || ev.ChannelType == "im" {
 			return in, false, nil // the same words come as a direct message
@@ -138,6 +154,37 @@ func (a *Adapter) fromEvent(raw []byte) (in bot.Incoming, ok bool, err error) {
 			Text: text}, true, nil
 	}
 	return in, false, nil
+}
+
+// isSelf reports whether user is the app's bot user: named by the event's authorizations, or,
+// when an event comes without them, by auth.test (asked once).
+func (a *Adapter) isSelf(ctx context.Context, user string, cb eventCallback) bool {
+	for _, au := range cb.Authorizations {
+		if au.IsBot {
+			return au.UserID == user
+		}
+	}
+	a.selfMu.Lock()
+	defer a.selfMu.Unlock()
+	if a.self == "" {
+		r, err := a.api.AuthTestContext(ctx)
+		if err != nil {
+			a.log.Warn("slack auth.test failed; a channel join is taken as someone else's", "err", err)
+			return false
+		}
+		a.self = r.UserID
+	}
+	return a.self == user
+}
+
+// channelName is a channel's name for the coordinators' notice, or its ID when Slack
+// will not say.
+func (a *Adapter) channelName(ctx context.Context, ch string) string {
+	c, err := a.api.GetConversationInfoContext(ctx, &slackgo.GetConversationInfoInput{ChannelID: ch})
+	if err != nil || c.Name == "" {
+		return ch
+	}
+	return c.Name
 }
 
 // fromInteraction converts a block_actions payload: the pressed button's value is its token.

@@ -10,11 +10,13 @@ import (
 // chat:write (chat.postMessage, chat.update, chat.postEphemeral), im:write (conversations.open),
 // im:history (message.im events), app_mentions:read (app_mention events), files:write (the .ics
 // files), commands (the slash command), channels:read and groups:read (conversations.info, with
-// which tiltas doctor checks the app is in each configured public or private channel).
+// which tiltas doctor checks the app is in each configured public or private channel, and which
+// member_joined_channel events need; the channel's name for the coordinators' notice).
 var BotScopes = []string{"chat:write", "im:write", "im:history", "app_mentions:read", "files:write", "commands", "channels:read", "groups:read"}
 
-// BotEvents are the Events API events this adapter handles: direct messages and mentions.
-var BotEvents = []string{"message.im", "app_mention"}
+// BotEvents are the Events API events this adapter handles: direct messages, mentions, and
+// members joining a channel the app is in (the app's own joining tells the coordinators).
+var BotEvents = []string{"message.im", "app_mention", "member_joined_channel"}
 
 // Manifest is the Slack app manifest matching cfg: the scopes and events above, the App Home
 // messages tab (people write to the bot there), interactivity (buttons), the slash command, and

@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	slackgo "github.com/slack-go/slack"
@@ -93,6 +94,9 @@ type Adapter struct {
 	hosts []string // Slack hosts a response_url may point at
 	// native rewrites "/concern" in a text to "/tiltas concern".
 	native func(string) string
+
+	selfMu sync.Mutex
+	self   string // the app's bot user ID, once auth.test has said it
 }
 
 var (

@@ -86,7 +86,7 @@ func (a *Adapter) fromEnvelope(ctx context.Context, ev socketmode.Event) (bot.In
 	raw := ev.Request.Payload
 	switch ev.Type {
 	case socketmode.EventTypeEventsAPI:
-		return a.fromEvent(raw)
+		return a.fromEvent(ctx, raw)
 	case socketmode.EventTypeInteractive:
 		return a.fromInteraction(raw)
 	default:

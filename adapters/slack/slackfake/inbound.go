@@ -285,6 +285,20 @@ func (s *Server) Mention(channel, user, text string) error {
 		"user": user, "team": s.opts.Team, "text": "<@" + s.opts.BotUser + "> " + Escape(text), "ts": s.ts()}), 0)
 }
 
+// Join sends member_joined_channel: user joined channel (a public one when its ID starts with
+// C), invited by inviter when that is not "". The app's own joining is Join(ch, s.BotUser(), …).
+func (s *Server) Join(channel, user, inviter string) error {
+	ev := map[string]any{"type": "member_joined_channel", "channel": channel, "channel_type": "C",
+		"user": user, "team": s.opts.Team, "event_ts": s.ts()}
+	if !strings.HasPrefix(channel, "C") {
+		ev["channel_type"] = "G"
+	}
+	if inviter != "" {
+		ev["inviter"] = inviter
+	}
+	return s.SendEvent(s.EventCallback(ev), 0)
+}
+
 // Command runs "/tiltas text" as user in channel.
 func (s *Server) Command(channel, user, text string) error {
 	return s.SlashCommand(channel, user, "/tiltas", text)
