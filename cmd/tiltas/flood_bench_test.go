@@ -73,6 +73,7 @@ func floodRun(b *testing.B, d time.Duration, perSecond int) {
 	// The alert's first step a minute after it, on a clock twice as fast: due 30 s after it.
 	raw = strings.Replace(raw, "groups: [vtas-grupe], wait: 10m}", "groups: [vtas-grupe], wait: 1m}", 1)
 	raw = strings.Replace(raw, `listen: ":8080"`, `listen: "`+addr+`"`+"\n  public_url: https://tiltas.example.lt", 1)
+	raw = strings.Replace(raw, `metrics_listen: ":9090"`, `metrics_listen: "`+freeAddr(b)+`"`, 1)
 	raw += fmt.Sprintf(`
 telegram:
   token: %q

@@ -192,6 +192,15 @@ func TestComposeFile(t *testing.T) {
 	if !strings.Contains(string(compose), "url: redis://redis:6379/0") {
 		t.Error("compose config does not point at the redis service")
 	}
+	// /metrics on its own port, published to the host only.
+	cfg, err := config.LoadNoSecrets("../../config/compose.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := strings.Cut(cfg.HTTP.MetricsListen, ":")
+	if port == "" || !slices.Contains(tiltas.Ports, "127.0.0.1:"+port+":"+port) {
+		t.Errorf("metrics_listen %q is not published on the host's loopback: ports %v", cfg.HTTP.MetricsListen, tiltas.Ports)
+	}
 }
 
 // TestDockerfileBuildsWhatTheTestsBuild keeps the image's build command and scripts/test's in step.

@@ -43,6 +43,7 @@ func serveConfig(t *testing.T) (*config.Config, string) {
 	raw = strings.Replace(raw, "url: redis://127.0.0.1:6379/0", "url: "+os.Getenv("TILTAS_TEST_REDIS_URL"), 1)
 	raw = strings.Replace(raw, "prefix: tiltas", "prefix: "+prefix, 1)
 	raw = strings.Replace(raw, `listen: ":8080"`, `listen: "`+addr+`"`, 1)
+	raw = strings.Replace(raw, `metrics_listen: ":9090"`, `metrics_listen: "`+freeAddr(t)+`"`, 1)
 	raw += `
 integrations:
   - {id: policijos-registras, institution: policija, token: "integration-token-0123456789"}
@@ -108,7 +109,13 @@ func TestServeAnswersAndStopsWithinTenSeconds(t *testing.T) {
 	if resp.StatusCode != 201 {
 		t.Fatalf("POST alert = %d", resp.StatusCode)
 	}
+	if code, _ := get("/metrics"); code != 404 {
+		t.Errorf("/metrics on the main listener = %d, want 404 when metrics_listen is set", code)
+	}
+	api := base
+	base = "http://" + cfg.HTTP.MetricsListen // its own listener
 	code, metrics := get("/metrics")
+	base = api
 	for _, series := range []string{"tiltas_outbox_depth", "tiltas_outbox_oldest_seconds", "tiltas_timer_lateness_seconds", "tiltas_redis_errors_total", "tiltas_escalations_total", "tiltas_dialogs_expired_total"} {
 		if code != 200 || !strings.Contains(metrics, series) {
 			t.Errorf("/metrics lacks %s", series)
