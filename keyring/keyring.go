@@ -101,6 +101,9 @@ func Sealed(v []byte) bool {
 	return ok
 }
 
+// KeyID names the key v was sealed with; ok is false for a plain value.
+func KeyID(v []byte) (id string, ok bool) { return keyID(v) }
+
 // Current reports whether v is sealed with the newest key (false for plain values).
 func (k *Keyring) Current(v []byte) bool {
 	id, ok := keyID(v)

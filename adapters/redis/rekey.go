@@ -10,6 +10,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/tiltas/tiltas/bot"
+	"github.com/tiltas/tiltas/keyring"
 )
 
 // Rekeyer is a Sealer that tells whether a stored value is sealed with its newest key
@@ -61,8 +62,8 @@ func (s *Store) Rekey(ctx context.Context) (records, outbox RekeyStats, err erro
 	return records, outbox, nil
 }
 
-// rekeyAll reseals field of every hash whose key starts with prefix.
-func (s *Store) rekeyAll(ctx context.Context, rk Rekeyer, prefix, field string, st *RekeyStats) error {
+// keysWith lists every key starting with prefix, on every master.
+func (s *Store) keysWith(ctx context.Context, prefix string) (map[string]bool, error) {
 	var mu sync.Mutex
 	seen := map[string]bool{}
 	err := forEachMaster(ctx, s.base, func(ctx context.Context, c goredis.UniversalClient) error {
@@ -83,7 +84,62 @@ func (s *Store) rekeyAll(ctx context.Context, rk Rekeyer, prefix, field string, 
 		}
 	})
 	if err != nil {
-		return fmt.Errorf("rekey: scan %s: %w", prefix, err)
+		return nil, fmt.Errorf("scan %s: %w", prefix, err)
+	}
+	return seen, nil
+}
+
+// KeyUse counts the stored records and queued message bodies by the key that sealed them.
+type KeyUse struct {
+	Values int            // values looked at
+	Plain  int            // not sealed: written while encryption was off
+	Opened map[string]int // key ID → values sealed with it that the configured keys open
+	// Unreadable counts values the configured keys cannot open, by the key ID they name: a key
+	// no longer configured, or configured with another secret.
+	Unreadable map[string]int
+}
+
+// KeyUse reads every record and queued message body and tells which key sealed each, and
+// whether the configured keys open it (tiltas doctor). It changes nothing.
+func (s *Store) KeyUse(ctx context.Context) (KeyUse, error) {
+	u := KeyUse{Opened: map[string]int{}, Unreadable: map[string]int{}}
+	for _, kf := range []struct{ prefix, field string }{{s.k.recordPrefix(), "d"}, {s.k.bodyPrefix(), "b"}} {
+		keys, err := s.keysWith(ctx, kf.prefix)
+		if err != nil {
+			return u, err
+		}
+		for k := range keys {
+			v, err := s.c.HGet(ctx, k, kf.field).Bytes()
+			if isNil(err) {
+				continue // deleted meanwhile
+			}
+			if err != nil {
+				return u, err
+			}
+			u.Values++
+			id, sealed := keyring.KeyID(v)
+			switch {
+			case !sealed:
+				u.Plain++
+			case s.sealer == nil:
+				u.Unreadable[id]++
+			default:
+				if _, err := s.sealer.Open(v); err != nil {
+					u.Unreadable[id]++
+				} else {
+					u.Opened[id]++
+				}
+			}
+		}
+	}
+	return u, nil
+}
+
+// rekeyAll reseals field of every hash whose key starts with prefix.
+func (s *Store) rekeyAll(ctx context.Context, rk Rekeyer, prefix, field string, st *RekeyStats) error {
+	seen, err := s.keysWith(ctx, prefix)
+	if err != nil {
+		return fmt.Errorf("rekey: %w", err)
 	}
 	for k := range seen {
 		if err := ctx.Err(); err != nil {

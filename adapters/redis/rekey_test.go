@@ -1,10 +1,13 @@
 package redis_test
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/tiltas/tiltas/adapters/redis"
 	"github.com/tiltas/tiltas/bot"
 	"github.com/tiltas/tiltas/keyring"
@@ -162,4 +165,47 @@ func TestRekeyFindsAKeyIDGivenANewSecret(t *testing.T) {
 	if err == nil || recs.Failed != 1 || recs.Current != 0 {
 		t.Fatalf("Rekey = %+v, %v; want 1 unreadable and an error", recs, err)
 	}
+}
+
+// TestKeyUse counts stored values by the key that sealed them, tells the unreadable apart, and
+// changes nothing.
+func TestKeyUse(t *testing.T) {
+	ctx := t.Context()
+	c := standalone(t)
+	p := prefix(t, c)
+	mustWrite(t, newStore(t, c, p, nil), bot.Write{Key: "case/plain", Data: []byte("before encryption")})
+	mustWrite(t, newStore(t, c, p, keys(t, k1)), bot.Write{Key: "case/old", Data: []byte("sealed with k1")})
+	mustWrite(t, newStore(t, c, p, keys(t, k2)), bot.Write{Key: "case/new", Data: []byte("sealed with k2")})
+	lost := keyring.Key{ID: "k0", Secret: []byte("a key nobody kept, 32 bytes long")}
+	mustWrite(t, newStore(t, c, p, keys(t, lost)), bot.Write{Key: "case/lost", Data: []byte("sealed with k0")})
+	before := dump(t, c, p)
+	if strings.Count(before, "\n") < 4 {
+		t.Fatalf("the values are not where dump looks:\n%s", before)
+	}
+	u, err := newStore(t, c, p, keys(t, k2, k1)).KeyUse(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Values != 4 || u.Plain != 1 || u.Opened["k1"] != 1 || u.Opened["k2"] != 1 || u.Unreadable["k0"] != 1 || len(u.Unreadable) != 1 {
+		t.Errorf("KeyUse = %+v", u)
+	}
+	if after := dump(t, c, p); after != before {
+		t.Errorf("KeyUse changed the store:\n%s\nwas\n%s", after, before)
+	}
+}
+
+// dump is every key under p with its hash fields, sorted.
+func dump(t *testing.T, c goredis.UniversalClient, p string) string {
+	t.Helper()
+	ks, err := c.Keys(t.Context(), p+"*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(ks)
+	var b strings.Builder
+	for _, k := range ks {
+		h, _ := c.HGetAll(t.Context(), k).Result()
+		fmt.Fprintf(&b, "%s %v\n", k, h)
+	}
+	return b.String()
 }

@@ -89,6 +89,7 @@ func diagnose(ctx context.Context, cfg *config.Config) []finding {
 	} else {
 		add("ok", "Redis keeps an append-only file", "")
 	}
+	out = append(out, keyFindings(ctx, cfg, b)...)
 	groups := map[string][]string{} // platform → chats
 	groupOf := map[string]string{}  // chat → group ID
 	for _, g := range cfg.Groups {
@@ -146,6 +147,43 @@ func diagnose(ctx context.Context, cfg *config.Config) []finding {
 		} else {
 			add("ok", "everyone in the alert routing rules has a linked chat account", "")
 		}
+	}
+	return out
+}
+
+// keyFindings reads every stored value and tells whether the configured keys open it: a key
+// removed or given another secret makes the data it sealed unreadable, which serve only finds
+// when someone asks for that case.
+func keyFindings(ctx context.Context, cfg *config.Config, b *backend) []finding {
+	u, err := b.store.KeyUse(ctx)
+	if err != nil {
+		return []finding{{"FAIL", "Redis: reading the stored data: " + err.Error(), ""}}
+	}
+	var out []finding
+	count := func(m map[string]int) (n int, ids []string) {
+		for _, id := range slices.Sorted(maps.Keys(m)) {
+			n += m[id]
+			ids = append(ids, fmt.Sprintf("%s (%d)", id, m[id]))
+		}
+		return n, ids
+	}
+	if n, ids := count(u.Unreadable); n > 0 {
+		out = append(out, finding{"FAIL", fmt.Sprintf("%d of %d stored values cannot be opened with the configured keys; they were sealed with %s, a key the config lacks or holds with another secret",
+			n, u.Values, strings.Join(ids, ", ")), "put that key back in encryption.keys (after the newest) with its old secret, then tiltas rekey"})
+	}
+	old := maps.Clone(u.Opened)
+	if len(cfg.Encryption.Keys) > 0 {
+		delete(old, cfg.Encryption.Keys[0].ID)
+	}
+	if n, ids := count(old); n > 0 {
+		out = append(out, finding{"warn", fmt.Sprintf("%d stored values are still sealed with older keys: %s", n, strings.Join(ids, ", ")),
+			"tiltas rekey -c FILE; then the older keys can be removed"})
+	}
+	if u.Plain > 0 && len(cfg.Encryption.Keys) > 0 {
+		out = append(out, finding{"warn", fmt.Sprintf("%d stored values are not encrypted (written while encryption was off)", u.Plain), "tiltas rekey -c FILE"})
+	}
+	if len(out) == 0 {
+		out = append(out, finding{"ok", fmt.Sprintf("all %d stored values open with the configured keys", u.Values), ""})
 	}
 	return out
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tiltas/tiltas/adapters/slack/slackfake"
 	"github.com/tiltas/tiltas/adapters/telegram/telegramtest"
+	"github.com/tiltas/tiltas/bot"
 	"github.com/tiltas/tiltas/config"
 	"github.com/tiltas/tiltas/internal/redistest"
 )
@@ -44,7 +45,7 @@ func TestDoctor(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("a healthy setup: exit %d\n%s%s", code, out, errs)
 	}
-	for _, want := range []string{"ok   Redis keeps an append-only file", "ok   telegram: the bot @", "ok   slack: the bot user", "ok   encryption: 1 key(s), newest k2026",
+	for _, want := range []string{"ok   Redis keeps an append-only file", "ok   telegram: the bot @", "ok   slack: the bot user", "ok   encryption: 1 key(s), newest k2026", "stored values open with the configured keys",
 		"warn", "people in alert routing rules have no linked chat account", "fix: tiltas invite PERSON_ID"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("healthy: missing %q in:\n%s", want, out)
@@ -71,6 +72,25 @@ func TestDoctor(t *testing.T) {
 		{"Redis without AOF", func() string {
 			return doctorConfig(t, plainURL, tg.Token(), tg.URL(), sl.APIURL())
 		}, "FAIL Redis keeps no append-only file"},
+		{"data sealed with a key the config no longer holds", func() string {
+			path := doctorConfig(t, aofURL, tg.Token(), tg.URL(), sl.APIURL())
+			// A case written while k2026 had another secret (a key typed anew, not restored).
+			t.Setenv("TILTAS_KEY_2026", "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=")
+			cfg, err := config.Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := connect(t.Context(), cfg, nil, bot.SystemClock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.client.Close()
+			if _, err := b.store.Write(t.Context(), bot.Write{Key: "case/K-2026-001", Data: []byte(`{"code":"K-2026-001"}`)}); err != nil {
+				t.Fatal(err)
+			}
+			t.Setenv("TILTAS_KEY_2026", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+			return path
+		}, "FAIL 1 of 1 stored values cannot be opened with the configured keys; they were sealed with k2026 (1)"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			out, errs, code := runCLI(t, "", "doctor", "-c", tt.setup())
