@@ -112,6 +112,18 @@ func (c *Calendar) NextWorkingDay(day time.Time) time.Time {
 	return day
 }
 
+// PrevWorkingDay returns the last working day on or before day, at the same clock time: where a
+// deadline that would fall on a weekend or a public holiday goes.
+func (c *Calendar) PrevWorkingDay(day time.Time) time.Time {
+	for i := 0; i < 30; i++ {
+		d := time.Date(day.Year(), day.Month(), day.Day()-i, day.Hour(), day.Minute(), day.Second(), 0, day.Location())
+		if c.WorkingDay(d) {
+			return d
+		}
+	}
+	return day
+}
+
 // Recurrence yields the occurrences of a recurring event (an RRULE with its start).
 type Recurrence interface {
 	// Between returns the occurrences in [after, before), in order.

@@ -81,6 +81,9 @@ type SeriesPlan struct {
 	Ended time.Time
 	// Plant stores the occurrence of a slot unless it is stored; it must be idempotent.
 	Plant func(ctx context.Context, s Slot) error
+	// Skip, when set, is Plant for a slot the holiday rule skips, so that its effects can tell
+	// people there is none that time; it must be idempotent too.
+	Skip func(ctx context.Context, s Slot) error
 }
 
 // PlanSeries stores every occurrence of p within its lead that has not ended, and schedules the
@@ -98,10 +101,17 @@ func (e *Engine) PlanSeries(ctx context.Context, p SeriesPlan) error {
 		return fmt.Errorf("plan %s: %w", p.Ref, err)
 	}
 	for _, sl := range slots {
-		if sl.Skipped || !sl.Start.Add(p.Duration).After(now) || !p.Ended.IsZero() && !sl.Start.Before(p.Ended) {
+		if !sl.Start.Add(p.Duration).After(now) || !p.Ended.IsZero() && !sl.Start.Before(p.Ended) {
 			continue
 		}
-		if err := p.Plant(ctx, sl); err != nil {
+		plant := p.Plant
+		if sl.Skipped {
+			plant = p.Skip
+		}
+		if plant == nil {
+			continue
+		}
+		if err := plant(ctx, sl); err != nil {
 			return fmt.Errorf("plan %s: %w", p.Ref, err)
 		}
 	}

@@ -72,7 +72,7 @@ func (f *Flow) agendaOpen(ctx context.Context, r *bot.Request, s *seriesRec, o *
 	if err := f.open(ctx, r, o); err != nil {
 		return err
 	}
-	if cutoff := Before(o.Start, s.AgendaCutoff); !f.e.Now().Before(cutoff) {
+	if cutoff := f.cutoff(s, o); !f.e.Now().Before(cutoff) {
 		f.e.Refused(ctx, r.Person.ID, occKey(o.ID), "agenda_closed")
 		return bot.Tell("meetings.agenda.closed", "Cutoff", f.e.Catalog().DateTime(r.Lang, cutoff))
 	}
@@ -85,7 +85,7 @@ func (f *Flow) agendaAdded(ctx context.Context, r *bot.Request, a bot.Answers) e
 		if !f.isInvitee(r.Person, s) {
 			return errNotInvitee
 		}
-		if o.Cancelled || !f.e.Now().Before(Before(o.Start, s.AgendaCutoff)) {
+		if o.Cancelled || !f.e.Now().Before(f.cutoff(s, o)) {
 			return errClosed
 		}
 		o.Items++

@@ -55,7 +55,7 @@ func (f *Flow) occTimers(s *seriesRec, o *occurrence) []bot.Timer {
 			ts = append(ts, bot.Timer{ID: timerID(o.ID, "remind:"+offKey(off)), Due: Before(o.Start, off), Kind: "meetings.remind", Ref: o.ID, Arg: arg})
 		}
 	}
-	deadline := Before(o.Start, s.RSVPDeadline)
+	deadline := f.deadline(s, o)
 	if !o.done("summary@" + at) {
 		ts = append(ts, bot.Timer{ID: timerID(o.ID, "summary"), Due: deadline, Kind: "meetings.summary", Ref: o.ID, Arg: at})
 	}
@@ -88,7 +88,7 @@ func (f *Flow) skipPast(s *seriesRec, o *occurrence, now time.Time, catchUp bool
 		}
 		o.mark(&o.Skip, k)
 	}
-	deadline := Before(o.Start, s.RSVPDeadline)
+	deadline := f.deadline(s, o)
 	if !deadline.After(now) {
 		o.mark(&o.Skip, "summary@"+at)
 	}
@@ -156,8 +156,23 @@ func (f *Flow) occEffects(ctx context.Context, was, o *occurrence) (bot.Effects,
 			fx.Add(f.taken(s, o, key))
 		}
 	}
+	if o.Cancelled && !old.Cancelled {
+		// One more EXDATE in the series' calendar event: the series keeps it and versions it.
+		orig := o.Orig
+		fx.Do = append(fx.Do, func(ctx context.Context) error { return f.excluded(ctx, o.Series, orig) })
+	}
 	refresh := false
 	switch {
+	case o.Skipped && was == nil:
+		audit("system", "meeting.skipped", o.Holiday)
+		for _, who := range f.audience(s, o) {
+			fx.Messages = append(fx.Messages, bot.Notice{ID: "meetings:skipped:" + o.ID + ":" + who, To: who, Record: occKey(o.ID),
+				Build: func(lang string) bot.Message {
+					t := f.tr(lang)
+					return bot.Message{Title: s.Title, Lines: []string{t.T("meetings.head.skipped",
+						"Date", f.e.Catalog().DateTime(lang, o.Orig), "Holiday", t.T(o.Holiday))}}
+				}})
+		}
 	case o.Cancelled && !old.Cancelled && o.By != "":
 		audit(o.By, "meeting.cancelled", "")
 		fx.Add(f.tell(s, o, "cancelled", func(t tr, _ string) string { return t.T("meetings.head.cancelled", "Name", f.name(o.By)) }))
@@ -247,6 +262,24 @@ func (f *Flow) summaryEdit(s *seriesRec, o *occurrence) bot.CopyEdit {
 		Build: func(p *bot.Person, lang string) bot.Message { return f.summary(s, o, p, lang) }}
 }
 
+// excluded records on series that its occurrence at orig was cancelled or skipped: an EXDATE
+// that outlives the occurrence, and a new version of the series' calendar event.
+func (f *Flow) excluded(ctx context.Context, series string, orig time.Time) error {
+	_, err := f.sers.Change(ctx, series, func(s *seriesRec) error {
+		if slices.ContainsFunc(s.Exdates, orig.Equal) {
+			return errDone
+		}
+		s.Exdates = append(s.Exdates, orig)
+		s.CalSeq++
+		s.CalStamp = f.e.Now()
+		return nil
+	})
+	if errors.Is(err, errDone) || errors.Is(err, bot.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
 // taken is what a timer's effect key owes once marked done: the reminder at one offset to
 // everyone the occurrence concerns (the last with the final agenda), the nudge to those who have
 // not answered, the attendance summary to the organizers, the minutes prompt.
@@ -267,7 +300,7 @@ func (f *Flow) taken(s *seriesRec, o *occurrence, key string) bot.Effects {
 	}
 	switch what {
 	case "nudge":
-		deadline := Before(o.Start, s.RSVPDeadline)
+		deadline := f.deadline(s, o)
 		for _, who := range f.invitees(s) {
 			if _, answered := o.RSVP[who]; answered {
 				continue

@@ -123,6 +123,14 @@ func TestHolidayMovesTheMeetingAndRemindersFollow(t *testing.T) {
 func TestHolidaySkippedMeansNoMeetingThatMonth(t *testing.T) {
 	section := strings.Replace(exampleMeetings(), "holidays: move", "holidays: skip", 1)
 	h := newHarness(t, flowtest.Options{Start: at("2025-12-20 09:00"), Config: withMeetings(section)})
+	// Told once, when it is planned, why there is none.
+	h.jump(at("2025-12-24 09:00"))
+	for _, p := range []string{"dalia-s", "jurate-z"} {
+		if n := h.count(p, "Posėdžio 2026 m. sausio 1 d., ketvirtadienis, 10:00 nebus: tą dieną valstybinė šventė (Naujieji metai)."); n != 1 {
+			t.Errorf("%s told of the skipped meeting %d times, want once:\n%s", p, n, h.Chats.Dump("dm:"+p))
+		}
+	}
+	h.MustSee("lina-j", "There is no meeting on Thursday, 1 January 2026, 10:00: it is a public holiday (New Year's Day).")
 	h.jump(at("2026-01-29 09:59"))
 	if h.Saw("dalia-s", "Primename") {
 		t.Fatalf("reminded of a skipped meeting:\n%s", h.Chats.Dump("dm:dalia-s"))

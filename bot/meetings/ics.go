@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -121,19 +122,59 @@ func (f *Flow) times(c *ics.ComponentBase, start, end time.Time) {
 	c.SetProperty(ics.ComponentPropertyDtEnd, end.In(f.loc()).Format(icsLocal), tzid)
 }
 
-// describe sets what, where and how to join.
-func (f *Flow) describe(c *ics.ComponentBase, s *seriesRec, lang string) {
+// describe sets what and where, and the description: why the meeting is not where the rule puts
+// it, how to join online (not for a cancelled one), and the agenda once it has items. o is nil
+// for the series' own event.
+func (f *Flow) describe(c *ics.ComponentBase, s *seriesRec, o *occurrence, lang string) {
+	t := f.tr(lang)
 	c.SetSummary(s.Title)
 	if s.Place != "" {
 		c.SetLocation(s.Place)
 	}
-	if s.VideoURL != "" {
+	var lines []string
+	cancelled := o != nil && o.Cancelled
+	switch {
+	case o != nil && o.Skipped:
+		lines = append(lines, t.T("meetings.ics.skipped", "Holiday", t.T(o.Holiday)))
+	case cancelled:
+		lines = append(lines, t.T("meetings.card.cancelled"))
+	case o != nil && o.Moved:
+		lines = append(lines, t.T("meetings.ics.moved", "Date", f.e.Catalog().DateTime(lang, o.Orig)))
+	case o != nil && o.Holiday != "" && !o.Start.Equal(o.Orig):
+		lines = append(lines, t.T("meetings.card.holiday", "Date", f.e.Catalog().Date(lang, o.Orig), "Holiday", t.T(o.Holiday)))
+	}
+	if s.VideoURL != "" && !cancelled {
 		c.SetURL(s.VideoURL)
-		c.SetDescription(f.e.Catalog().T(lang, "meetings.card.video", "URL", s.VideoURL))
+		lines = append(lines, t.T("meetings.card.video", "URL", s.VideoURL))
+	}
+	if o != nil && !cancelled {
+		lines = append(lines, f.agendaLines(t, o, !f.e.Now().Before(f.cutoff(s, o)))...)
+	}
+	if len(lines) > 0 {
+		c.SetDescription(strings.Join(lines, "\n"))
 	}
 }
 
-var reCount1 = regexp.MustCompile(`(^|;)COUNT=1(;|$)`)
+// alarms adds a display alarm for each of the series' reminders.
+func (f *Flow) alarms(ev *ics.VEvent, s *seriesRec, lang string) {
+	for _, off := range slices.Sorted(slices.Values(s.Reminders)) {
+		a := ev.AddAlarm()
+		a.SetAction(ics.ActionDisplay)
+		a.SetTrigger("-" + icsDuration(off))
+		a.SetProperty(ics.ComponentPropertyDescription, s.Title)
+	}
+}
+
+// icsDuration writes d as an RFC 5545 duration: P7D, PT2H, PT90M.
+func icsDuration(d time.Duration) string {
+	switch {
+	case d%(24*time.Hour) == 0:
+		return fmt.Sprintf("P%dD", d/(24*time.Hour))
+	case d%time.Hour == 0:
+		return fmt.Sprintf("PT%dH", d/time.Hour)
+	}
+	return fmt.Sprintf("PT%dM", max(d/time.Minute, 1))
+}
 
 func later(a, b time.Time) time.Time {
 	if a.After(b) {
@@ -142,92 +183,146 @@ func later(a, b time.Time) time.Time {
 	return b
 }
 
-// addSeries adds s as one recurring event (UID per series, RRULE as configured), with its
-// holiday moves and organizers' moves as overridden instances (RECURRENCE-ID) and its skipped
-// and cancelled occurrences as EXDATEs, for the year behind and two years ahead.
+// horizonYears is how many calendar years after the current one a feed spells out. Every holiday
+// move up to then is written as an override, and an open-ended rule is bounded there (UNTIL), so
+// that no calendar shows a meeting on a holiday it would not be held on; each new year the feed
+// reaches a year further.
+const horizonYears = 3
+
+// horizon is where the feed's rules end: 1 January, horizonYears after this year.
+func (f *Flow) feedHorizon() time.Time {
+	return time.Date(f.e.Now().In(f.loc()).Year()+horizonYears+1, 1, 1, 0, 0, 0, 0, f.loc())
+}
+
+// seriesSeq is the SEQUENCE of the series' own event. It rises with every change of the series,
+// with every occurrence cancelled or skipped (an EXDATE more), and each new year, when the
+// feed's horizon moves on; an occurrence's event adds its own changes to it.
+func (f *Flow) seriesSeq(s *seriesRec) int {
+	return s.Seq + s.CalSeq + max(0, f.e.Now().In(f.loc()).Year()-s.Created.In(f.loc()).Year())
+}
+
+// seriesStamp is the series event's DTSTAMP: its latest change, as seriesSeq counts them.
+func (f *Flow) seriesStamp(s *seriesRec) time.Time {
+	stamp := later(s.Updated, s.CalStamp)
+	if ny := time.Date(f.e.Now().In(f.loc()).Year(), 1, 1, 0, 0, 0, 0, f.loc()); s.Created.Before(ny) {
+		stamp = later(stamp, ny)
+	}
+	return stamp
+}
+
+// oneOff reports whether s is a single meeting: its one event has no RRULE.
+func oneOff(s *seriesRec) bool { return reCount1.MatchString(strings.TrimPrefix(s.RRule, "RRULE:")) }
+
+var (
+	reCount1    = regexp.MustCompile(`(^|;)COUNT=1(;|$)`)
+	reRuleBound = regexp.MustCompile(`(^|;)(UNTIL|COUNT)=[^;]*`)
+)
+
+// occEvent writes one occurrence of s: for a series, as the series' UID with its RECURRENCE-ID
+// (the rule's time), so that a calendar holding the feed and this file sees one meeting; for a
+// one-off meeting, as the meeting itself.
+func (f *Flow) occEvent(cal *ics.Calendar, s *seriesRec, o *occurrence, lang string) {
+	ev := ics.NewEvent(s.ID + "@" + f.cfg.UIDDomain)
+	cal.AddVEvent(ev)
+	if !oneOff(s) {
+		ev.SetProperty(ics.ComponentPropertyRecurrenceId, o.Orig.In(f.loc()).Format(icsLocal), ics.WithTZID(f.loc().String()))
+	}
+	ev.SetDtStampTime(later(f.seriesStamp(s), o.Updated))
+	ev.SetSequence(f.seriesSeq(s) + o.Seq)
+	f.describe(&ev.ComponentBase, s, o, lang)
+	f.times(&ev.ComponentBase, o.Start, o.End)
+	if o.Cancelled {
+		ev.SetStatus(ics.ObjectStatusCancelled)
+		return
+	}
+	ev.SetStatus(ics.ObjectStatusConfirmed)
+	f.alarms(ev, s, lang)
+}
+
+// addSeries adds s as one recurring event (one UID per series, the RRULE as configured, bounded
+// at the feed's horizon): every occurrence stored or moved by a holiday from its first to the
+// horizon as an overridden instance (RECURRENCE-ID), and its skipped and cancelled ones as
+// EXDATEs.
 func (f *Flow) addSeries(ctx context.Context, cal *ics.Calendar, s *seriesRec, lang string) error {
 	uid := s.ID + "@" + f.cfg.UIDDomain
-	now := f.e.Now()
-	from, to := now.AddDate(-1, 0, 0), now.AddDate(2, 0, 0)
-	slots, err := Slots(s.Series, f.cfg.Parse, from, to)
+	end := f.feedHorizon()
+	if !s.Ended.IsZero() && s.Ended.Before(end) {
+		end = s.Ended
+	}
+	slots, err := Slots(s.Series, f.cfg.Parse, s.Start, end)
 	if err != nil {
 		return err
 	}
 	stored := map[string]occurrence{}
-	occs, err := f.occurrencesOf(ctx, s.ID, float64(from.Add(-31*24*time.Hour).Unix()), inf)
+	occs, err := f.occurrencesOf(ctx, s.ID, float64(s.Start.AddDate(0, 0, -31).Unix()), inf)
 	if err != nil {
 		return err
 	}
 	for _, o := range occs {
 		stored[o.ID] = o
 	}
-	rule := strings.TrimPrefix(s.RRule, "RRULE:")
-	if reCount1.MatchString(rule) {
-		// A one-off meeting: one plain event.
-		ev := cal.AddEvent(uid)
-		ev.SetDtStampTime(s.Updated)
-		ev.SetSequence(s.Seq)
-		f.describe(&ev.ComponentBase, s, lang)
-		start := s.Start
-		if len(slots) > 0 {
-			start = slots[0].Start
-		}
-		end := start.Add(s.Duration)
-		if o, ok := stored[occID(s.ID, s.Start)]; ok {
-			start, end = o.Start, o.End
-			ev.SetDtStampTime(later(s.Updated, o.Updated))
-			ev.SetSequence(s.Seq + o.Seq)
-			if o.Cancelled {
-				ev.SetStatus(ics.ObjectStatusCancelled)
+	if oneOff(s) {
+		o, ok := stored[occID(s.ID, s.Start)]
+		if !ok {
+			start := s.Start
+			if len(slots) > 0 {
+				start = slots[0].Start
 			}
+			o = occurrence{ID: occID(s.ID, s.Start), Series: s.ID, Orig: s.Start, Start: start, End: start.Add(s.Duration)}
 		}
-		f.times(&ev.ComponentBase, start, end)
+		f.occEvent(cal, s, &o, lang)
 		return nil
 	}
 	ev := cal.AddEvent(uid)
-	ev.SetDtStampTime(s.Updated)
-	ev.SetSequence(s.Seq)
-	f.describe(&ev.ComponentBase, s, lang)
+	ev.SetDtStampTime(f.seriesStamp(s))
+	ev.SetSequence(f.seriesSeq(s))
+	ev.SetStatus(ics.ObjectStatusConfirmed)
+	f.describe(&ev.ComponentBase, s, nil, lang)
 	f.times(&ev.ComponentBase, s.Start, s.Start.Add(s.Duration))
-	if !s.Ended.IsZero() && !strings.Contains(rule, "UNTIL=") && !strings.Contains(rule, "COUNT=") {
-		rule += ";UNTIL=" + s.Ended.Add(-time.Second).UTC().Format("20060102T150405Z")
+	rule := strings.TrimPrefix(s.RRule, "RRULE:")
+	if more, err := Slots(s.Series, f.cfg.Parse, end, end.AddDate(0, 0, 400)); err != nil || len(more) > 0 || !reRuleBound.MatchString(rule) {
+		// The rule goes on past the horizon: end it there (UNTIL in UTC, as a TZID start wants).
+		rule = strings.Trim(reRuleBound.ReplaceAllString(rule, ""), ";") + ";UNTIL=" + end.Add(-time.Second).UTC().Format("20060102T150405Z")
 	}
 	ev.AddRrule(rule)
+	f.alarms(ev, s, lang)
 	tzid := ics.WithTZID(f.loc().String())
+	excluded := map[string]bool{}
+	exclude := func(orig time.Time) {
+		if v := orig.In(f.loc()).Format(icsLocal); !excluded[v] {
+			excluded[v] = true
+			ev.AddExdate(v, tzid)
+		}
+	}
+	for _, orig := range s.Exdates {
+		exclude(orig)
+	}
 	for _, sl := range slots {
 		o, has := stored[occID(s.ID, sl.Orig)]
-		start, end := sl.Start, sl.Start.Add(s.Duration)
-		if has {
-			start, end = o.Start, o.End
-		}
 		switch {
-		case sl.Skipped || has && o.Cancelled || !s.Ended.IsZero() && !sl.Start.Before(s.Ended):
-			ev.AddExdate(sl.Orig.Format(icsLocal), tzid)
-		case !start.Equal(sl.Orig) || !end.Equal(sl.Orig.Add(s.Duration)):
-			ov := ics.NewEvent(uid)
-			cal.AddVEvent(ov)
-			ov.SetProperty(ics.ComponentPropertyRecurrenceId, sl.Orig.Format(icsLocal), tzid)
-			ov.SetDtStampTime(later(s.Updated, o.Updated))
-			ov.SetSequence(s.Seq + o.Seq)
-			f.describe(&ov.ComponentBase, s, lang)
-			f.times(&ov.ComponentBase, start, end)
+		case sl.Skipped || has && o.Cancelled:
+			exclude(sl.Orig)
+		case has:
+			f.occEvent(cal, s, &o, lang)
+		case !sl.Start.Equal(sl.Orig):
+			// A holiday move beyond what is planned yet.
+			o := f.newOcc(s, sl)
+			o.Updated = s.Updated
+			f.occEvent(cal, s, &o, lang)
 		}
 	}
 	return nil
 }
 
-// occurrenceICS is one occurrence as a standalone event, for the .ics file sent in chat.
+// serialize writes cal with the CRLF line ends RFC 5545 requires.
+func serialize(cal *ics.Calendar) []byte { return []byte(cal.Serialize(ics.WithNewLine("\r\n"))) }
+
+// occurrenceICS is one occurrence as a standalone file, for the .ics file sent in chat: the same
+// UID (and RECURRENCE-ID) as in the feed.
 func (f *Flow) occurrenceICS(s *seriesRec, o *occurrence, lang string) ([]byte, error) {
 	cal := f.calendar(lang)
-	ev := cal.AddEvent(o.ID + "@" + f.cfg.UIDDomain)
-	ev.SetDtStampTime(later(s.Updated, o.Updated))
-	ev.SetSequence(s.Seq + o.Seq)
-	f.describe(&ev.ComponentBase, s, lang)
-	f.times(&ev.ComponentBase, o.Start, o.End)
-	if o.Cancelled {
-		ev.SetStatus(ics.ObjectStatusCancelled)
-	}
-	return []byte(cal.Serialize()), nil
+	f.occEvent(cal, s, o, lang)
+	return serialize(cal), nil
 }
 
 // personICS is every series that concerns p, and every meeting p goes to as someone's deputy,
@@ -262,12 +357,8 @@ func (f *Flow) personICS(ctx context.Context, p *bot.Person, lang string) ([]byt
 		if err != nil {
 			continue
 		}
-		ev := cal.AddEvent(o.ID + "@" + f.cfg.UIDDomain)
-		ev.SetDtStampTime(later(s.Updated, o.Updated))
-		ev.SetSequence(s.Seq + o.Seq)
-		f.describe(&ev.ComponentBase, s, lang)
-		f.times(&ev.ComponentBase, o.Start, o.End)
+		f.occEvent(cal, s, &o, lang)
 		n++
 	}
-	return []byte(cal.Serialize()), n, nil
+	return serialize(cal), n, nil
 }

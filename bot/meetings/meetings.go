@@ -164,9 +164,15 @@ type seriesRec struct {
 	CreatedBy string    `json:"created_by,omitempty"`
 	// By made the latest change ("system": the config), and Change says what it was (the field
 	// an organizer changed in chat).
-	By     string     `json:"by,omitempty"`
-	Change string     `json:"change,omitempty"`
-	Fx     bot.Ledger `json:"fx"`
+	By     string `json:"by,omitempty"`
+	Change string `json:"change,omitempty"`
+	// CalSeq counts the changes its occurrences made to the series' calendar event (each
+	// cancelled or skipped one is an EXDATE there), at CalStamp the latest; Exdates keeps their
+	// rule times after the occurrences themselves are gone.
+	CalSeq   int         `json:"cal_seq,omitempty"`
+	CalStamp time.Time   `json:"cal_stamp,omitzero"`
+	Exdates  []time.Time `json:"exdates,omitempty"`
+	Fx       bot.Ledger  `json:"fx"`
 }
 
 // rsvp is one invitee's current answer.
@@ -187,14 +193,17 @@ type item struct {
 // occurrence is one meeting of a series, keyed by the date the rule gives it ("series.20260101"),
 // so that a move or a new clock time keeps its answers and agenda.
 type occurrence struct {
-	ID         string          `json:"id"`
-	Series     string          `json:"series"`
-	Orig       time.Time       `json:"orig"`
-	Start      time.Time       `json:"start"`
-	End        time.Time       `json:"end"`
-	Holiday    string          `json:"holiday,omitempty"` // the holiday it was moved from
-	Moved      bool            `json:"moved,omitempty"`   // moved by an organizer
-	Cancelled  bool            `json:"cancelled,omitempty"`
+	ID        string    `json:"id"`
+	Series    string    `json:"series"`
+	Orig      time.Time `json:"orig"`
+	Start     time.Time `json:"start"`
+	End       time.Time `json:"end"`
+	Holiday   string    `json:"holiday,omitempty"` // the holiday it was moved from
+	Moved     bool      `json:"moved,omitempty"`   // moved by an organizer
+	Cancelled bool      `json:"cancelled,omitempty"`
+	// Skipped: the holiday rule says no meeting this time (Cancelled too); stored so that the
+	// invitees are told when it is planned.
+	Skipped    bool            `json:"skipped,omitempty"`
 	RSVP       map[string]rsvp `json:"rsvp,omitempty"`
 	Agenda     []item          `json:"agenda,omitempty"`
 	Items      int             `json:"items,omitempty"`

@@ -33,13 +33,17 @@ func (f *Flow) card(s *seriesRec, o *occurrence, p *bot.Person, lang, head strin
 		m.Lines = append(m.Lines, head)
 	}
 	m.Lines = append(m.Lines, t.T("meetings.card.when", "When", f.e.Catalog().Span(lang, o.Start, o.End)))
+	if o.Skipped {
+		m.Lines = append(m.Lines, t.T("meetings.head.skipped", "Date", f.e.Catalog().DateTime(lang, o.Orig), "Holiday", t.T(o.Holiday)))
+		return m
+	}
 	if o.Holiday != "" && !o.Moved {
 		m.Lines = append(m.Lines, t.T("meetings.card.holiday", "Date", f.e.Catalog().Date(lang, o.Orig), "Holiday", t.T(o.Holiday)))
 	}
 	if s.Place != "" {
 		m.Lines = append(m.Lines, t.T("meetings.card.place", "Place", s.Place))
 	}
-	if s.VideoURL != "" {
+	if s.VideoURL != "" && !o.Cancelled {
 		m.Lines = append(m.Lines, t.T("meetings.card.video", "URL", s.VideoURL))
 	}
 	if o.Cancelled {
@@ -51,8 +55,8 @@ func (f *Flow) card(s *seriesRec, o *occurrence, p *bot.Person, lang, head strin
 	open := now.Before(o.Start)
 	invitee := f.isInvitee(p, s)
 	organizer := f.isOrganizer(p, s)
-	deadline := Before(o.Start, s.RSVPDeadline)
-	cutoff := Before(o.Start, s.AgendaCutoff)
+	deadline := f.deadline(s, o)
+	cutoff := f.cutoff(s, o)
 	switch a, answered := o.RSVP[p.ID]; {
 	case invitee && answered:
 		m.Lines = append(m.Lines, t.T("meetings.card.answer", "Answer", f.answerText(t, a)))

@@ -43,6 +43,20 @@ func Before(t time.Time, d time.Duration) time.Time {
 	return t.Add(-d)
 }
 
+// deadline is when answers to o are summed up for the organizers: RSVPDeadline before its start,
+// moved back to the working day before when that falls on a weekend or a public holiday.
+func (f *Flow) deadline(s *seriesRec, o *occurrence) time.Time {
+	var cal bot.Calendar
+	return cal.PrevWorkingDay(Before(o.Start, s.RSVPDeadline))
+}
+
+// cutoff is when o's agenda closes: AgendaCutoff before its start, on a working day as the
+// deadline is.
+func (f *Flow) cutoff(s *seriesRec, o *occurrence) time.Time {
+	var cal bot.Calendar
+	return cal.PrevWorkingDay(Before(o.Start, s.AgendaCutoff))
+}
+
 // slotOf returns the slot of occurrence id under s's current rule.
 func (f *Flow) slotOf(s *seriesRec, id string) (Slot, bool) {
 	sid, date, ok := splitOcc(id)
@@ -80,7 +94,8 @@ func (f *Flow) horizon(s *seriesRec) time.Duration {
 	for _, r := range s.Reminders {
 		h = max(h, r)
 	}
-	return h + f.cfg.Lead
+	// A deadline on a holiday weekend moves back up to five days (Christmas Eve on a Monday).
+	return h + 5*24*time.Hour + f.cfg.Lead
 }
 
 func timerID(occ, what string) string  { return "meeting:" + occ + ":" + what }
@@ -120,7 +135,21 @@ func (f *Flow) Plan(ctx context.Context) error {
 func (f *Flow) planSeries(ctx context.Context, s *seriesRec) error {
 	return f.e.PlanSeries(ctx, bot.SeriesPlan{Timer: planTimerID(s.ID), Kind: "meetings.plan", Ref: s.ID,
 		Rule: s.rule(f.cfg.Parse), Lead: f.horizon(s), Duration: s.Duration, Ended: s.Ended,
-		Plant: func(ctx context.Context, sl bot.Slot) error { return f.plant(ctx, s, occID(s.ID, sl.Orig), true) }})
+		Plant: func(ctx context.Context, sl bot.Slot) error { return f.plant(ctx, s, occID(s.ID, sl.Orig), true) },
+		Skip:  func(ctx context.Context, sl bot.Slot) error { return f.plantSkipped(ctx, s, sl) }})
+}
+
+// plantSkipped stores a slot the holiday rule skips as a skipped occurrence, unless it is
+// stored: its effects tell everyone there is no meeting that time, and why.
+func (f *Flow) plantSkipped(ctx context.Context, s *seriesRec, sl bot.Slot) error {
+	id := occID(s.ID, sl.Orig)
+	if _, err := f.occs.Get(ctx, id); !errors.Is(err, bot.ErrNotFound) {
+		return err
+	}
+	o := occurrence{ID: id, Series: s.ID, Orig: sl.Orig, Start: sl.Orig, End: sl.Orig.Add(s.Duration), Holiday: sl.Holiday,
+		Cancelled: true, Skipped: true, SeriesSeq: s.Seq, Seq: 1, Updated: f.e.Now()}
+	_, _, err := f.occs.Create(ctx, id, o)
+	return err
 }
 
 func hashSeries(s Series) string {

@@ -39,7 +39,7 @@ func (f *Flow) inText(lang string, start time.Time) string {
 // onNudge asks, once, the invitees who have not answered yet to answer before the deadline.
 func (f *Flow) onNudge(ctx context.Context, t bot.Timer) error {
 	return f.fire(ctx, t, "nudge@"+t.Arg, func(o *occurrence, s *seriesRec) bool {
-		return !f.e.Now().Before(Before(o.Start, s.RSVPDeadline))
+		return !f.e.Now().Before(f.deadline(s, o))
 	})
 }
 
