@@ -29,8 +29,9 @@ func feedHash(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// IssueFeed gives person a new secret calendar-subscription URL (FeedURL/<token>.ics); the link
-// they had before stops working. The link itself is the credential, so it goes only to the
+// IssueFeed gives person a new secret calendar link: FeedURL/<token>, a page that adds the feed
+// (the same URL with ".ics") to their calendar in one tap; the link they had before stops
+// working. The link itself is the credential, so it goes only to the
 // person's direct chat.
 func (f *Flow) IssueFeed(ctx context.Context, person string) (string, error) {
 	if f.cfg.FeedURL == "" {
@@ -57,13 +58,15 @@ func (f *Flow) IssueFeed(ctx context.Context, person string) (string, error) {
 		}
 	}
 	f.e.Record(ctx, bot.AuditEvent{Actor: person, Kind: "meeting.feed_issued"})
-	return f.cfg.FeedURL + "/" + token + ".ics", nil
+	return f.cfg.FeedURL + "/" + token, nil
 }
 
-// Feed returns the iCalendar behind a feed token (with or without ".ics"): the meetings that
-// concern its person now, in their language. An unknown or retired token, or a person no longer
-// in the directory, is bot.ErrNotFound, which the HTTP route answers with 404.
-func (f *Flow) Feed(ctx context.Context, token string) ([]byte, error) {
+// FeedURL is the public base of the calendar links ("" when they are off).
+func (f *Flow) FeedURL() string { return f.cfg.FeedURL }
+
+// feedPerson is the person behind a feed token (with or without ".ics"); bot.ErrNotFound for an
+// unknown or retired token, or a person no longer in the directory.
+func (f *Flow) feedPerson(ctx context.Context, token string) (*bot.Person, error) {
 	token = strings.TrimSuffix(token, ".ics")
 	if token == "" || len(token) > 128 {
 		return nil, bot.ErrNotFound
@@ -79,6 +82,27 @@ func (f *Flow) Feed(ctx context.Context, token string) ([]byte, error) {
 	if p == nil {
 		return nil, bot.ErrNotFound
 	}
+	return p, nil
+}
+
+// Feed returns the iCalendar behind a feed token: the meetings that concern its person now, in
+// their language. An unknown or retired token is bot.ErrNotFound, which the HTTP route answers
+// with 404.
+func (f *Flow) Feed(ctx context.Context, token string) ([]byte, error) {
+	p, err := f.feedPerson(ctx, token)
+	if err != nil {
+		return nil, err
+	}
 	data, _, err := f.personICS(ctx, p, f.e.Language(ctx, p))
 	return data, err
+}
+
+// FeedLanguage returns the language of the person behind a feed token, for the page that adds
+// the feed to a calendar.
+func (f *Flow) FeedLanguage(ctx context.Context, token string) (string, error) {
+	p, err := f.feedPerson(ctx, token)
+	if err != nil {
+		return "", err
+	}
+	return f.e.Language(ctx, p), nil
 }

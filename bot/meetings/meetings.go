@@ -56,8 +56,9 @@ type Config struct {
 	// Parse turns an RRULE into occurrences (cmd passes scheduler.ParseRRule), so that this
 	// package needs no RRULE library.
 	Parse bot.RecurrenceParser
-	// FeedURL is the public base of the per-person calendar feeds; a person's feed is
-	// FeedURL + "/" + token + ".ics". Empty: no feed links, only .ics files in chat.
+	// FeedURL is the public base of the per-person calendar feeds: FeedURL/<token> is the page
+	// that adds a person's feed, FeedURL/<token>.ics the feed. Empty: no feed links, only .ics
+	// files in chat.
 	FeedURL string
 	// UIDDomain ends every iCalendar UID ("vadovu-pasitarimas@tiltas.example.lt"); default "tiltas".
 	UIDDomain string

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/tiltas/tiltas/adapters/memory"
@@ -20,6 +19,7 @@ import (
 	"github.com/tiltas/tiltas/config"
 	"github.com/tiltas/tiltas/delivery"
 	"github.com/tiltas/tiltas/scheduler"
+	"github.com/tiltas/tiltas/web"
 )
 
 // Stores are the storage services Tiltas runs on: Redis in serve, memory in the demo and tests.
@@ -165,28 +165,12 @@ func (a *App) Reload(ctx context.Context, cfg *config.Config) error {
 	return a.Plan(ctx)
 }
 
-// Routes are the flows' HTTP routes, by pattern: the calendar feeds.
+// Routes are the flows' HTTP routes, by pattern: the calendar feeds and their add-to-calendar
+// pages.
 func (a *App) Routes() map[string]http.Handler {
 	if a.Meetings == nil {
 		return nil
 	}
-	return map[string]http.Handler{"GET /calendar/{token}": http.HandlerFunc(a.calendarFeed)}
-}
-
-// calendarFeed serves a person's secret calendar subscription. The token is the secret: it is
-// never logged, and an unknown one is a plain 404.
-func (a *App) calendarFeed(w http.ResponseWriter, r *http.Request) {
-	token := strings.TrimSuffix(r.PathValue("token"), ".ics")
-	data, err := a.Meetings.Feed(r.Context(), token)
-	if errors.Is(err, bot.ErrNotFound) {
-		http.NotFound(w, r)
-		return
-	}
-	if err != nil {
-		http.Error(w, "try again later", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "text/calendar; charset=utf-8")
-	w.Header().Set("Cache-Control", "private, max-age=300")
-	_, _ = w.Write(data)
+	cal := &web.Calendar{Feeds: a.Meetings, Catalog: a.Engine.Texts, Base: a.Meetings.FeedURL()}
+	return map[string]http.Handler{"GET /calendar/{token}": cal, "GET /assets/": web.Assets()}
 }
