@@ -139,8 +139,16 @@ func (e *Engine) Invite(ctx context.Context, person, by string) (string, error) 
 		b[i] = codeAlphabet[int(b[i])%len(codeAlphabet)]
 	}
 	code := string(b)
+	// A new code replaces a pending one.
+	if _, err := e.WithdrawInvite(ctx, person, ""); err != nil {
+		return "", err
+	}
 	_, err := e.Records.Write(ctx, Write{Key: "invite/" + hashCode(code), Data: mustJSON(invite{Person: person, By: by, Created: e.Clock.Now()}), TTL: e.Settings.InviteTTL})
 	if err != nil {
+		return "", fmt.Errorf("store invite: %w", err)
+	}
+	pending := invited{Hash: hashCode(code), By: by, Expires: e.Clock.Now().Add(e.Settings.InviteTTL)}
+	if _, err := e.Records.Write(ctx, Write{Key: "invited/" + person, Data: mustJSON(pending), Version: Any, TTL: e.Settings.InviteTTL}); err != nil {
 		return "", fmt.Errorf("store invite: %w", err)
 	}
 	e.Record(ctx, AuditEvent{Actor: by, Kind: "access.invited", To: person})
@@ -188,6 +196,9 @@ func (e *Engine) Redeem(ctx context.Context, id Identity, dm Address, code strin
 	if err := e.link(ctx, p.ID, id, dm); err != nil {
 		return nil, err
 	}
+	if err := Delete(ctx, e.Records, "invited/"+p.ID); err != nil {
+		return nil, err
+	}
 	_ = e.Marks.Unmark(ctx, "guess/"+id.Key())
 	e.Record(ctx, AuditEvent{Actor: p.ID, Kind: "access.linked", Reason: string(id.Platform)})
 	return p, nil
@@ -226,21 +237,31 @@ func (e *Engine) link(ctx context.Context, person string, id Identity, dm Addres
 
 // Unlink revokes person's chat account.
 func (e *Engine) Unlink(ctx context.Context, person, by string) (bool, error) {
-	a, _, err := Load[account](ctx, e.Records, "acct/"+person)
-	if errors.Is(err, ErrNotFound) {
+	if _, _, err := Load[account](ctx, e.Records, "acct/"+person); errors.Is(err, ErrNotFound) {
 		return false, nil
-	}
-	if err != nil {
+	} else if err != nil {
 		return false, err
 	}
-	if err := Delete(ctx, e.Records, "link/"+a.Identity.Key()); err != nil {
-		return false, err
-	}
-	if err := Delete(ctx, e.Records, "acct/"+person); err != nil {
+	if err := e.unlink(ctx, person); err != nil {
 		return false, err
 	}
 	e.Record(ctx, AuditEvent{Actor: by, Kind: "access.revoked", To: person})
 	return true, nil
+}
+
+// unlink removes person's account and its reverse link, if any; it may run again.
+func (e *Engine) unlink(ctx context.Context, person string) error {
+	a, _, err := Load[account](ctx, e.Records, "acct/"+person)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := Delete(ctx, e.Records, "link/"+a.Identity.Key()); err != nil {
+		return err
+	}
+	return Delete(ctx, e.Records, "acct/"+person)
 }
 
 // strangerReplies is how many people who are not linked are told, a minute, how to get access.

@@ -10,6 +10,7 @@ import (
 
 // registerCore adds what every deployment has: help, linking, cancelling, language, invites.
 func (e *Engine) registerCore() {
+	e.registerPeople()
 	e.Command(Command{Name: "help", Aliases: []string{"pagalba"}, Help: "help.help", Run: e.help})
 	e.Command(Command{Name: "start", Help: "help.start", Run: func(ctx context.Context, r *Request) error {
 		if len(r.Args) == 1 && r.Private() {
@@ -34,20 +35,6 @@ func (e *Engine) registerCore() {
 	e.Action("lang", func(ctx context.Context, r *Request, a Action) error {
 		return e.setLang(ctx, r, a.Arg)
 	})
-	e.Command(Command{Name: "invite", Help: "help.invite", Roles: []Role{RoleCoordinator}, Private: true, Run: func(ctx context.Context, r *Request) error {
-		if len(r.Args) != 1 || e.Directory().Person(r.Args[0]) == nil {
-			return Tell("access.invite_usage")
-		}
-		code, err := e.Invite(ctx, r.Args[0], r.Person.ID)
-		if err != nil {
-			return err
-		}
-		lines := []string{r.T("access.invite_code", "Code", code, "Name", e.Directory().Person(r.Args[0]).Name, "Hours", int(e.Settings.InviteTTL.Hours()))}
-		if l := e.DeepLink(code); l != "" {
-			lines = append(lines, l)
-		}
-		return r.Reply(ctx, Message{Lines: lines})
-	}})
 	e.Command(Command{Name: "revoke", Help: "help.revoke", Roles: []Role{RoleCoordinator}, Private: true, Run: func(ctx context.Context, r *Request) error {
 		if len(r.Args) != 1 || e.Directory().Person(r.Args[0]) == nil {
 			return Tell("access.revoke_usage")
@@ -86,7 +73,7 @@ func (e *Engine) registerCore() {
 func (e *Engine) help(ctx context.Context, r *Request) error {
 	m := Message{Title: r.T("help.title", "Name", r.Person.Name)}
 	for _, c := range e.Commands() {
-		if c.Help == "" || len(c.Roles) > 0 && !r.Person.HasAny(c.Roles...) {
+		if c.Help == "" || len(c.Roles) > 0 && !r.Person.HasAny(c.Roles...) || c.Shown != nil && !c.Shown(r.Person) {
 			continue
 		}
 		m.Lines = append(m.Lines, "/"+c.Name+" — "+r.T(c.Help))

@@ -549,6 +549,9 @@ func (e *Engine) alignTimers(ctx context.Context, wanted []Timer, had []string) 
 // every live record of every kind, gets its effects applied and its timers checked. It is safe
 // on every replica at once. It returns how many records it had to repair.
 func (e *Engine) Reconcile(ctx context.Context) (int, error) {
+	if err := e.Refresh(ctx); err != nil {
+		return 0, err
+	}
 	e.mu.RLock()
 	kinds := slices.Clone(e.kinds)
 	e.mu.RUnlock()

@@ -24,6 +24,9 @@ type Settings struct {
 	CaseCode      *regexp.Regexp // what a case code looks like (K-YYYY-NNN)
 	CasePrefix    string         // prefix of generated codes ("K")
 	BotUsername   string         // Telegram username, for deep links
+	// LeadersManagePeople lets a leader of an institution (or a school's head) manage the
+	// people of their own institution, as the coordinators manage everyone's.
+	LeadersManagePeople bool
 	// AuditRetention is how long audit entries are kept (0: for ever).
 	AuditRetention time.Duration
 	// ApplyLease is how long one replica holds the right to apply a record's effects (30 s): far
@@ -82,17 +85,23 @@ type Engine struct {
 	Deps
 	Settings Settings
 
-	dir      atomic.Pointer[Directory]
-	mu       sync.RWMutex
-	commands map[string]*Command
-	order    []string
-	actions  map[string]ActionFunc
-	dialogs  map[string]*Dialog
-	timers   map[string]TimerFunc
-	purgers  map[string]func(context.Context, string) error
-	parts    []*subjectPart
-	kinds    []reconciler
-	cases    *Collection[Case]
+	dir         atomic.Pointer[Directory] // the policy with the roster's people: what everything reads
+	policy      atomic.Pointer[Directory] // the config's directory
+	rosterMu    sync.Mutex
+	roster      *Roster // as last read, at rosterRev
+	rosterRev   int64
+	people      *Collection[Roster]
+	mu          sync.RWMutex
+	commands    map[string]*Command
+	order       []string
+	actions     map[string]ActionFunc
+	dialogs     map[string]*Dialog
+	timers      map[string]TimerFunc
+	purgers     map[string]func(context.Context, string) error
+	parts       []*subjectPart
+	kinds       []reconciler
+	assignments []AssignmentsFunc
+	cases       *Collection[Case]
 }
 
 // NewEngine returns an engine over dir. Flows register themselves on it before it handles anything.
@@ -114,7 +123,9 @@ func NewEngine(d Deps, s Settings, dir *Directory) *Engine {
 		commands: map[string]*Command{}, actions: map[string]ActionFunc{},
 		dialogs: map[string]*Dialog{}, timers: map[string]TimerFunc{}}
 	e.dir.Store(dir)
+	e.policy.Store(dir)
 	e.cases = NewCollection(e, e.caseKind())
+	e.people = NewCollection(e, e.rosterKind())
 	e.registerCore()
 	return e
 }
@@ -122,8 +133,14 @@ func NewEngine(d Deps, s Settings, dir *Directory) *Engine {
 // Directory returns the current directory.
 func (e *Engine) Directory() *Directory { return e.dir.Load() }
 
-// SetDirectory swaps in a reloaded directory; people no longer in it lose access at once.
-func (e *Engine) SetDirectory(d *Directory) { e.dir.Store(d) }
+// SetDirectory swaps in a reloaded config's directory: its institutions, groups and settings at
+// once, its people once SyncPeople has brought the stored people in line with them.
+func (e *Engine) SetDirectory(d *Directory) {
+	e.rosterMu.Lock()
+	defer e.rosterMu.Unlock()
+	e.policy.Store(d)
+	e.compose()
+}
 
 // Number returns the next number of the sequence name (1, 2, …): alert and visit numbers.
 func (e *Engine) Number(ctx context.Context, name string) (int64, error) {
@@ -141,7 +158,9 @@ type Command struct {
 	Help    string // catalog ID of the one-line help
 	Roles   []Role
 	Private bool
-	Run     func(ctx context.Context, r *Request) error
+	// Shown, when set, decides who sees the command in /help (who may run it is Run's to check).
+	Shown func(p *Person) bool
+	Run   func(ctx context.Context, r *Request) error
 }
 
 // ActionFunc handles a button press. The action comes from the server's own store; the handler
@@ -206,6 +225,9 @@ func (e *Engine) Fire(ctx context.Context, t Timer) error {
 	if fn == nil {
 		e.Log.Warn("timer of unknown kind dropped", "timer", t.ID, "kind", t.Kind)
 		return nil
+	}
+	if err := e.Refresh(ctx); err != nil {
+		return err
 	}
 	return fn(ctx, t)
 }
@@ -350,6 +372,9 @@ func NewID() string {
 
 // Handle processes one incoming update and returns what to answer at once.
 func (e *Engine) Handle(ctx context.Context, in Incoming) (Response, error) {
+	if err := e.Refresh(ctx); err != nil {
+		return Response{}, err
+	}
 	r := &Request{e: e, From: in.From, Chat: in.Chat, Text: strings.TrimSpace(in.Text), Message: in.Message, inID: in.ID, Lang: e.Directory().Language}
 	if in.Button == "" && !in.Chat.Group {
 		// Whatever is typed in a direct chat looks at the dialog in progress (an answer, or a
