@@ -403,6 +403,10 @@ var (
 	ErrIDTaken = errors.New("person ID taken")
 )
 
+// ValidMember checks a person's details against the config's institutions, roles and areas, and
+// tidies the name; the error is a Problem naming what is wrong.
+func (e *Engine) ValidMember(m *Member) error { return e.validMember(m) }
+
 // validMember checks a person's details against the policy.
 func (e *Engine) validMember(m *Member) error {
 	pol := e.policy.Load()

@@ -266,12 +266,16 @@ type caseRole struct {
 }
 
 type personExport struct {
-	ID          string   `json:"id"`
-	Name        string   `json:"name"`
-	Institution string   `json:"institution"`
-	Roles       []Role   `json:"roles"`
-	Language    string   `json:"language,omitempty"`
-	Areas       []string `json:"areas,omitempty"`
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Institution string    `json:"institution"`
+	Roles       []Role    `json:"roles"`
+	Language    string    `json:"language,omitempty"`
+	Areas       []string  `json:"areas,omitempty"`
+	Active      bool      `json:"active"`
+	Source      string    `json:"source,omitempty"` // config or chat
+	Added       time.Time `json:"added,omitzero"`
+	Changed     time.Time `json:"changed,omitzero"`
 }
 
 type dialogExport struct {
@@ -298,8 +302,11 @@ func (st *dialogState) about(s Subject) bool {
 func (e *Engine) exportCore(ctx context.Context, s Subject) (any, error) {
 	out := coreExport{Audit: []AuditEvent{}}
 	if s.Person != "" {
-		if p := e.Directory().Person(s.Person); p != nil {
-			out.Directory = &personExport{ID: p.ID, Name: p.Name, Institution: p.Institution, Roles: p.Roles, Language: p.Language, Areas: p.Areas}
+		if m, err := e.Member(ctx, s.Person); err == nil {
+			out.Directory = &personExport{ID: m.ID, Name: m.Name, Institution: m.Institution, Roles: m.Roles, Language: m.Language, Areas: m.Areas,
+				Active: m.Active, Source: m.Source, Added: m.Created, Changed: m.Updated}
+		} else if !errors.Is(err, ErrNotFound) {
+			return nil, err
 		}
 		if a, _, err := Load[account](ctx, e.Records, "acct/"+s.Person); err == nil {
 			out.Account = &a
@@ -453,6 +460,16 @@ func (e *Engine) eraseCore(ctx context.Context, s Subject) (Erased, error) {
 	})
 	if err != nil {
 		return x, err
+	}
+	if err := del("invited/" + p); err != nil {
+		return x, err
+	}
+	// Their entry in the stored people: gone, only a hash of the ID kept so that it is never
+	// reused nor brought back by the config.
+	if found, err := e.erasePerson(ctx, p, "system"); err != nil {
+		return x, err
+	} else if found {
+		x.Change("directory/" + rosterID)
 	}
 	err = Each(ctx, e.Records, "btn/", func(key string, a *Action) error {
 		if a.For != p {

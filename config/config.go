@@ -36,6 +36,7 @@ type Config struct {
 	Encryption Encryption `yaml:"encryption"`
 	Dialogs    Dialogs    `yaml:"dialogs"`
 	Invites    Invites    `yaml:"invites"`
+	Staff      Staff      `yaml:"staff"`
 	Cases      Cases      `yaml:"cases"`
 	Retention  Retention  `yaml:"retention"`
 	Calendar   Calendar   `yaml:"calendar"`
@@ -165,6 +166,13 @@ type Dialogs struct {
 // Invites tunes invite codes.
 type Invites struct {
 	TTL Duration `yaml:"ttl"`
+}
+
+// Staff says who manages the people besides the coordinators.
+type Staff struct {
+	// LeadersManage lets a leader of an institution (or a school's head) add, edit, deactivate
+	// and invite the people of their own institution.
+	LeadersManage bool `yaml:"leaders_manage"`
 }
 
 // Cases says what a case code looks like.

@@ -1,12 +1,15 @@
 package config
 
 import (
+	"fmt"
+	"io"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/tiltas/tiltas/bot"
+	"gopkg.in/yaml.v3"
 )
 
 // Location returns the configured time zone (validated by Load).
@@ -54,6 +57,8 @@ func (c *Config) Settings() bot.Settings {
 		CasePrefix:  c.Cases.CodePrefix,
 		BotUsername: strings.TrimPrefix(c.Telegram.BotUsername, "@"), // "@name" is how people write it
 
+		LeadersManagePeople: c.Staff.LeadersManage,
+
 		AuditRetention: c.Retention.Audit.D(),
 	}
 }
@@ -81,4 +86,38 @@ func plural(n int, one, many string) string {
 		return "1 " + one
 	}
 	return strconv.Itoa(n) + " " + many
+}
+
+// PeopleFile is a file of people in the config's people: shape (tiltas people export and import).
+type PeopleFile struct {
+	People []Person `yaml:"people"`
+}
+
+// ReadPeople decodes a people file strictly: an unknown key is an error with its line.
+func ReadPeople(r io.Reader) ([]Person, error) {
+	dec := yaml.NewDecoder(r)
+	dec.KnownFields(true)
+	var f PeopleFile
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("people file: %w", err)
+	}
+	return f.People, nil
+}
+
+// Member is p as the engine stores people.
+func (p Person) Member() bot.Member {
+	m := bot.Member{ID: p.ID, Name: p.Name, Institution: p.Institution, Language: p.Language, Areas: p.Areas, Quiet: p.QuietHours}
+	for _, r := range p.Roles {
+		m.Roles = append(m.Roles, bot.Role(r))
+	}
+	return m
+}
+
+// PersonOf is a stored person in the config's shape.
+func PersonOf(m *bot.Member) Person {
+	p := Person{ID: m.ID, Name: m.Name, Institution: m.Institution, Language: m.Language, Areas: m.Areas, QuietHours: m.Quiet}
+	for _, r := range m.Roles {
+		p.Roles = append(p.Roles, string(r))
+	}
+	return p
 }

@@ -22,7 +22,7 @@ var (
 
 // Validate checks the decoded config and returns every problem, each naming its path.
 func (c *Config) Validate() []error {
-	v := &validator{}
+	v := &validator{cfg: c}
 	v.general(c)
 	v.redis(c.Redis)
 	v.http(c)
@@ -36,6 +36,7 @@ func (c *Config) Validate() []error {
 }
 
 type validator struct {
+	cfg    *Config
 	errs   []error
 	people map[string]*Person
 	insts  map[string]*Institution
@@ -266,7 +267,7 @@ func (v *validator) directory(c *Config) {
 				continue
 			}
 			if pe := v.people[f.id]; pe == nil {
-				v.add(p+"."+f.name, "unknown person %q", f.id)
+				v.runtimePerson(p+"."+f.name, f.id)
 			} else if pe.Institution != in.ID {
 				v.add(p+"."+f.name, "%q works at %q, not here", f.id, pe.Institution)
 			}
@@ -323,9 +324,20 @@ func (v *validator) roles(path string, rs []string) {
 func (v *validator) personIDs(path string, ids []string) {
 	for i, id := range ids {
 		if v.people[id] == nil {
-			v.add(fmt.Sprintf("%s[%d]", path, i), "unknown person %q", id)
+			v.runtimePerson(fmt.Sprintf("%s[%d]", path, i), id)
 		}
 	}
+}
+
+// runtimePerson notes a person the config names but does not list: someone added in chat (the
+// ID /people shows) or by tiltas people import. It is a warning, not an error, as the file
+// cannot know; a mistyped ID reaches nobody, which doctor and check-config say.
+func (v *validator) runtimePerson(path, id string) {
+	if !reID.MatchString(id) {
+		v.add(path, "want a person ID, got %q", id)
+		return
+	}
+	v.cfg.Warnings = append(v.cfg.Warnings, fmt.Sprintf("%s: %q is not in people: it must be someone added in chat (/people shows their ID) or by tiltas people import, or it reaches nobody", path, id))
 }
 
 func (v *validator) audience(path string, a Audience) {
@@ -518,7 +530,7 @@ func (v *validator) visits(c *Config) {
 		}
 		v.audience(p+".invitees", s.Invitees)
 		if v.people[s.Organizer] == nil {
-			v.add(p+".organizer", "unknown person %q", s.Organizer)
+			v.runtimePerson(p+".organizer", s.Organizer)
 		}
 		if !areas[s.Area] {
 			v.add(p+".area", "unknown area %q (areas are named by institutions and people)", s.Area)

@@ -137,9 +137,6 @@ func checkSubject(cfg *config.Config, s bot.Subject, name string, stderr io.Writ
 		fmt.Fprintf(stderr, "tiltas %s: %q is not a person ID; nothing done\n", name, s.Person)
 		return false
 	}
-	if s.Person != "" && cfg.Directory().Person(s.Person) == nil {
-		fmt.Fprintf(stderr, "tiltas %s: note: %s is not in the config's directory (already removed?)\n", name, s.Person)
-	}
 	return true
 }
 
@@ -154,9 +151,13 @@ func (s subjectName) String() string {
 }
 
 // engineFor builds the engine with every flow over b, as serve does, without running anything.
-func engineFor(cfg *config.Config, b *backend) (*bot.Engine, error) {
+// engineFor is the engine over b for an admin command, with the stored people read.
+func engineFor(ctx context.Context, cfg *config.Config, b *backend) (*bot.Engine, error) {
 	a, err := app.New(app.Options{Config: cfg, Stores: b.stores})
 	if err != nil {
+		return nil, err
+	}
+	if err := a.Engine.Refresh(ctx); err != nil {
 		return nil, err
 	}
 	return a.Engine, nil
@@ -180,7 +181,7 @@ func exportCmd(ctx context.Context, fs *flag.FlagSet, args []string, stdout, std
 	if !checkSubject(cfg, s, "export", stderr) {
 		return 2
 	}
-	e, err := engineFor(cfg, b)
+	e, err := engineFor(ctx, cfg, b)
 	if err == nil {
 		var x bot.Export
 		if x, err = e.Export(ctx, s, cliActor); err == nil {
@@ -224,7 +225,7 @@ func eraseCmd(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stde
 			return 1
 		}
 	}
-	e, err := engineFor(cfg, b)
+	e, err := engineFor(ctx, cfg, b)
 	if err != nil {
 		fmt.Fprintf(stderr, "tiltas erase: %v\n", err)
 		return 1
@@ -252,7 +253,7 @@ func eraseCmd(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stde
 	}
 	fmt.Fprintf(stdout, "%d records deleted, %d changed; the audit stream keeps its entries (IDs and times) and now records subject.erased.\n", deleted, changed)
 	if s.Person != "" && cfg.Directory().Person(s.Person) != nil {
-		fmt.Fprintf(stdout, "%s is still in %s: remove them there too, or they keep their access and can be invited again.\n", s.Person, *path)
+		fmt.Fprintf(stdout, "%s is still listed in %s: remove their lines there too (the service will not bring them back, and their ID is never given to anyone else).\n", s.Person, *path)
 	}
 	return 0
 }

@@ -126,7 +126,7 @@ func diagnose(ctx context.Context, cfg *config.Config) []finding {
 	if cfg.Telegram.Token == "" && cfg.Slack.BotToken == "" {
 		add("warn", "no chat platform configured: nobody can be reached", "telegram.token_env or slack.bot_token_env")
 	}
-	if e, err := engineFor(cfg, b); err == nil {
+	if e, err := engineFor(ctx, cfg, b); err == nil {
 		var unlinked []string
 		dir := cfg.Directory()
 		for _, r := range cfg.AlertsFlow().Rules {

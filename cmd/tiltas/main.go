@@ -27,6 +27,7 @@ func commands() []command {
 		{"serve", "-c FILE", "run the bot: chat platforms, HTTP endpoints, delivery and timers", serve},
 		{"demo", "[-start 'YYYY-MM-DD HH:MM'] [-as PERSON] [-c FILE]", "chat with Tiltas in the terminal on the example municipality; no tokens, no Redis", demo},
 		{"check-config", "-c FILE", "report every problem in a config file (exit 2) or summarise it (exit 0)", checkConfig},
+		{"people", "list|export|import FILE [-yes] [-prune] -c FILE", "list the people (config and added in chat) with their accounts, export them as a people: file, or import one (a diff first; -yes applies)", people},
 		{"invite", "PERSON_ID -c FILE", "print a one-time link code (and Telegram deep link) for a person", invite},
 		{"audit", "[-since T] [-until T] -c FILE", "print the audit stream as JSON lines, one event per line", auditCmd},
 		{"export", "-person ID | -case CODE -c FILE", "print everything held about a member of staff or a case as one JSON document", exportCmd},

@@ -372,20 +372,20 @@ func invite(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr
 		fmt.Fprintf(stderr, "tiltas invite: %s:\n%v\n", *path, err)
 		return 2
 	}
-	if cfg.Directory().Person(pos[0]) == nil {
-		fmt.Fprintf(stderr, "tiltas invite: no person %q in %s\n", pos[0], *path)
-		return 2
-	}
 	b, err := connect(ctx, cfg, nil, bot.SystemClock)
 	if err != nil {
 		fmt.Fprintf(stderr, "tiltas invite: %v\n", err)
 		return 1
 	}
 	defer b.client.Close()
-	e, err := engineFor(cfg, b)
+	e, err := engineFor(ctx, cfg, b)
 	if err != nil {
 		fmt.Fprintf(stderr, "tiltas invite: %v\n", err)
 		return 1
+	}
+	if e.Directory().Person(pos[0]) == nil {
+		fmt.Fprintf(stderr, "tiltas invite: no active person %q in %s or among the people added in chat (tiltas people list)\n", pos[0], *path)
+		return 2
 	}
 	code2, err := e.Invite(ctx, pos[0], "cli")
 	if err != nil {

@@ -167,7 +167,7 @@ func TestServeOverTelegram(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := engineFor(cfg, b)
+	e, err := engineFor(ctx, cfg, b)
 	if err != nil {
 		t.Fatal(err)
 	}

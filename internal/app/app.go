@@ -114,10 +114,11 @@ func (a *App) Runner() *scheduler.Runner {
 	return &scheduler.Runner{Queue: a.Stores.Timers, Fire: a.Engine.Fire, Clock: a.Clock, Log: a.Log.With("component", "timers")}
 }
 
-// Plan plans meeting occurrences and series visits, as at start; from then on their own timers
-// keep them coming.
+// Plan brings the stored people in line with the config's, and plans meeting occurrences and
+// series visits, as at start; from then on their own timers keep them coming.
 func (a *App) Plan(ctx context.Context) error {
-	var errs []error
+	// The config's people first: the series name them.
+	errs := []error{a.Engine.SyncPeople(ctx)}
 	for _, p := range a.planners {
 		errs = append(errs, p(ctx))
 	}
