@@ -128,7 +128,7 @@ func diagnose(ctx context.Context, cfg *config.Config) []finding {
 	}
 	if e, err := engineFor(ctx, cfg, b); err == nil {
 		var unlinked []string
-		dir := cfg.Directory()
+		dir := e.Directory() // the people added in chat too
 		for _, r := range cfg.AlertsFlow().Rules {
 			for _, s := range r.Steps {
 				for _, p := range dir.Resolve(s.Audience) {

@@ -121,8 +121,11 @@ func importPeople(ctx context.Context, e *bot.Engine, members map[string]*bot.Me
 	inFile := map[string]bool{}
 	for i, p := range list {
 		m := p.Member()
+		if m.Language == "" {
+			m.Language = e.Directory().Language // as the config fills it in
+		}
 		where := fmt.Sprintf("people[%d]", i)
-		if p.ID != "" {
+		if rePersonID.MatchString(p.ID) {
 			where += " (" + p.ID + ")"
 		}
 		if !rePersonID.MatchString(m.ID) {

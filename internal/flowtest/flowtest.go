@@ -45,6 +45,9 @@ type Options struct {
 	Wrap func(Stores) Stores
 	// Settings changes the engine's settings from the config's.
 	Settings func(*bot.Settings)
+	// Platforms are more platforms whose messages the harness delivers into Chats, keyed by
+	// chat ID as on the console: people linked on Telegram or Slack identities.
+	Platforms []bot.Platform
 }
 
 // Stores are the storage services a harness runs on.
@@ -61,9 +64,13 @@ type Harness struct {
 	Stores Stores
 	Chats  *Recorder
 
-	worker *delivery.Worker
-	runner *scheduler.Runner
-	seq    int
+	worker  *delivery.Worker
+	workers []*delivery.Worker // for Options.Platforms
+	runner  *scheduler.Runner
+	seq     int
+	// idPrefix starts the IDs of the updates this harness makes up, so that two harnesses on one
+	// store (two replicas) never take each other's for a redelivery.
+	idPrefix string
 }
 
 // Vilnius is the default time zone.
@@ -126,7 +133,7 @@ func New(t testing.TB, o Options) *Harness {
 	texts := e.Texts
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	h := &Harness{T: t, Ctx: ctx, Clock: clock, Engine: e, App: a, Config: cfg, Stores: st, Chats: NewRecorder()}
+	h := &Harness{T: t, Ctx: ctx, Clock: clock, Engine: e, App: a, Config: cfg, Stores: st, Chats: NewRecorder(), idPrefix: "t" + bot.NewID()[:6] + "-"}
 	for _, p := range dir.People {
 		if slices.Contains(o.Unlinked, p.ID) {
 			continue
@@ -137,6 +144,11 @@ func New(t testing.TB, o Options) *Harness {
 	}
 	h.worker = a.Worker(bot.Console, h.Chats)
 	h.worker.Parallel = 1
+	for _, p := range o.Platforms {
+		w := a.Worker(p, h.Chats)
+		w.Parallel = 1
+		h.workers = append(h.workers, w)
+	}
 	h.runner = a.Runner()
 	h.runner.Parallel = 1
 	t.Cleanup(func() {
@@ -165,8 +177,10 @@ func (h *Harness) Settle() {
 		if err := h.runner.RunAllDue(h.Ctx); err != nil {
 			h.T.Fatalf("timers: %v", err)
 		}
-		if err := h.worker.Drain(h.Ctx); err != nil {
-			h.T.Fatalf("delivery: %v", err)
+		for _, w := range append([]*delivery.Worker{h.worker}, h.workers...) {
+			if err := w.Drain(h.Ctx); err != nil {
+				h.T.Fatalf("delivery: %v", err)
+			}
 		}
 		// Drain took everything due now; what is left waits for a later time.
 		next, ok, err := h.Stores.Timers.Next(h.Ctx)
@@ -202,13 +216,31 @@ func (h *Harness) AdvanceTo(t time.Time) {
 func (h *Harness) handle(in bot.Incoming) bot.Response {
 	h.T.Helper()
 	h.seq++
-	in.ID = "t" + strconv.Itoa(h.seq)
+	in.ID = h.idPrefix + strconv.Itoa(h.seq)
 	resp, err := h.Engine.Handle(h.Ctx, in)
 	if err != nil {
 		h.T.Fatalf("handle %+v: %v", in, err)
 	}
 	h.Settle()
 	return resp
+}
+
+// SayAs sends text as whoever id is, in their direct chat dm: someone linked on another
+// platform, or nobody yet.
+func (h *Harness) SayAs(id bot.Identity, dm bot.Address, text string) bot.Response {
+	h.T.Helper()
+	return h.handle(bot.Incoming{From: id, Chat: dm, Text: text})
+}
+
+// PressAs presses, as id, the button labelled label on the newest message in chat dm.
+func (h *Harness) PressAs(id bot.Identity, dm bot.Address, label string) bot.Response {
+	h.T.Helper()
+	m, b := h.Chats.find(dm.Chat, label)
+	if m == nil {
+		h.T.Fatalf("no button %q in %s; messages:\n%s", label, dm.Chat, h.Chats.Dump(dm.Chat))
+	}
+	ref := m.Ref
+	return h.handle(bot.Incoming{From: id, Chat: dm, Button: b.Token, Message: &ref})
 }
 
 // Say sends text from person in their direct chat.
@@ -363,7 +395,7 @@ func (r *Recorder) Send(_ context.Context, to bot.Address, m bot.Message) (bot.M
 		}
 	}
 	r.n++
-	ref := bot.MessageRef{Platform: bot.Console, Chat: to.Chat, ID: strconv.Itoa(r.n)}
+	ref := bot.MessageRef{Platform: to.Platform, Chat: to.Chat, ID: strconv.Itoa(r.n)}
 	r.chats[to.Chat] = append(r.chats[to.Chat], &Msg{Ref: ref, Message: m})
 	return ref, nil
 }
