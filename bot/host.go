@@ -19,6 +19,9 @@ type Host interface {
 	OnPurge(prefix string, fn func(ctx context.Context, key string) error)
 	OnExport(name string, fn ExportFunc)
 	OnErase(name string, fn EraseFunc)
+	// OnAssignments registers what the flow has a person down for, listed when they are
+	// deactivated so that it is handed over.
+	OnAssignments(fn AssignmentsFunc)
 
 	// The world as it is now.
 	Now() time.Time

@@ -317,4 +317,14 @@ func TestPeopleRefusals(t *testing.T) {
 	if _, err := h.Engine.AddPerson(h.Ctx, bot.Member{ID: added.ID, Name: "Kitas", Institution: "vtas", Roles: []bot.Role{bot.RoleChildRights}}, "cli"); !errors.Is(err, bot.ErrIDTaken) {
 		t.Errorf("importing someone under an erased ID: %v", err)
 	}
+
+	h.Say("jurate-z", "/person off jurate-z") // the only coordinator
+	h.MustSee("jurate-z", "Tai paskutinis koordinatorius")
+	// A second coordinator may go: the handover list names the meeting she organizes.
+	if _, err := h.Engine.EditPerson(h.Ctx, "kestutis-a", "jurate-z", func(m *bot.Member) { m.Roles = append(m.Roles, bot.RoleCoordinator) }); err != nil {
+		t.Fatal(err)
+	}
+	h.Say("kestutis-a", "/person off jurate-z")
+	h.Press("kestutis-a", "Išsaugoti")
+	h.MustSee("kestutis-a", "organizuoja posėdį „Institucijų vadovų pasitarimas“")
 }

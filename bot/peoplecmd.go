@@ -208,6 +208,9 @@ func (e *Engine) personCommand(ctx context.Context, r *Request) error {
 		if !m.Active {
 			return r.Say(ctx, "people.off.already", "Name", m.Name)
 		}
+		if m.Has(RoleCoordinator) && len(e.Directory().WithRole(RoleCoordinator)) <= 1 {
+			return Tell("people.off.last_coordinator")
+		}
 		return e.StartDialog(ctx, r, "people.off", Answers{"person": m.ID})
 	case "on", "ijungti":
 		m, err := e.managedMember(ctx, r, id)

@@ -124,7 +124,23 @@ func Register(e bot.Host, cfg Config) *Flow {
 	f.registerTimers()
 	f.registerSubject()
 	e.OnPurge("meeting/", f.purge)
+	e.OnAssignments(f.assignments)
 	return f
+}
+
+// assignments lists the series person organizes, for the coordinator who deactivates them.
+func (f *Flow) assignments(ctx context.Context, lang, person string) []string {
+	all, err := f.allSeries(ctx)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, s := range all {
+		if s.Ended.IsZero() && slices.Contains(s.Organizers, person) {
+			out = append(out, f.tr(lang).T("meetings.organizer_of", "Title", s.Title))
+		}
+	}
+	return out
 }
 
 // SetSeries replaces the configured series after a config reload. The change reaches stored
