@@ -11,6 +11,7 @@ import (
 // registerCore adds what every deployment has: help, linking, cancelling, language, invites.
 func (e *Engine) registerCore() {
 	e.registerPeople()
+	e.Command(Command{Name: "desk", Aliases: []string{"stalas"}, Help: "help.desk", Private: true, Shown: e.MayUseDesk, Run: e.deskCommand})
 	e.Command(Command{Name: "help", Aliases: []string{"pagalba"}, Help: "help.help", Run: e.help})
 	e.Command(Command{Name: "start", Help: "help.start", Run: func(ctx context.Context, r *Request) error {
 		if len(r.Args) == 1 && r.Private() {

@@ -27,6 +27,12 @@ type Settings struct {
 	// LeadersManagePeople lets a leader of an institution (or a school's head) manage the
 	// people of their own institution, as the coordinators manage everyone's.
 	LeadersManagePeople bool
+	// DeskURL is where the desk's pages are (http.public_url + "/desk"); empty: no desk links.
+	DeskURL string
+	// DeskRoles may sign in to the desk (coordinators and leaders); DeskIdle ends a session
+	// after this long without a page (8 h).
+	DeskRoles []Role
+	DeskIdle  time.Duration
 	// AuditRetention is how long audit entries are kept (0: for ever).
 	AuditRetention time.Duration
 	// ApplyLease is how long one replica holds the right to apply a record's effects (30 s): far
@@ -37,6 +43,12 @@ type Settings struct {
 func (s *Settings) defaults() {
 	if s.DialogIdle <= 0 {
 		s.DialogIdle = 30 * time.Minute
+	}
+	if len(s.DeskRoles) == 0 {
+		s.DeskRoles = []Role{RoleCoordinator, RoleLeader}
+	}
+	if s.DeskIdle <= 0 {
+		s.DeskIdle = deskIdleDefault
 	}
 	if s.InviteTTL <= 0 {
 		s.InviteTTL = 72 * time.Hour

@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -67,6 +68,28 @@ func (e *Engine) manages(p *Person, inst string) bool {
 	}
 	in := e.Directory().Institution(inst)
 	return in != nil && (p.Institution == inst && p.Has(RoleLeader) || in.Head == p.ID)
+}
+
+// Manages reports whether p may manage the people of institution inst: the desk shows them
+// only those.
+func (e *Engine) Manages(p *Person, inst string) bool { return e.manages(p, inst) }
+
+// PersonStatus says in lang whether m can be reached: linked (and where), invited, or neither;
+// or deactivated.
+func (e *Engine) PersonStatus(ctx context.Context, lang string, m *Member) string { return e.status(ctx, lang, m) }
+
+// InviteAs makes person's invite code as by, with the authorization /invite has: by manages
+// person's institution, and person is active.
+func (e *Engine) InviteAs(ctx context.Context, by *Person, person string) (string, error) {
+	p := e.Directory().Person(person)
+	if p == nil {
+		return "", fmt.Errorf("person %s: %w", person, ErrNotFound)
+	}
+	if !e.manages(by, p.Institution) {
+		e.Refused(ctx, by.ID, "person/"+person, "role")
+		return "", ErrForbidden
+	}
+	return e.Invite(ctx, person, by.ID)
 }
 
 // managedInstitution is the one institution a non-coordinator manager manages ("" for a

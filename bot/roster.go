@@ -115,7 +115,13 @@ func (e *Engine) rosterEffects(ctx context.Context, was, r *Roster) (Effects, er
 			continue
 		}
 		person := id
-		fx.Do = append(fx.Do, func(ctx context.Context) error { return e.unlink(ctx, person) })
+		fx.Do = append(fx.Do, func(ctx context.Context) error {
+			if err := e.unlink(ctx, person); err != nil {
+				return err
+			}
+			_, err := e.EndDeskSessions(ctx, person)
+			return err
+		})
 	}
 	return fx, nil
 }

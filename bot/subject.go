@@ -464,6 +464,11 @@ func (e *Engine) eraseCore(ctx context.Context, s Subject) (Erased, error) {
 	if err := del("invited/" + p); err != nil {
 		return x, err
 	}
+	if n, err := e.EndDeskSessions(ctx, p); err != nil {
+		return x, err
+	} else if n > 0 {
+		x.Delete("desksession/*")
+	}
 	// Their entry in the stored people: gone, only a hash of the ID kept so that it is never
 	// reused nor brought back by the config.
 	if found, err := e.erasePerson(ctx, p, "system"); err != nil {

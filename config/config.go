@@ -37,6 +37,7 @@ type Config struct {
 	Dialogs    Dialogs    `yaml:"dialogs"`
 	Invites    Invites    `yaml:"invites"`
 	Staff      Staff      `yaml:"staff"`
+	Desk       Desk       `yaml:"desk"`
 	Cases      Cases      `yaml:"cases"`
 	Retention  Retention  `yaml:"retention"`
 	Calendar   Calendar   `yaml:"calendar"`
@@ -173,6 +174,14 @@ type Staff struct {
 	// LeadersManage lets a leader of an institution (or a school's head) add, edit, deactivate
 	// and invite the people of their own institution.
 	LeadersManage bool `yaml:"leaders_manage"`
+}
+
+// Desk tunes the coordinator's web pages (served under http.public_url + "/desk").
+type Desk struct {
+	// Roles may sign in (default coordinator and leader).
+	Roles []string `yaml:"roles"`
+	// Idle ends a session after this long without a page (default 8h).
+	Idle Duration `yaml:"idle"`
 }
 
 // Cases says what a case code looks like.

@@ -50,7 +50,17 @@ func (c *Config) Directory() *bot.Directory {
 
 // Settings returns the engine's settings.
 func (c *Config) Settings() bot.Settings {
+	var deskRoles []bot.Role
+	for _, r := range c.Desk.Roles {
+		deskRoles = append(deskRoles, bot.Role(r))
+	}
+	deskURL := ""
+	if c.HTTP.PublicURL != "" {
+		deskURL = strings.TrimSuffix(c.HTTP.PublicURL, "/") + "/desk"
+	}
 	return bot.Settings{
+		DeskRoles:   deskRoles,
+		DeskURL:     deskURL,
 		DialogIdle:  c.Dialogs.IdleTimeout.D(),
 		InviteTTL:   c.Invites.TTL.D(),
 		CaseCode:    regexp.MustCompile(c.Cases.CodePattern),
@@ -58,6 +68,7 @@ func (c *Config) Settings() bot.Settings {
 		BotUsername: strings.TrimPrefix(c.Telegram.BotUsername, "@"), // "@name" is how people write it
 
 		LeadersManagePeople: c.Staff.LeadersManage,
+		DeskIdle:            c.Desk.Idle.D(),
 
 		AuditRetention: c.Retention.Audit.D(),
 	}

@@ -360,6 +360,7 @@ func (v *validator) alerts(c *Config) {
 			v.add(fmt.Sprintf("alerts.categories[%d]", i), "want a short id, got %q", cat)
 		}
 	}
+	v.roles("desk.roles", v.cfg.Desk.Roles)
 	v.roles("alerts.senders", a.Senders)
 	v.roles("alerts.notices.senders", a.Notices.Senders)
 	if _, _, err := bot.ParseClock(a.Notices.Deadline); err != nil {

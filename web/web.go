@@ -5,6 +5,7 @@
 package web
 
 import (
+	"bytes"
 	"embed"
 	"html/template"
 	"io/fs"
@@ -42,10 +43,18 @@ func secure(h http.Header) {
 }
 
 // render writes a page, or a bare 500 when the template fails (a bug).
-func render(w http.ResponseWriter, name string, data any) {
+func render(w http.ResponseWriter, name string, data any) { renderStatus(w, http.StatusOK, name, data) }
+
+// renderStatus writes a page with status. The page is rendered first, so that a template that
+// fails is a bare 500, not half a page.
+func renderStatus(w http.ResponseWriter, status int, name string, data any) {
+	var b bytes.Buffer
+	if err := templates.ExecuteTemplate(&b, name, data); err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
 	secure(w.Header())
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := templates.ExecuteTemplate(w, name, data); err != nil {
-		http.Error(w, "internal error", http.StatusInternalServerError)
-	}
+	w.WriteHeader(status)
+	_, _ = w.Write(b.Bytes())
 }

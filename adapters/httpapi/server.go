@@ -44,6 +44,20 @@ func (s *Server) AddCheck(c Check) {
 	s.checks = append(s.checks, c)
 }
 
+// Checks runs every readiness check and returns each one's result by name (nil: ok).
+func (s *Server) Checks(ctx context.Context) map[string]error {
+	s.mu.Lock()
+	checks := append([]Check(nil), s.checks...)
+	s.mu.Unlock()
+	out := map[string]error{}
+	for _, c := range checks {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		out[c.Name] = c.Fn(cctx)
+		cancel()
+	}
+	return out
+}
+
 // ServeHTTP routes a request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 

@@ -252,3 +252,58 @@ func (f *Flow) list(ctx context.Context, r *bot.Request) error {
 	}
 	return r.Reply(ctx, m)
 }
+
+// Board returns the open and acknowledged alerts, for the desk: not yet acknowledged first,
+// then acknowledged, each oldest first.
+func (f *Flow) Board(ctx context.Context) ([]Alert, error) {
+	open, err := f.alerts.Live(ctx, 0, math.Inf(1))
+	if err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(open, func(a, b Alert) int {
+		if (a.State == Acknowledged) != (b.State == Acknowledged) {
+			if a.State == Acknowledged {
+				return 1
+			}
+			return -1
+		}
+		return a.Created.Compare(b.Created)
+	})
+	return open, nil
+}
+
+// ShowsDetails reports whether p may read a's free text (its description, the outcome): its
+// sender, anyone it reached, the coordinators, and whoever holds a role in its case. Anyone who
+// may use the desk sees its code, category, state, times and who acted.
+func (f *Flow) ShowsDetails(ctx context.Context, a *Alert, p *bot.Person) bool {
+	if f.maySee(a, p) {
+		return true
+	}
+	c, err := f.e.Case(ctx, a.Case)
+	if err != nil {
+		return false
+	}
+	return slices.ContainsFunc(c.Members, func(m bot.CaseMember) bool { return m.Person == p.ID })
+}
+
+// Unreachable lists the people who hold a place in a routing rule's steps but have no linked
+// chat account: an alert to them would reach nobody.
+func (f *Flow) Unreachable(ctx context.Context) ([]string, error) {
+	var out []string
+	dir := f.e.Directory()
+	for _, r := range f.cfg.Rules {
+		for _, s := range r.Steps {
+			for _, p := range dir.Resolve(s.Audience) {
+				if slices.Contains(out, p) {
+					continue
+				}
+				if _, err := f.e.AddressOf(ctx, p); errors.Is(err, bot.ErrNotFound) {
+					out = append(out, p)
+				} else if err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	return out, nil
+}

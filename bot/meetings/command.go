@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"strings"
+	"time"
 
 	"github.com/tiltas/tiltas/bot"
 )
@@ -202,3 +203,55 @@ func (f *Flow) occurrencesOf(ctx context.Context, series string, from, to float6
 }
 
 var inf = math.Inf(1)
+
+// Attendance is the next meeting as the desk shows it: who answered what, by name.
+type Attendance struct {
+	Title                string
+	Start, End           time.Time
+	Yes, No, Maybe, None []string
+	Deputies             []string // "Name → Deputy"
+	Items                int
+	Cancelled            bool
+}
+
+// NextAttendance returns the next meeting p is invited to or organizes, with its answers.
+func (f *Flow) NextAttendance(ctx context.Context, p *bot.Person) (Attendance, bool, error) {
+	all, err := f.allSeries(ctx)
+	if err != nil {
+		return Attendance{}, false, err
+	}
+	var best *Attendance
+	for _, s := range all {
+		if !f.isOrganizer(p, s) && !f.isInvitee(p, s) {
+			continue
+		}
+		o, ok, err := f.next(ctx, s)
+		if err != nil {
+			return Attendance{}, false, err
+		}
+		if !ok || best != nil && !o.Start.Before(best.Start) {
+			continue
+		}
+		a := Attendance{Title: s.Title, Start: o.Start, End: o.End, Items: len(o.Agenda), Cancelled: o.Cancelled}
+		for _, id := range f.invitees(s) {
+			r, answered := o.RSVP[id]
+			switch {
+			case !answered:
+				a.None = append(a.None, f.name(id))
+			case r.Answer == attending:
+				a.Yes = append(a.Yes, f.name(id))
+			case r.Answer == notAttending:
+				a.No = append(a.No, f.name(id))
+			case r.Answer == sendsDeputy:
+				a.Deputies = append(a.Deputies, f.name(id)+" → "+f.name(r.Deputy))
+			default:
+				a.Maybe = append(a.Maybe, f.name(id))
+			}
+		}
+		best = &a
+	}
+	if best == nil {
+		return Attendance{}, false, nil
+	}
+	return *best, true, nil
+}

@@ -362,3 +362,24 @@ func (f *Flow) overviewStatus(lang string, v Visit) string {
 	}
 	return f.T(lang, "visits.overview.open", "Missing", f.needs(lang, v.Missing()), "Deadline", f.e.Catalog().DateTime(lang, v.Deadline))
 }
+
+// Upcoming returns the visits that start in [from, to) and are neither cancelled nor closed, by
+// start, for the desk.
+func (f *Flow) Upcoming(ctx context.Context, from, to time.Time) ([]Visit, error) {
+	live, err := f.visits.Live(ctx, 0, math.Inf(1))
+	if err != nil {
+		return nil, err
+	}
+	var out []Visit
+	for _, v := range live {
+		if v.Status == Cancelled || v.Status == Closed || v.Start.Before(from) || !v.Start.Before(to) {
+			continue
+		}
+		out = append(out, v)
+	}
+	slices.SortFunc(out, func(a, b Visit) int { return a.Start.Compare(b.Start) })
+	return out, nil
+}
+
+// Filled is how many of role have confirmed v.
+func (v *Visit) Filled(role bot.Role) int { return v.filled(role) }

@@ -27,6 +27,7 @@ import (
 	"github.com/tiltas/tiltas/keyring"
 	"github.com/tiltas/tiltas/refusal"
 	"github.com/tiltas/tiltas/scheduler"
+	"github.com/tiltas/tiltas/web"
 )
 
 // backend is everything that lives in Redis.
@@ -261,6 +262,10 @@ func runServeClock(ctx context.Context, cfg *config.Config, path string, log *sl
 	for pattern, h := range a.Routes() {
 		srv.Mux().Handle(pattern, h)
 	}
+	desk := (&web.Desk{Engine: e, Alerts: a.Alerts, Visits: a.Visits, Meetings: a.Meetings,
+		Secure: strings.HasPrefix(cfg.HTTP.PublicURL, "https://"), Checks: srv.Checks, Outbox: b.store.Stats, Unreached: a.Alerts.Unreachable}).Handler()
+	srv.Mux().Handle("/desk", desk)
+	srv.Mux().Handle("/desk/", desk)
 
 	up, err := startPlatforms(platformEnv{cfg: cfg, e: e, b: b, srv: srv, owner: owner, log: log, run: run, gate: gate})
 	if err != nil {

@@ -1,0 +1,546 @@
+package web
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"html/template"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tiltas/tiltas/bot"
+	"github.com/tiltas/tiltas/bot/alerts"
+	"github.com/tiltas/tiltas/bot/meetings"
+	"github.com/tiltas/tiltas/bot/visits"
+)
+
+// Desk is the coordinator's pages under /desk: Today, a concern's timeline, People, Audit and
+// Health. Everything they show is read through the flows, and authorized for the signed-in
+// person on the server; what they do goes through the engine, as a chat command would.
+type Desk struct {
+	Engine   *bot.Engine
+	Alerts   *alerts.Flow
+	Visits   *visits.Flow
+	Meetings *meetings.Flow
+	// Secure marks the session cookie Secure (http.public_url is https).
+	Secure bool
+	// Checks are serve's readiness checks (Redis, each platform), for Health; may be nil.
+	Checks func(ctx context.Context) map[string]error
+	// Outbox says how many messages wait and how old the oldest is; may be nil.
+	Outbox func(ctx context.Context) (int64, time.Duration, error)
+	// Unreached lists the people who hold a role in an alert routing rule but have no linked
+	// chat account: an alert to them reaches nobody.
+	Unreached func(ctx context.Context) ([]string, error)
+}
+
+const cookieName = "tiltas_desk"
+
+// Handler serves every /desk route, refusing cross-origin POSTs.
+func (d *Desk) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /desk", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/desk/", http.StatusSeeOther) })
+	mux.HandleFunc("GET /desk/signin", d.signinPage)
+	mux.HandleFunc("POST /desk/signin", d.signin)
+	mux.HandleFunc("POST /desk/signout", d.signout)
+	mux.HandleFunc("GET /desk/{$}", d.page(d.today))
+	mux.HandleFunc("GET /desk/concern/{id}", d.page(d.concern))
+	mux.HandleFunc("GET /desk/people", d.page(d.people))
+	mux.HandleFunc("POST /desk/people/{id}/invite", d.page(d.invite))
+	mux.HandleFunc("GET /desk/audit", d.page(d.audit))
+	mux.HandleFunc("GET /desk/audit.csv", d.auditCSV)
+	mux.HandleFunc("GET /desk/health", d.page(d.health))
+	return http.NewCrossOriginProtection().Handler(mux)
+}
+
+// view is what every desk page's template gets.
+type view struct {
+	Lang, Title, Nav string
+	Person           *bot.Person
+	T                func(id string, kv ...any) string
+	Coordinator      bool
+	Data             any
+}
+
+type pageFunc func(ctx context.Context, r *http.Request, v *view) (status int, name string, err error)
+
+// page authorizes the request for the signed-in person and renders what fn makes of it.
+func (d *Desk) page(fn pageFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, err := d.who(r)
+		if err != nil {
+			http.Error(w, "try again later", http.StatusServiceUnavailable)
+			return
+		}
+		if p == nil {
+			d.signedOut(w, r, http.StatusUnauthorized)
+			return
+		}
+		v := d.viewFor(r.Context(), p)
+		status, name, err := fn(r.Context(), r, v)
+		switch {
+		case errors.Is(err, bot.ErrNotFound):
+			status, name = http.StatusNotFound, "notfound.html"
+		case errors.Is(err, bot.ErrForbidden):
+			status, name = http.StatusForbidden, "forbidden.html"
+		case err != nil:
+			http.Error(w, "try again later", http.StatusServiceUnavailable)
+			return
+		}
+		renderStatus(w, status, name, v)
+	}
+}
+
+func (d *Desk) viewFor(ctx context.Context, p *bot.Person) *view {
+	lang := d.Engine.Language(ctx, p)
+	return &view{Lang: lang, Person: p, Coordinator: p.Has(bot.RoleCoordinator),
+		T: func(id string, kv ...any) string { return d.Engine.Texts.T(lang, id, kv...) }}
+}
+
+// who is the person signed in with the request's cookie, or nil.
+func (d *Desk) who(r *http.Request) (*bot.Person, error) {
+	c, err := r.Cookie(cookieName)
+	if err != nil {
+		return nil, nil
+	}
+	return d.Engine.DeskSession(r.Context(), c.Value)
+}
+
+func (d *Desk) signedOut(w http.ResponseWriter, r *http.Request, status int) {
+	lang := d.Engine.Directory().Language
+	renderStatus(w, status, "signedout.html", &view{Lang: lang, T: func(id string, kv ...any) string { return d.Engine.Texts.T(lang, id, kv...) }})
+}
+
+// signinPage shows the sign-in button for a valid link. It takes nothing: a link preview or a
+// scanner that fetches the address leaves the link usable.
+func (d *Desk) signinPage(w http.ResponseWriter, r *http.Request) {
+	token := r.URL.Query().Get("t")
+	lang := d.Engine.Directory().Language
+	v := &view{Lang: lang, T: func(id string, kv ...any) string { return d.Engine.Texts.T(lang, id, kv...) }, Data: token}
+	if !d.Engine.DeskLinkValid(r.Context(), token) {
+		renderStatus(w, http.StatusGone, "badlink.html", v)
+		return
+	}
+	renderStatus(w, http.StatusOK, "signin.html", v)
+}
+
+// signin takes the link and starts a session.
+func (d *Desk) signin(w http.ResponseWriter, r *http.Request) {
+	sid, _, err := d.Engine.DeskSignIn(r.Context(), r.PostFormValue("t"))
+	if errors.Is(err, bot.ErrDeskLink) {
+		lang := d.Engine.Directory().Language
+		renderStatus(w, http.StatusGone, "badlink.html", &view{Lang: lang, T: func(id string, kv ...any) string { return d.Engine.Texts.T(lang, id, kv...) }})
+		return
+	}
+	if err != nil {
+		http.Error(w, "try again later", http.StatusServiceUnavailable)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: sid, Path: "/desk", HttpOnly: true, Secure: d.Secure, SameSite: http.SameSiteStrictMode,
+		MaxAge: int(d.Engine.Settings.DeskIdle.Seconds())})
+	http.Redirect(w, r, "/desk/", http.StatusSeeOther)
+}
+
+func (d *Desk) signout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(cookieName); err == nil {
+		if err := d.Engine.DeskSignOut(r.Context(), c.Value); err != nil {
+			http.Error(w, "try again later", http.StatusServiceUnavailable)
+			return
+		}
+	}
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/desk", HttpOnly: true, Secure: d.Secure, SameSite: http.SameSiteStrictMode, MaxAge: -1})
+	http.Redirect(w, r, "/desk/", http.StatusSeeOther)
+}
+
+// --- Today ---------------------------------------------------------------------------------
+
+type concernRow struct {
+	ID, Case, Category, Urgency, State, Step, Due, Age, AckBy string
+	Acked                                                     bool
+}
+
+type visitRow struct {
+	No, When, Area, Status string
+	Roles                  []roleCount
+	Short                  bool
+}
+
+type roleCount struct {
+	Role          string
+	Filled, Count int
+}
+
+type todayData struct {
+	Concerns []concernRow
+	Visits   []visitRow
+	Meeting  *meetings.Attendance
+	When     string
+}
+
+func (d *Desk) today(ctx context.Context, _ *http.Request, v *view) (int, string, error) {
+	v.Title, v.Nav = v.T("web.desk.today"), "today"
+	e := d.Engine
+	now := e.Now()
+	var data todayData
+	if d.Alerts != nil {
+		board, err := d.Alerts.Board(ctx)
+		if err != nil {
+			return 0, "", err
+		}
+		for _, a := range board {
+			data.Concerns = append(data.Concerns, d.concernRow(v, &a, now))
+		}
+	}
+	if d.Visits != nil {
+		vs, err := d.Visits.Upcoming(ctx, now.Add(-12*time.Hour), now.AddDate(0, 0, 7))
+		if err != nil {
+			return 0, "", err
+		}
+		for _, vi := range vs {
+			row := visitRow{No: vi.No, When: e.Texts.Span(v.Lang, vi.Start, vi.End), Area: vi.Area, Status: string(vi.Status), Short: len(vi.Missing()) > 0}
+			for _, n := range vi.Needs {
+				row.Roles = append(row.Roles, roleCount{Role: v.T("role." + string(n.Role)), Filled: vi.Filled(n.Role), Count: n.Count})
+			}
+			data.Visits = append(data.Visits, row)
+		}
+	}
+	if d.Meetings != nil {
+		m, ok, err := d.Meetings.NextAttendance(ctx, v.Person)
+		if err != nil {
+			return 0, "", err
+		}
+		if ok {
+			data.Meeting = &m
+			data.When = e.Texts.Span(v.Lang, m.Start, m.End)
+		}
+	}
+	v.Data = data
+	return http.StatusOK, "today.html", nil
+}
+
+func (d *Desk) concernRow(v *view, a *alerts.Alert, now time.Time) concernRow {
+	e := d.Engine
+	row := concernRow{ID: a.ID, Case: a.Case, Category: v.T("alert.category." + a.Category), Urgency: v.T("alert.urgency." + a.Urgency),
+		State: v.T("web.desk.state." + a.State), Age: age(v, now.Sub(a.Created)), Acked: a.State == alerts.Acknowledged}
+	if a.Category == "" {
+		row.Category = v.T("web.desk.notice")
+	}
+	if len(a.Steps) > 0 {
+		row.Step = v.T("web.desk.step", "N", a.Step+1, "Of", len(a.Steps))
+	}
+	if !a.StepDue.IsZero() && a.State == alerts.Open {
+		row.Due = e.Texts.DateTime(v.Lang, a.StepDue.In(e.Directory().Location))
+	}
+	if a.AckBy != "" {
+		row.AckBy = d.name(a.AckBy)
+	}
+	return row
+}
+
+func age(v *view, d time.Duration) string {
+	switch {
+	case d < time.Hour:
+		return v.T("web.desk.age_min", "N", int(d/time.Minute))
+	case d < 48*time.Hour:
+		return v.T("web.desk.age_h", "N", int(d/time.Hour))
+	}
+	return v.T("web.desk.age_d", "N", int(d/(24*time.Hour)))
+}
+
+func (d *Desk) name(id string) string {
+	if p := d.Engine.Directory().Person(id); p != nil {
+		return p.Name
+	}
+	return id
+}
+
+// --- a concern ------------------------------------------------------------------------------
+
+type timelineRow struct {
+	At, Who, What, To string
+}
+
+type concernData struct {
+	Row      concernRow
+	Details  bool
+	Text     string
+	Outcome  string
+	Sender   string
+	Timeline []timelineRow
+}
+
+func (d *Desk) concern(ctx context.Context, r *http.Request, v *view) (int, string, error) {
+	if d.Alerts == nil {
+		return 0, "", bot.ErrNotFound
+	}
+	a, err := d.Alerts.Get(ctx, strings.ToUpper(r.PathValue("id")))
+	if err != nil {
+		return 0, "", err
+	}
+	e := d.Engine
+	v.Title, v.Nav = v.T("web.desk.concern", "ID", a.ID), "today"
+	data := concernData{Row: d.concernRow(v, &a, e.Now()), Sender: d.name(a.Sender), Details: d.Alerts.ShowsDetails(ctx, &a, v.Person)}
+	if data.Details {
+		data.Text, data.Outcome = a.Text, a.Outcome
+		e.Record(ctx, bot.AuditEvent{Actor: v.Person.ID, Kind: "case.shared", Case: a.Case, Record: "alert/" + a.ID, Reason: "desk"})
+	}
+	for _, ev := range a.Timeline {
+		kind, _, _ := strings.Cut(ev.Kind, ":") // "entered:0:1" is a step entered
+		row := timelineRow{At: e.Texts.DateTime(v.Lang, ev.At.In(e.Directory().Location)), Who: d.name(ev.Actor), What: v.T("web.desk.ev." + kind)}
+		if ev.Actor == "" || ev.Actor == "system" {
+			row.Who = "Tiltas"
+		}
+		var to []string
+		for _, id := range ev.To {
+			label := d.name(id)
+			if addr, err := e.AddressOf(ctx, id); err == nil {
+				label += " (" + platformLabel(addr.Platform) + ")"
+			}
+			to = append(to, label)
+		}
+		row.To = strings.Join(to, ", ")
+		data.Timeline = append(data.Timeline, row)
+	}
+	v.Data = data
+	return http.StatusOK, "concern.html", nil
+}
+
+func platformLabel(p bot.Platform) string {
+	switch p {
+	case bot.Telegram:
+		return "Telegram"
+	case bot.Slack:
+		return "Slack"
+	}
+	return string(p)
+}
+
+// --- people ---------------------------------------------------------------------------------
+
+type personRow struct {
+	ID, Name, Institution, Roles, Status string
+	Active, Linked, CanInvite           bool
+}
+
+type peopleData struct {
+	Rows   []personRow
+	Invite *inviteData
+}
+
+type inviteData struct {
+	Name, Code, Link, Hours string
+}
+
+func (d *Desk) people(ctx context.Context, _ *http.Request, v *view) (int, string, error) {
+	v.Title, v.Nav = v.T("web.desk.people"), "people"
+	rows, err := d.peopleRows(ctx, v)
+	if err != nil {
+		return 0, "", err
+	}
+	v.Data = peopleData{Rows: rows}
+	return http.StatusOK, "people.html", nil
+}
+
+func (d *Desk) peopleRows(ctx context.Context, v *view) ([]personRow, error) {
+	e := d.Engine
+	members, err := e.Members(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if members == nil {
+		members = map[string]*bot.Member{}
+		for _, p := range e.Directory().People {
+			members[p.ID] = &bot.Member{ID: p.ID, Name: p.Name, Institution: p.Institution, Roles: p.Roles, Active: true}
+		}
+	}
+	var rows []personRow
+	for _, m := range members {
+		if !e.Manages(v.Person, m.Institution) {
+			continue
+		}
+		row := personRow{ID: m.ID, Name: m.Name, Institution: m.Institution, Active: m.Active, Status: e.PersonStatus(ctx, v.Lang, m)}
+		if in := e.Directory().Institution(m.Institution); in != nil {
+			row.Institution = in.Name
+		}
+		roles := make([]string, len(m.Roles))
+		for i, r := range m.Roles {
+			roles[i] = v.T("role." + string(r))
+		}
+		row.Roles = strings.Join(roles, ", ")
+		_, err := e.AddressOf(ctx, m.ID)
+		row.Linked = err == nil
+		row.CanInvite = m.Active && !row.Linked
+		rows = append(rows, row)
+	}
+	slices.SortFunc(rows, func(a, b personRow) int {
+		if c := strings.Compare(a.Institution, b.Institution); c != 0 {
+			return c
+		}
+		return strings.Compare(bot.Fold(a.Name), bot.Fold(b.Name))
+	})
+	return rows, nil
+}
+
+// invite makes an invite through the engine, with the same authorization as /invite.
+func (d *Desk) invite(ctx context.Context, r *http.Request, v *view) (int, string, error) {
+	v.Title, v.Nav = v.T("web.desk.people"), "people"
+	e := d.Engine
+	id := r.PathValue("id")
+	code, err := e.InviteAs(ctx, v.Person, id)
+	if err != nil {
+		return 0, "", err
+	}
+	rows, err := d.peopleRows(ctx, v)
+	if err != nil {
+		return 0, "", err
+	}
+	v.Data = peopleData{Rows: rows, Invite: &inviteData{Name: d.name(id), Code: code, Link: e.DeepLink(code), Hours: strconv.Itoa(int(e.Settings.InviteTTL.Hours()))}}
+	return http.StatusOK, "people.html", nil
+}
+
+// --- audit ----------------------------------------------------------------------------------
+
+type auditData struct {
+	Case, Person, Kind, From, To string
+	Rows                         []bot.AuditEvent
+	At                           []string
+	More                         bool
+	CSV                          template.URL
+}
+
+const auditMax = 500
+
+func (d *Desk) auditQuery(r *http.Request) (auditData, time.Time, time.Time) {
+	q := r.URL.Query()
+	a := auditData{Case: strings.ToUpper(strings.TrimSpace(q.Get("case"))), Person: strings.TrimSpace(q.Get("person")),
+		Kind: strings.TrimSpace(q.Get("kind")), From: q.Get("from"), To: q.Get("to")}
+	loc := d.Engine.Directory().Location
+	now := d.Engine.Now()
+	from, err := time.ParseInLocation(time.DateOnly, a.From, loc)
+	if err != nil {
+		from = now.AddDate(0, 0, -7)
+		a.From = from.Format(time.DateOnly)
+	}
+	to, err := time.ParseInLocation(time.DateOnly, a.To, loc)
+	if err != nil {
+		to = now
+		a.To = to.Format(time.DateOnly)
+	}
+	return a, from, to.AddDate(0, 0, 1)
+}
+
+func (d *Desk) auditRows(ctx context.Context, a *auditData, from, to time.Time, limit int) error {
+	return d.Engine.Audit.Range(ctx, from, to, func(ev bot.AuditEvent) error {
+		switch {
+		case a.Case != "" && ev.Case != a.Case,
+			a.Person != "" && ev.Actor != a.Person && ev.To != a.Person,
+			a.Kind != "" && !strings.HasPrefix(ev.Kind, a.Kind):
+			return nil
+		}
+		if limit > 0 && len(a.Rows) >= limit {
+			a.More = true
+			return nil
+		}
+		a.Rows = append(a.Rows, ev)
+		return nil
+	})
+}
+
+func (d *Desk) audit(ctx context.Context, r *http.Request, v *view) (int, string, error) {
+	if !v.Coordinator {
+		return 0, "", bot.ErrForbidden
+	}
+	v.Title, v.Nav = v.T("web.desk.audit"), "audit"
+	a, from, to := d.auditQuery(r)
+	if err := d.auditRows(ctx, &a, from, to, auditMax); err != nil {
+		return 0, "", err
+	}
+	for _, ev := range a.Rows {
+		a.At = append(a.At, d.Engine.Texts.DateTime(v.Lang, ev.At.In(d.Engine.Directory().Location)))
+	}
+	a.CSV = template.URL("/desk/audit.csv?" + r.URL.RawQuery)
+	v.Data = a
+	return http.StatusOK, "audit.html", nil
+}
+
+// auditCSV is the audit filter's result as a CSV file: IDs, kinds and times only, as the stream
+// holds them.
+func (d *Desk) auditCSV(w http.ResponseWriter, r *http.Request) {
+	p, err := d.who(r)
+	if err != nil {
+		http.Error(w, "try again later", http.StatusServiceUnavailable)
+		return
+	}
+	if p == nil {
+		d.signedOut(w, r, http.StatusUnauthorized)
+		return
+	}
+	if !p.Has(bot.RoleCoordinator) {
+		http.Error(w, "forbidden", http.StatusForbidden)
+		return
+	}
+	a, from, to := d.auditQuery(r)
+	if err := d.auditRows(r.Context(), &a, from, to, 0); err != nil {
+		http.Error(w, "try again later", http.StatusServiceUnavailable)
+		return
+	}
+	d.Engine.Record(r.Context(), bot.AuditEvent{Actor: p.ID, Kind: "audit.exported", Reason: fmt.Sprintf("%d events", len(a.Rows))})
+	secure(w.Header())
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="tiltas-audit.csv"`)
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"at", "actor", "kind", "case", "record", "to", "reason"})
+	for _, ev := range a.Rows {
+		_ = cw.Write([]string{ev.At.UTC().Format(time.RFC3339), ev.Actor, ev.Kind, ev.Case, ev.Record, ev.To, ev.Reason})
+	}
+	cw.Flush()
+}
+
+// --- health ---------------------------------------------------------------------------------
+
+type healthData struct {
+	Checks    []checkRow
+	Outbox    string
+	Oldest    string
+	Unreached []string
+}
+
+type checkRow struct {
+	Name string
+	OK   bool
+}
+
+func (d *Desk) health(ctx context.Context, _ *http.Request, v *view) (int, string, error) {
+	if !v.Coordinator {
+		return 0, "", bot.ErrForbidden
+	}
+	v.Title, v.Nav = v.T("web.desk.health"), "health"
+	var data healthData
+	if d.Checks != nil {
+		checks := d.Checks(ctx)
+		for _, name := range slices.Sorted(maps.Keys(checks)) {
+			data.Checks = append(data.Checks, checkRow{Name: name, OK: checks[name] == nil})
+		}
+	}
+	if d.Outbox != nil {
+		if n, oldest, err := d.Outbox(ctx); err == nil {
+			data.Outbox, data.Oldest = strconv.FormatInt(n, 10), oldest.Round(time.Second).String()
+		}
+	}
+	if d.Unreached != nil {
+		ids, err := d.Unreached(ctx)
+		if err != nil {
+			return 0, "", err
+		}
+		for _, id := range ids {
+			data.Unreached = append(data.Unreached, d.name(id)+" ("+id+")")
+		}
+	}
+	v.Data = data
+	return http.StatusOK, "health.html", nil
+}
+
