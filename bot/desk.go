@@ -146,11 +146,16 @@ func (e *Engine) DeskSession(ctx context.Context, sid string) (*Person, error) {
 	if err != nil {
 		return nil, err
 	}
+	now := e.Clock.Now()
+	if now.Sub(s.Seen) >= e.Settings.DeskIdle {
+		// Idle too long: the store's TTL ends it too, on its own clock.
+		return nil, Delete(ctx, e.Records, key, IndexOp{Index: deskSessionsIndex(s.Person), Member: deskHash(sid), Remove: true})
+	}
 	p := e.Directory().Person(s.Person)
 	if !e.MayUseDesk(p) {
 		return nil, nil
 	}
-	if now := e.Clock.Now(); now.Sub(s.Seen) > time.Minute {
+	if now.Sub(s.Seen) > time.Minute {
 		s.Seen = now
 		if _, err := e.Records.Write(ctx, Write{Key: key, Data: mustJSON(s), Version: ver, TTL: e.Settings.DeskIdle}); err != nil && !errors.Is(err, ErrConflict) {
 			return nil, err

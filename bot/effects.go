@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -407,22 +408,54 @@ func (c *Collection[T]) Delete(ctx context.Context, id string) error {
 
 // Live returns the records of the kind's Open index whose score is in [min, max], lowest first.
 func (c *Collection[T]) Live(ctx context.Context, min, max float64) ([]T, error) {
+	out, _, err := c.Page(ctx, min, max, 0)
+	return out, err
+}
+
+// Page returns the first limit live records (all when 0) whose index score is in [min, max],
+// lowest score first, and how many there are in all. The records are read concurrently, so that
+// a store that pipelines concurrent reads needs a round trip or two for a page, not one a record.
+func (c *Collection[T]) Page(ctx context.Context, min, max float64, limit int) ([]T, int, error) {
 	ids, err := c.e.Records.Range(ctx, c.k.Open, min, max, 0)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
+	}
+	total := len(ids)
+	if limit > 0 && len(ids) > limit {
+		ids = ids[:limit]
+	}
+	vals := make([]T, len(ids))
+	found := make([]bool, len(ids))
+	errs := make([]error, len(ids))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 64)
+	for i, id := range ids {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			v, err := c.Get(ctx, id)
+			switch {
+			case errors.Is(err, ErrNotFound): // gone since the index was read
+			case err != nil:
+				errs[i] = err
+			default:
+				vals[i], found[i] = v, true
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, 0, err
 	}
 	out := make([]T, 0, len(ids))
-	for _, id := range ids {
-		v, err := c.Get(ctx, id)
-		if errors.Is(err, ErrNotFound) {
-			continue // gone since the index was read
+	for i := range vals {
+		if found[i] {
+			out = append(out, vals[i])
 		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
 	}
-	return out, nil
+	return out, total, nil
 }
 
 // Each calls fn with every record of the kind.

@@ -174,7 +174,11 @@ type roleCount struct {
 	Filled, Count int
 }
 
+// todayConcerns is how many open concerns Today lists (the oldest); the rest are counted.
+const todayConcerns = 100
+
 type todayData struct {
+	More     int // open concerns not listed
 	Concerns []concernRow
 	Visits   []visitRow
 	Meeting  *meetings.Attendance
@@ -187,13 +191,14 @@ func (d *Desk) today(ctx context.Context, _ *http.Request, v *view) (int, string
 	now := e.Now()
 	var data todayData
 	if d.Alerts != nil {
-		board, err := d.Alerts.Board(ctx)
+		board, total, err := d.Alerts.Board(ctx, todayConcerns)
 		if err != nil {
 			return 0, "", err
 		}
 		for _, a := range board {
 			data.Concerns = append(data.Concerns, d.concernRow(v, &a, now))
 		}
+		data.More = total - len(board)
 	}
 	if d.Visits != nil {
 		vs, err := d.Visits.Upcoming(ctx, now.Add(-12*time.Hour), now.AddDate(0, 0, 7))

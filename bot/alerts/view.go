@@ -253,12 +253,12 @@ func (f *Flow) list(ctx context.Context, r *bot.Request) error {
 	return r.Reply(ctx, m)
 }
 
-// Board returns the open and acknowledged alerts, for the desk: not yet acknowledged first,
-// then acknowledged, each oldest first.
-func (f *Flow) Board(ctx context.Context) ([]Alert, error) {
-	open, err := f.alerts.Live(ctx, 0, math.Inf(1))
+// Board returns the oldest limit of the open and acknowledged alerts, for the desk, not yet
+// acknowledged first, then acknowledged, each oldest first; and how many are open in all.
+func (f *Flow) Board(ctx context.Context, limit int) ([]Alert, int, error) {
+	open, total, err := f.alerts.Page(ctx, 0, math.Inf(1), limit)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	slices.SortStableFunc(open, func(a, b Alert) int {
 		if (a.State == Acknowledged) != (b.State == Acknowledged) {
@@ -269,7 +269,7 @@ func (f *Flow) Board(ctx context.Context) ([]Alert, error) {
 		}
 		return a.Created.Compare(b.Created)
 	})
-	return open, nil
+	return open, total, nil
 }
 
 // ShowsDetails reports whether p may read a's free text (its description, the outcome): its

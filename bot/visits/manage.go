@@ -366,7 +366,7 @@ func (f *Flow) overviewStatus(lang string, v Visit) string {
 // Upcoming returns the visits that start in [from, to) and are neither cancelled nor closed, by
 // start, for the desk.
 func (f *Flow) Upcoming(ctx context.Context, from, to time.Time) ([]Visit, error) {
-	live, err := f.visits.Live(ctx, 0, math.Inf(1))
+	live, err := f.visits.Live(ctx, float64(from.Unix()), float64(to.Unix())) // the open index is by start
 	if err != nil {
 		return nil, err
 	}
