@@ -18,8 +18,10 @@ func TestDeskLinksAndSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !e.DeskLinkValid(h.Ctx, link) || !e.DeskLinkValid(h.Ctx, link) {
-		t.Fatal("looking at a link used it up")
+	for range 2 { // a link preview, then the person: looking takes nothing
+		if !e.DeskLinkValid(h.Ctx, link) {
+			t.Fatal("looking at a link used it up")
+		}
 	}
 	sid, p, err := e.DeskSignIn(h.Ctx, link)
 	if err != nil || p.ID != "jurate-z" {

@@ -76,7 +76,9 @@ func (e *Engine) Manages(p *Person, inst string) bool { return e.manages(p, inst
 
 // PersonStatus says in lang whether m can be reached: linked (and where), invited, or neither;
 // or deactivated.
-func (e *Engine) PersonStatus(ctx context.Context, lang string, m *Member) string { return e.status(ctx, lang, m) }
+func (e *Engine) PersonStatus(ctx context.Context, lang string, m *Member) string {
+	return e.status(ctx, lang, m)
+}
 
 // InviteAs makes person's invite code as by, with the authorization /invite has: by manages
 // person's institution, and person is active.

@@ -328,7 +328,7 @@ func platformLabel(p bot.Platform) string {
 
 type personRow struct {
 	ID, Name, Institution, Roles, Status string
-	Active, Linked, CanInvite           bool
+	Active, Linked, CanInvite            bool
 }
 
 type peopleData struct {
@@ -548,4 +548,3 @@ func (d *Desk) health(ctx context.Context, _ *http.Request, v *view) (int, strin
 	v.Data = data
 	return http.StatusOK, "health.html", nil
 }
-

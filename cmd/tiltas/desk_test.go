@@ -147,7 +147,9 @@ func (s *deskSite) eventually(what string, cond func() bool) {
 }
 
 // say sends text as person in their chat with the bot.
-func (s *deskSite) say(person, text string) { s.tg.PushUpdate(s.tg.PrivateMessage(s.uids[person], text)) }
+func (s *deskSite) say(person, text string) {
+	s.tg.PushUpdate(s.tg.PrivateMessage(s.uids[person], text))
+}
 
 // sees waits for a message to person containing text, and returns it.
 func (s *deskSite) sees(person, text string) telegramtest.SentMessage {
