@@ -380,16 +380,43 @@ func (e *Engine) addSummary(r *Request, a Answers) []string {
 	return []string{m.Name, inst, e.roleNames(r.Lang, m.Roles), r.T("people.sum.area", "Area", area), e.Texts.T(m.Language, "lang.name")}
 }
 
+// AddPersonAs adds m as by, with the authorization /person add has: by manages m's
+// institution, and only a coordinator makes another coordinator.
+func (e *Engine) AddPersonAs(ctx context.Context, by *Person, m Member) (*Member, error) {
+	if !e.manages(by, m.Institution) || slices.Contains(m.Roles, RoleCoordinator) && !by.Has(RoleCoordinator) {
+		e.Refused(ctx, by.ID, "command/person.add", "role")
+		return nil, ErrForbidden
+	}
+	return e.AddPerson(ctx, m, by.ID)
+}
+
+// DeactivateAs deactivates person as by, with the authorization /person off has; the last
+// coordinator stays.
+func (e *Engine) DeactivateAs(ctx context.Context, by *Person, person string) (*Member, error) {
+	m, err := e.Member(ctx, person)
+	if err != nil {
+		return nil, err
+	}
+	if !e.manages(by, m.Institution) {
+		e.Refused(ctx, by.ID, "person/"+person, "role")
+		return nil, ErrForbidden
+	}
+	if m.Has(RoleCoordinator) && len(e.Directory().WithRole(RoleCoordinator)) <= 1 {
+		return nil, Tell("people.off.last_coordinator")
+	}
+	if _, err := e.SetActive(ctx, person, by.ID, false); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
 func (e *Engine) personAdded(ctx context.Context, r *Request, a Answers) error {
 	var m Member
 	memberFrom(a, &m)
-	if !e.manages(r.Person, m.Institution) {
-		return e.refusePeople(ctx, r, "command/person.add")
+	added, err := e.AddPersonAs(ctx, r.Person, m)
+	if errors.Is(err, ErrForbidden) {
+		return Tell("people.forbidden")
 	}
-	if slices.Contains(m.Roles, RoleCoordinator) && !r.Person.Has(RoleCoordinator) {
-		return e.refusePeople(ctx, r, "command/person.add")
-	}
-	added, err := e.AddPerson(ctx, m, r.Person.ID)
 	if err != nil {
 		return err
 	}

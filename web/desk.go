@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	qrcode "github.com/skip2/go-qrcode"
 
 	"github.com/tiltas/tiltas/bot"
 	"github.com/tiltas/tiltas/bot/alerts"
@@ -51,6 +54,10 @@ func (d *Desk) Handler() http.Handler {
 	mux.HandleFunc("GET /desk/concern/{id}", d.page(d.concern))
 	mux.HandleFunc("GET /desk/people", d.page(d.people))
 	mux.HandleFunc("POST /desk/people/{id}/invite", d.page(d.invite))
+	mux.HandleFunc("POST /desk/people/{id}/off", d.page(d.deactivate))
+	mux.HandleFunc("POST /desk/people", d.page(d.addPerson))
+	mux.HandleFunc("GET /desk/visits", d.page(d.visits))
+	mux.HandleFunc("GET /desk/meetings", d.page(d.meetings))
 	mux.HandleFunc("GET /desk/audit", d.page(d.audit))
 	mux.HandleFunc("GET /desk/audit.csv", d.auditCSV)
 	mux.HandleFunc("GET /desk/health", d.page(d.health))
@@ -332,12 +339,19 @@ type personRow struct {
 }
 
 type peopleData struct {
-	Rows   []personRow
-	Invite *inviteData
+	Rows         []personRow
+	Invite       *inviteData
+	Done, Error  string
+	Institutions []option
+	Roles        []option
+	Languages    []option
 }
+
+type option struct{ Value, Label string }
 
 type inviteData struct {
 	Name, Code, Link, Hours string
+	QR                      template.URL // the Telegram link as a QR code, a data: PNG
 }
 
 func (d *Desk) people(ctx context.Context, _ *http.Request, v *view) (int, string, error) {
@@ -346,8 +360,104 @@ func (d *Desk) people(ctx context.Context, _ *http.Request, v *view) (int, strin
 	if err != nil {
 		return 0, "", err
 	}
-	v.Data = peopleData{Rows: rows}
+	v.Data = d.peopleData(v, rows)
 	return http.StatusOK, "people.html", nil
+}
+
+// peopleData is the People page: the list, and the add form's choices (what v's person manages).
+func (d *Desk) peopleData(v *view, rows []personRow) peopleData {
+	e := d.Engine
+	data := peopleData{Rows: rows}
+	for _, in := range e.Directory().Institutions {
+		if e.Manages(v.Person, in.ID) {
+			data.Institutions = append(data.Institutions, option{in.ID, in.Name})
+		}
+	}
+	for _, r := range bot.Roles {
+		if r == bot.RoleCoordinator && !v.Coordinator {
+			continue
+		}
+		data.Roles = append(data.Roles, option{string(r), v.T("role." + string(r))})
+	}
+	for _, l := range bot.Languages {
+		data.Languages = append(data.Languages, option{l, e.Texts.T(l, "lang.name")})
+	}
+	return data
+}
+
+// addPerson adds someone from the page's form, as /person add would.
+func (d *Desk) addPerson(ctx context.Context, r *http.Request, v *view) (int, string, error) {
+	v.Title, v.Nav = v.T("web.desk.people"), "people"
+	if err := r.ParseForm(); err != nil {
+		return 0, "", bot.ErrInvalid
+	}
+	m := bot.Member{Name: r.PostForm.Get("name"), Institution: r.PostForm.Get("institution"), Language: r.PostForm.Get("language")}
+	for _, role := range r.PostForm["role"] {
+		m.Roles = append(m.Roles, bot.Role(role))
+	}
+	status, msg := http.StatusOK, ""
+	added, err := d.Engine.AddPersonAs(ctx, v.Person, m)
+	var pr *bot.Problem
+	switch {
+	case errors.As(err, &pr):
+		status, msg = http.StatusUnprocessableEntity, v.T(pr.ID, pr.KV...)
+	case err != nil:
+		return 0, "", err
+	default:
+		msg = v.T("people.add.done", "Name", added.Name, "ID", added.ID)
+	}
+	rows, err := d.peopleRows(ctx, v)
+	if err != nil {
+		return 0, "", err
+	}
+	data := d.peopleData(v, rows)
+	if status == http.StatusOK {
+		data.Done = msg
+	} else {
+		data.Error = msg
+	}
+	v.Data = data
+	return status, "people.html", nil
+}
+
+// deactivate deactivates someone from the page, as /person off would.
+func (d *Desk) deactivate(ctx context.Context, r *http.Request, v *view) (int, string, error) {
+	v.Title, v.Nav = v.T("web.desk.people"), "people"
+	if r.PostFormValue("confirm") != "yes" {
+		// Asked first: the page has no script for a dialog.
+		m, err := d.Engine.Member(ctx, r.PathValue("id"))
+		if err != nil {
+			return 0, "", err
+		}
+		if !d.Engine.Manages(v.Person, m.Institution) {
+			return 0, "", bot.ErrForbidden
+		}
+		v.Data = option{Value: m.ID, Label: m.Name}
+		return http.StatusOK, "confirmoff.html", nil
+	}
+	status, msg := http.StatusOK, ""
+	m, err := d.Engine.DeactivateAs(ctx, v.Person, r.PathValue("id"))
+	var pr *bot.Problem
+	switch {
+	case errors.As(err, &pr):
+		status, msg = http.StatusConflict, v.T(pr.ID, pr.KV...)
+	case err != nil:
+		return 0, "", err
+	default:
+		msg = v.T("people.off.done", "Name", m.Name)
+	}
+	rows, err := d.peopleRows(ctx, v)
+	if err != nil {
+		return 0, "", err
+	}
+	data := d.peopleData(v, rows)
+	if status == http.StatusOK {
+		data.Done = msg
+	} else {
+		data.Error = msg
+	}
+	v.Data = data
+	return status, "people.html", nil
 }
 
 func (d *Desk) peopleRows(ctx context.Context, v *view) ([]personRow, error) {
@@ -403,7 +513,16 @@ func (d *Desk) invite(ctx context.Context, r *http.Request, v *view) (int, strin
 	if err != nil {
 		return 0, "", err
 	}
-	v.Data = peopleData{Rows: rows, Invite: &inviteData{Name: d.name(id), Code: code, Link: e.DeepLink(code), Hours: strconv.Itoa(int(e.Settings.InviteTTL.Hours()))}}
+	data := d.peopleData(v, rows)
+	data.Invite = &inviteData{Name: d.name(id), Code: code, Link: e.DeepLink(code), Hours: strconv.Itoa(int(e.Settings.InviteTTL.Hours()))}
+	if data.Invite.Link != "" {
+		png, err := qrcode.Encode(data.Invite.Link, qrcode.Medium, 240)
+		if err != nil {
+			return 0, "", err
+		}
+		data.Invite.QR = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png))
+	}
+	v.Data = data
 	return http.StatusOK, "people.html", nil
 }
 
@@ -547,4 +666,66 @@ func (d *Desk) health(ctx context.Context, _ *http.Request, v *view) (int, strin
 	}
 	v.Data = data
 	return http.StatusOK, "health.html", nil
+}
+
+// --- visits and meetings --------------------------------------------------------------------
+
+type visitFull struct {
+	visitRow
+	Point  string
+	Team   []string // "role: names"
+	Cases  int
+	Status string
+}
+
+// visits lists the visits of the next 30 days: status, team, area, meeting point and how many
+// cases; never a case's address (that is for the team, in chat).
+func (d *Desk) visits(ctx context.Context, _ *http.Request, v *view) (int, string, error) {
+	v.Title, v.Nav = v.T("web.desk.visits"), "visits"
+	if d.Visits == nil {
+		return 0, "", bot.ErrNotFound
+	}
+	e := d.Engine
+	now := e.Now()
+	vs, err := d.Visits.Upcoming(ctx, now.Add(-12*time.Hour), now.AddDate(0, 0, 30))
+	if err != nil {
+		return 0, "", err
+	}
+	var rows []visitFull
+	for _, vi := range vs {
+		row := visitFull{visitRow: visitRow{No: vi.No, When: e.Texts.Span(v.Lang, vi.Start, vi.End), Area: vi.Area, Short: len(vi.Missing()) > 0},
+			Point: vi.MeetingPoint, Cases: len(vi.Cases), Status: v.T("web.desk.visit." + string(vi.Status))}
+		team := vi.Team()
+		for _, n := range vi.Needs {
+			row.Roles = append(row.Roles, roleCount{Role: v.T("role." + string(n.Role)), Filled: vi.Filled(n.Role), Count: n.Count})
+			var names []string
+			for _, id := range team[n.Role] {
+				names = append(names, d.name(id))
+			}
+			if len(names) > 0 {
+				row.Team = append(row.Team, v.T("role."+string(n.Role))+": "+strings.Join(names, ", "))
+			}
+		}
+		rows = append(rows, row)
+	}
+	v.Data = rows
+	return http.StatusOK, "visits.html", nil
+}
+
+// meetings shows the next meeting the person is invited to or organizes, with its answers.
+func (d *Desk) meetings(ctx context.Context, _ *http.Request, v *view) (int, string, error) {
+	v.Title, v.Nav = v.T("web.desk.meetings"), "meetings"
+	if d.Meetings == nil {
+		return 0, "", bot.ErrNotFound
+	}
+	m, ok, err := d.Meetings.NextAttendance(ctx, v.Person)
+	if err != nil {
+		return 0, "", err
+	}
+	data := todayData{}
+	if ok {
+		data.Meeting, data.When = &m, d.Engine.Texts.Span(v.Lang, m.Start, m.End)
+	}
+	v.Data = data
+	return http.StatusOK, "meetings.html", nil
 }

@@ -383,3 +383,25 @@ func (f *Flow) Upcoming(ctx context.Context, from, to time.Time) ([]Visit, error
 
 // Filled is how many of role have confirmed v.
 func (v *Visit) Filled(role bot.Role) int { return v.filled(role) }
+
+// Team is who has joined v, by role, in the order they joined.
+func (v *Visit) Team() map[bot.Role][]string {
+	type j struct {
+		who   string
+		order int64
+	}
+	by := map[bot.Role][]j{}
+	for who, r := range v.Replies {
+		if r.State == Joined {
+			by[r.Role] = append(by[r.Role], j{who, r.Order})
+		}
+	}
+	out := map[bot.Role][]string{}
+	for role, js := range by {
+		slices.SortFunc(js, func(a, b j) int { return int(a.order - b.order) })
+		for _, x := range js {
+			out[role] = append(out[role], x.who)
+		}
+	}
+	return out
+}

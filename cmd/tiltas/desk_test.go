@@ -381,23 +381,49 @@ func TestDeskInARealBrowser(t *testing.T) {
 	axeCheck(t, ctx, axe, "Concern")
 	shot(t, ctx, "concern")
 
-	// People: someone added in chat's stead, then invited from the page.
-	if _, err := s.e.AddPerson(s.ctx, bot.Member{Name: "Jonas Naujokas", Institution: "vtas", Roles: []bot.Role{bot.RoleChildRights}, Language: "lt"}, "jurate-z"); err != nil {
-		t.Fatal(err)
-	}
+	// People: someone added from the page's form, invited (with the Telegram link's QR code),
+	// and a leaver deactivated.
 	if err := chromedp.Do(ctx, chromedp.Navigate(s.base+"/desk/people"), chromedp.WaitVisible(chromedp.CSS(`table`))); err != nil {
 		t.Fatal(err)
 	}
 	axeCheck(t, ctx, axe, "People")
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`form[action="/desk/people/jonas-naujokas/invite"] button`)), chromedp.WaitVisible(chromedp.CSS(`.invite`))); err != nil {
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS(`input[name=name]`), "Jonas Naujokas"),
+		chromedp.SetValue(chromedp.CSS(`select[name=institution]`), "vtas"),
+		chromedp.Click(chromedp.CSS(`input[name=role][value=child_rights]`)),
+		chromedp.Click(chromedp.CSS(`form[action="/desk/people"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(`.done`)),
+	); err != nil {
+		t.Fatalf("add from the page: %v", err)
+	}
+	if text := bodyText(t, ctx); !strings.Contains(text, "Pridėta: Jonas Naujokas (ID: jonas-naujokas)") {
+		t.Errorf("after adding:\n%s", text)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`form[action="/desk/people/jonas-naujokas/invite"] button`)), chromedp.WaitVisible(chromedp.CSS(`.invite img`))); err != nil {
 		t.Fatalf("invite from the page: %v", err)
 	}
 	if text := bodyText(t, ctx); !strings.Contains(text, "Kvietimas: Jonas Naujokas") || !strings.Contains(text, "https://t.me/tiltas_test_bot?start=") {
 		t.Errorf("the invite:\n%s", text)
 	}
+	axeCheck(t, ctx, axe, "People with an invite")
 	shot(t, ctx, "people")
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`form[action="/desk/people/jonas-naujokas/off"] button`)), chromedp.WaitVisible(chromedp.CSS(`form.confirm`))); err != nil {
+		t.Fatalf("deactivate from the page: %v", err)
+	}
+	if s.e.Refresh(s.ctx) != nil || s.e.Directory().Person("jonas-naujokas") == nil {
+		t.Fatal("the first press deactivated without asking")
+	}
+	axeCheck(t, ctx, axe, "deactivation's question")
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`form.confirm button`)), chromedp.WaitVisible(chromedp.CSS(`.done`))); err != nil {
+		t.Fatalf("confirm the deactivation: %v", err)
+	}
+	if p := s.e.Directory(); p.Person("jonas-naujokas") != nil {
+		if err := s.e.Refresh(s.ctx); err != nil || s.e.Directory().Person("jonas-naujokas") != nil {
+			t.Error("deactivated from the page, but still active")
+		}
+	}
 
-	for _, page := range []string{"audit", "health"} {
+	for _, page := range []string{"visits", "meetings", "audit", "health"} {
 		if err := chromedp.Do(ctx, chromedp.Navigate(s.base+"/desk/"+page), chromedp.WaitVisible(chromedp.CSS(`h1`))); err != nil {
 			t.Fatal(err)
 		}
