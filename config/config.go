@@ -82,8 +82,11 @@ type Cluster struct {
 type HTTP struct {
 	Listen        string `yaml:"listen"`
 	MetricsListen string `yaml:"metrics_listen"`
-	PublicURL     string `yaml:"public_url"`
-	MaxBody       int64  `yaml:"max_body"`
+	// DeskListen, when set, serves the desk (/desk) on a listener of its own, for example one
+	// only the municipality's network reaches; the desk's links still use public_url.
+	DeskListen string `yaml:"desk_listen"`
+	PublicURL  string `yaml:"public_url"`
+	MaxBody    int64  `yaml:"max_body"`
 }
 
 // Telegram configures the Telegram adapter; it is on when a token is given.

@@ -127,6 +127,9 @@ func (v *validator) http(c *Config) {
 	if c.HTTP.MetricsListen != "" && !strings.Contains(c.HTTP.MetricsListen, ":") {
 		v.add("http.metrics_listen", "want host:port or :port, got %q", c.HTTP.MetricsListen)
 	}
+	if c.HTTP.DeskListen != "" && (!strings.Contains(c.HTTP.DeskListen, ":") || c.HTTP.DeskListen == c.HTTP.Listen || c.HTTP.DeskListen == c.HTTP.MetricsListen) {
+		v.add("http.desk_listen", "want host:port or :port of its own, got %q", c.HTTP.DeskListen)
+	}
 	if c.HTTP.PublicURL != "" {
 		if u, err := url.Parse(c.HTTP.PublicURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 			v.add("http.public_url", "want an absolute http(s) URL, got %q", c.HTTP.PublicURL)

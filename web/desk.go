@@ -36,6 +36,8 @@ type Desk struct {
 	Checks func(ctx context.Context) map[string]error
 	// Outbox says how many messages wait and how old the oldest is; may be nil.
 	Outbox func(ctx context.Context) (int64, time.Duration, error)
+	// NextTimer says when the earliest timer is due; may be nil.
+	NextTimer func(ctx context.Context) (time.Time, bool, error)
 	// Unreached lists the people who hold a role in an alert routing rule but have no linked
 	// chat account: an alert to them reaches nobody.
 	Unreached func(ctx context.Context) ([]string, error)
@@ -56,6 +58,8 @@ func (d *Desk) Handler() http.Handler {
 	mux.HandleFunc("POST /desk/people/{id}/invite", d.page(d.invite))
 	mux.HandleFunc("POST /desk/people/{id}/off", d.page(d.deactivate))
 	mux.HandleFunc("POST /desk/people", d.page(d.addPerson))
+	mux.HandleFunc("GET /desk/people/{id}", d.page(d.editPage))
+	mux.HandleFunc("POST /desk/people/{id}", d.page(d.editPerson))
 	mux.HandleFunc("GET /desk/visits", d.page(d.visits))
 	mux.HandleFunc("GET /desk/meetings", d.page(d.meetings))
 	mux.HandleFunc("GET /desk/audit", d.page(d.audit))
@@ -630,6 +634,8 @@ type healthData struct {
 	Checks    []checkRow
 	Outbox    string
 	Oldest    string
+	NextTimer string
+	TimerLate string // how late the earliest timer is, when it is due already
 	Unreached []string
 }
 
@@ -653,6 +659,14 @@ func (d *Desk) health(ctx context.Context, _ *http.Request, v *view) (int, strin
 	if d.Outbox != nil {
 		if n, oldest, err := d.Outbox(ctx); err == nil {
 			data.Outbox, data.Oldest = strconv.FormatInt(n, 10), oldest.Round(time.Second).String()
+		}
+	}
+	if d.NextTimer != nil {
+		if at, ok, err := d.NextTimer(ctx); err == nil && ok {
+			data.NextTimer = d.Engine.Texts.DateTime(v.Lang, at.In(d.Engine.Directory().Location))
+			if late := d.Engine.Clock.Now().Sub(at); late > 5*time.Second {
+				data.TimerLate = late.Round(time.Second).String()
+			}
 		}
 	}
 	if d.Unreached != nil {
@@ -728,4 +742,97 @@ func (d *Desk) meetings(ctx context.Context, _ *http.Request, v *view) (int, str
 	}
 	v.Data = data
 	return http.StatusOK, "meetings.html", nil
+}
+
+// --- editing a person -----------------------------------------------------------------------
+
+type editData struct {
+	peopleData
+	M     *bot.Member
+	Roles []checked
+	Error string
+}
+
+type checked struct {
+	option
+	On bool
+}
+
+func (d *Desk) editData(ctx context.Context, v *view, id string) (*editData, error) {
+	m, err := d.Engine.Member(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !d.Engine.Manages(v.Person, m.Institution) {
+		return nil, bot.ErrForbidden
+	}
+	data := &editData{peopleData: d.peopleData(v, nil), M: m}
+	for _, o := range data.peopleData.Roles {
+		data.Roles = append(data.Roles, checked{o, m.Has(bot.Role(o.Value))})
+	}
+	return data, nil
+}
+
+func (d *Desk) editPage(ctx context.Context, r *http.Request, v *view) (int, string, error) {
+	v.Title, v.Nav = v.T("web.desk.people"), "people"
+	data, err := d.editData(ctx, v, r.PathValue("id"))
+	if err != nil {
+		return 0, "", err
+	}
+	v.Data = data
+	return http.StatusOK, "editperson.html", nil
+}
+
+// editPerson changes a person's details from the form, as /person edit would, with the same
+// authorization (the institution moved to must be one the editor manages too) and audit.
+func (d *Desk) editPerson(ctx context.Context, r *http.Request, v *view) (int, string, error) {
+	v.Title, v.Nav = v.T("web.desk.people"), "people"
+	id := r.PathValue("id")
+	data, err := d.editData(ctx, v, id)
+	if err != nil {
+		return 0, "", err
+	}
+	if err := r.ParseForm(); err != nil {
+		return 0, "", bot.ErrInvalid
+	}
+	inst := r.PostForm.Get("institution")
+	if !d.Engine.Manages(v.Person, inst) {
+		return 0, "", bot.ErrForbidden
+	}
+	var roles []bot.Role
+	for _, role := range r.PostForm["role"] {
+		roles = append(roles, bot.Role(role))
+	}
+	if slices.Contains(roles, bot.RoleCoordinator) && !data.M.Has(bot.RoleCoordinator) && !v.Coordinator {
+		return 0, "", bot.ErrForbidden
+	}
+	fields, err := d.Engine.EditPerson(ctx, id, v.Person.ID, func(m *bot.Member) {
+		m.Name, m.Institution, m.Roles, m.Language = r.PostForm.Get("name"), inst, roles, r.PostForm.Get("language")
+		m.Quiet = strings.ReplaceAll(strings.TrimSpace(r.PostForm.Get("quiet")), " ", "")
+	})
+	var pr *bot.Problem
+	if errors.As(err, &pr) {
+		data.Error = v.T(pr.ID, pr.KV...)
+		v.Data = data
+		return http.StatusUnprocessableEntity, "editperson.html", nil
+	}
+	if err != nil {
+		return 0, "", err
+	}
+	rows, err := d.peopleRows(ctx, v)
+	if err != nil {
+		return 0, "", err
+	}
+	pd := d.peopleData(v, rows)
+	if len(fields) == 0 {
+		pd.Done = v.T("people.edit.same")
+	} else {
+		names := make([]string, len(fields))
+		for i, f := range fields {
+			names[i] = v.T("people.field." + f)
+		}
+		pd.Done = v.T("people.edit.done", "Name", r.PostForm.Get("name"), "Fields", strings.Join(names, ", "))
+	}
+	v.Data = pd
+	return http.StatusOK, "people.html", nil
 }

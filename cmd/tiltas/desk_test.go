@@ -406,6 +406,17 @@ func TestDeskInARealBrowser(t *testing.T) {
 		t.Errorf("the invite:\n%s", text)
 	}
 	axeCheck(t, ctx, axe, "People with an invite")
+	// Edited from the page: the audit names the fields, not the values.
+	if err := chromedp.Do(ctx, chromedp.Navigate(s.base+"/desk/people/jonas-naujokas"), chromedp.WaitVisible(chromedp.CSS(`input[name=quiet]`))); err != nil {
+		t.Fatal(err)
+	}
+	axeCheck(t, ctx, axe, "editing a person")
+	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS(`input[name=quiet]`), "22:00-07:00"), chromedp.Click(chromedp.CSS(`form[action="/desk/people/jonas-naujokas"] button`)), chromedp.WaitVisible(chromedp.CSS(`.done`))); err != nil {
+		t.Fatalf("edit from the page: %v", err)
+	}
+	if m, err := s.e.Member(s.ctx, "jonas-naujokas"); err != nil || m.Quiet != "22:00-07:00" {
+		t.Errorf("edited from the page: %+v %v", m, err)
+	}
 	shot(t, ctx, "people")
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`form[action="/desk/people/jonas-naujokas/off"] button`)), chromedp.WaitVisible(chromedp.CSS(`form.confirm`))); err != nil {
 		t.Fatalf("deactivate from the page: %v", err)
@@ -430,7 +441,7 @@ func TestDeskInARealBrowser(t *testing.T) {
 		axeCheck(t, ctx, axe, page)
 		shot(t, ctx, page)
 	}
-	if text := bodyText(t, ctx); !strings.Contains(text, "neturi susietos paskyros") || !strings.Contains(text, "Tomas Kazlauskas (tomas-k)") {
+	if text := bodyText(t, ctx); !strings.Contains(text, "neturi susietos paskyros") || !strings.Contains(text, "Tomas Kazlauskas (tomas-k)") || !strings.Contains(text, "Artimiausias laikmatis") {
 		t.Errorf("Health does not name the people in routing rules without an account:\n%s", text)
 	}
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -263,9 +264,17 @@ func runServeClock(ctx context.Context, cfg *config.Config, path string, log *sl
 		srv.Mux().Handle(pattern, h)
 	}
 	desk := (&web.Desk{Engine: e, Alerts: a.Alerts, Visits: a.Visits, Meetings: a.Meetings,
-		Secure: strings.HasPrefix(cfg.HTTP.PublicURL, "https://"), Checks: srv.Checks, Outbox: b.store.Stats, Unreached: a.Alerts.Unreachable}).Handler()
-	srv.Mux().Handle("/desk", desk)
-	srv.Mux().Handle("/desk/", desk)
+		Secure: strings.HasPrefix(cfg.HTTP.PublicURL, "https://"), Checks: srv.Checks, Outbox: b.store.Stats, NextTimer: b.store.Next, Unreached: a.Alerts.Unreachable}).Handler()
+	if cfg.HTTP.DeskListen == "" {
+		srv.Mux().Handle("/desk", desk)
+		srv.Mux().Handle("/desk/", desk)
+	} else {
+		deskMux := http.NewServeMux()
+		deskMux.Handle("/desk", desk)
+		deskMux.Handle("/desk/", desk)
+		deskMux.Handle("GET /assets/", web.Assets())
+		run("desk", func(ctx context.Context) error { return httpapi.Serve(ctx, cfg.HTTP.DeskListen, deskMux, log) })
+	}
 
 	up, err := startPlatforms(platformEnv{cfg: cfg, e: e, b: b, srv: srv, owner: owner, log: log, run: run, gate: gate})
 	if err != nil {

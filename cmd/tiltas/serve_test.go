@@ -274,3 +274,52 @@ var reExampleKeys = regexp.MustCompile(`(?m)^encryption:[^\n]*\n(?:[ ]+[^\n]*\n)
 // withoutExampleKeys drops the example's encryption section (its key comes from an environment
 // variable), for a test that gives its own.
 func withoutExampleKeys(raw string) string { return reExampleKeys.ReplaceAllString(raw, "") }
+
+// http.desk_listen puts the desk on a listener of its own, and off the main one.
+func TestDeskOnItsOwnListener(t *testing.T) {
+	cfg, path := serveConfig(t)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deskAddr := freeAddr(t)
+	raw = []byte(strings.Replace(string(raw), `listen: "`+cfg.HTTP.Listen+`"`, `listen: "`+cfg.HTTP.Listen+`"`+"\n  desk_listen: \""+deskAddr+"\"", 1))
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err = config.Load(path); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- runServe(ctx, cfg, path, slog.New(slog.DiscardHandler)) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	status := func(u string) int {
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			resp, err := http.Get(u)
+			if err == nil {
+				resp.Body.Close()
+				return resp.StatusCode
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %v", u, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if code := status("http://" + deskAddr + "/desk/"); code != http.StatusUnauthorized {
+		t.Errorf("the desk's own listener: /desk/ = %d, want 401 (the sign-in instructions)", code)
+	}
+	if code := status("http://" + deskAddr + "/assets/tiltas.css"); code != 200 {
+		t.Errorf("the desk's stylesheet on its listener = %d", code)
+	}
+	if code := status("http://" + cfg.HTTP.Listen + "/desk/"); code != http.StatusNotFound {
+		t.Errorf("the main listener still serves the desk: %d", code)
+	}
+}
