@@ -211,6 +211,7 @@ type Attendance struct {
 	Yes, No, Maybe, None []string
 	Deputies             []string // "Name → Deputy"
 	Items                int
+	Agenda               []string // "text (who proposed it)"
 	Cancelled            bool
 }
 
@@ -233,6 +234,9 @@ func (f *Flow) NextAttendance(ctx context.Context, p *bot.Person) (Attendance, b
 			continue
 		}
 		a := Attendance{Title: s.Title, Start: o.Start, End: o.End, Items: len(o.Agenda), Cancelled: o.Cancelled}
+		for _, it := range o.Agenda {
+			a.Agenda = append(a.Agenda, it.Text+" ("+f.name(it.By)+")")
+		}
 		for _, id := range f.invitees(s) {
 			r, answered := o.RSVP[id]
 			switch {
