@@ -328,3 +328,14 @@ func TestPeopleRefusals(t *testing.T) {
 	h.Press("kestutis-a", "Išsaugoti")
 	h.MustSee("kestutis-a", "organizuoja posėdį „Institucijų vadovų pasitarimas“")
 }
+
+// Deactivating the organizer of a coming visit lists it for handing over.
+func TestDeactivationListsVisitsForHandover(t *testing.T) {
+	h := peopleHarness(t, flowtest.Options{Start: time.Date(2026, 12, 5, 9, 0, 0, 0, flowtest.Vilnius)})
+	h.Say("jurate-z", "/person off ona-p")
+	h.Press("jurate-z", "Išsaugoti")
+	m := h.MustSee("jurate-z", "Išjungta: Ona Petraitienė.")
+	if !strings.Contains(m.Text(), "Perduokite kitam:") || !strings.Contains(m.Text(), "organizuoja reidą V1") {
+		t.Errorf("the handover list:\n%s", m.Text())
+	}
+}

@@ -116,6 +116,7 @@ func Register(e bot.Host, cfg Config) *Flow {
 		Roles: []bot.Role{bot.RoleCoordinator, bot.RoleSocialWorker, bot.RolePolice}, Run: f.propose})
 	e.Command(bot.Command{Name: "visits", Aliases: []string{"reidai"}, Help: "visits.help.visits", Private: true, Run: f.overview})
 	f.registerDialogs()
+	e.OnAssignments(f.assignments)
 	e.Action("visits.confirm", f.confirm)
 	e.Action("visits.decline", f.startFor("visits.decline", f.mayAnswer))
 	e.Action("visits.suggest", f.startFor("visits.suggest", f.mayAnswer))

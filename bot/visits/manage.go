@@ -405,3 +405,24 @@ func (v *Visit) Team() map[bot.Role][]string {
 	}
 	return out
 }
+
+// assignments lists the coming visits person organizes or has a place in, for the coordinator
+// who deactivates them, so that the places are filled by someone else.
+func (f *Flow) assignments(ctx context.Context, lang, person string) []string {
+	now := f.e.Now()
+	vs, err := f.Upcoming(ctx, now, now.AddDate(1, 0, 0))
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, v := range vs {
+		when := f.e.Catalog().Span(lang, v.Start, v.End)
+		switch r, ok := v.Replies[person]; {
+		case v.Organizer == person:
+			out = append(out, f.T(lang, "visits.assigned.organizer", "Visit", v.No, "When", when))
+		case ok && r.State == Joined:
+			out = append(out, f.T(lang, "visits.assigned.place", "Visit", v.No, "When", when))
+		}
+	}
+	return out
+}
