@@ -38,6 +38,7 @@ type Host interface {
 	Record(ctx context.Context, ev AuditEvent)
 	EnsureCase(ctx context.Context, code, by string) (Case, bool, error)
 	Assign(ctx context.Context, code, person string, role Role, by string) error
+	Unassign(ctx context.Context, code, person, by string) error
 	Number(ctx context.Context, name string) (int64, error)
 	PlanSeries(ctx context.Context, p SeriesPlan) error
 	Retain(ctx context.Context, key string, until time.Time) error

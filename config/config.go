@@ -54,6 +54,7 @@ type Config struct {
 	// to print and serve to log; never secret values.
 	Warnings []string `yaml:"-"`
 	Visits   Visits   `yaml:"visits"`
+	Requests Requests `yaml:"requests"`
 }
 
 // Redis says where state lives: one server (url), Sentinel, or Cluster.
@@ -312,6 +313,19 @@ type Audience struct {
 	People       []string `yaml:"people"`
 	Roles        []string `yaml:"roles"`
 	Institutions []string `yaml:"institutions"`
+}
+
+// Requests configures information requests between institutions.
+type Requests struct {
+	// Askers are the roles that may ask (default child_rights, social_worker, case_manager,
+	// coordinator, police).
+	Askers []string `yaml:"askers"`
+	// DueDays is how many working days a request has (default 5).
+	DueDays int `yaml:"due_days"`
+	// Reminders are how long before the deadline the asked are reminded (default 48h, 24h).
+	Reminders []Duration `yaml:"reminders"`
+	// Bases are the purposes a request may give.
+	Bases []string `yaml:"bases"`
 }
 
 // Visits configures joint home visits.

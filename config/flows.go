@@ -8,6 +8,7 @@ import (
 	"github.com/tiltas/tiltas/bot"
 	"github.com/tiltas/tiltas/bot/alerts"
 	"github.com/tiltas/tiltas/bot/meetings"
+	"github.com/tiltas/tiltas/bot/requests"
 	"github.com/tiltas/tiltas/bot/visits"
 )
 
@@ -142,4 +143,13 @@ func night(s string) *bot.QuietHours {
 		return nil
 	}
 	return q
+}
+
+// RequestsFlow returns the information requests flow's settings.
+func (c *Config) RequestsFlow() requests.Config {
+	out := requests.Config{Askers: roles(c.Requests.Askers), DueDays: c.Requests.DueDays, Bases: c.Requests.Bases, Retention: c.Retention.Alerts.D()}
+	for _, d := range c.Requests.Reminders {
+		out.Reminders = append(out.Reminders, d.D())
+	}
+	return out
 }

@@ -364,6 +364,10 @@ func (v *validator) alerts(c *Config) {
 		}
 	}
 	v.roles("desk.roles", v.cfg.Desk.Roles)
+	v.roles("requests.askers", v.cfg.Requests.Askers)
+	if v.cfg.Requests.DueDays < 0 || v.cfg.Requests.DueDays > 60 {
+		v.add("requests.due_days", "want 1 to 60 working days, got %d", v.cfg.Requests.DueDays)
+	}
 	v.roles("alerts.senders", a.Senders)
 	v.roles("alerts.notices.senders", a.Notices.Senders)
 	if _, _, err := bot.ParseClock(a.Notices.Deadline); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/tiltas/tiltas/bot"
 	"github.com/tiltas/tiltas/bot/alerts"
 	"github.com/tiltas/tiltas/bot/meetings"
+	"github.com/tiltas/tiltas/bot/requests"
 	"github.com/tiltas/tiltas/bot/visits"
 	"github.com/tiltas/tiltas/config"
 	"github.com/tiltas/tiltas/delivery"
@@ -64,6 +65,7 @@ type App struct {
 	Alerts   *alerts.Flow // nil when Options.Register chose the flows
 	Meetings *meetings.Flow
 	Visits   *visits.Flow
+	Requests *requests.Flow
 
 	planners []func(context.Context) error
 }
@@ -99,6 +101,7 @@ func New(o Options) (*App, error) {
 	a.Alerts = alerts.Register(e, o.Config.AlertsFlow())
 	a.Meetings = meetings.Register(e, o.Config.MeetingsFlow(scheduler.ParseRRule))
 	a.Visits = visits.Register(e, o.Config.VisitsFlow(scheduler.ParseRRule))
+	a.Requests = requests.Register(e, o.Config.RequestsFlow())
 	a.planners = []func(context.Context) error{a.Meetings.Plan, a.Visits.Plan}
 	return a, nil
 }

@@ -1,0 +1,129 @@
+package requests_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tiltas/tiltas/bot"
+	"github.com/tiltas/tiltas/internal/flowtest"
+)
+
+func at(s string) time.Time {
+	t, err := time.ParseInLocation("2006-01-02 15:04", s, flowtest.Vilnius)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+// ask runs /request as person.
+func ask(h *flowtest.Harness, person, code, inst, question, basis string) {
+	h.Say(person, "/request")
+	h.Say(person, code)
+	h.Press(person, inst)
+	h.Say(person, question)
+	h.Press(person, basis)
+	h.Press(person, "Per 5 darbo dienas")
+	h.Press(person, "Išsaugoti")
+}
+
+// The whole story on real Redis with a manual clock: ask → clarification round trip →
+// reminder → overdue, the head told → answered, the asker told, the share recorded; the
+// school's contact was on the case only while the request was open.
+func TestRequestAnsweredAfterADeadlineAndAClarification(t *testing.T) {
+	h := flowtest.New(t, flowtest.Options{Redis: true, AllFlows: true, Start: at("2026-12-01 09:00")})
+	ask(h, "aiste-r", "K-2026-601", "Saulės progimnazija", "Kiek dienų vaikas nelankė mokyklos?", "Atvejo vadyba")
+	h.MustSee("aiste-r", "Prašymas R1 išsiųstas: Saulės progimnazija. Atsakymo terminas: 2026 m. gruodžio 8 d., antradienis, 17:00.")
+	m := h.MustSee("giedre-s", "Prašymas R1 · K-2026-601")
+	for _, want := range []string{"Aistė Rimkutė (Vaiko teisių apsaugos skyrius) klausia:", "Kiek dienų vaikas nelankė mokyklos?", "Tikslas: Atvejo vadyba"} {
+		if !strings.Contains(m.Text(), want) {
+			t.Errorf("the question lacks %q:\n%s", want, m.Text())
+		}
+	}
+	if c, err := h.Engine.Case(h.Ctx, "K-2026-601"); err != nil || !c.Has("giedre-s") {
+		t.Errorf("the asked contact is not on the case while the request is open: %+v %v", c, err)
+	}
+
+	// Asked back, answered in the same thread.
+	h.Press("giedre-s", "Klausti patikslinimo")
+	h.Say("giedre-s", "Kurio pusmečio?")
+	h.MustSee("aiste-r", "Giedrė Sabaliauskienė prašo patikslinti jūsų prašymą:")
+	h.Press("aiste-r", "Atsakyti į patikslinimą")
+	h.Say("aiste-r", "Rudens")
+	h.MustSee("giedre-s", "Klausimas: „Kurio pusmečio?“ Atsakymas: „Rudens“")
+
+	// A reminder on Friday (48 hours before Tuesday's deadline is Sunday), then overdue.
+	h.AdvanceTo(at("2026-12-04 16:59"))
+	h.MustNotSee("giedre-s", "Primename")
+	h.Advance(2 * time.Minute)
+	h.MustSee("giedre-s", "Primename: dar neatsakėte")
+	h.AdvanceTo(at("2026-12-08 17:01"))
+	h.MustSee("vytautas-d", "Saulės progimnazija laiku neatsakė į Aistė Rimkutė prašymą")
+	h.MustSee("aiste-r", "Terminas praėjo")
+	h.Say("aiste-r", "/requests")
+	h.MustSee("aiste-r", "R1 · K-2026-601 → Saulės progimnazija — VĖLUOJA")
+
+	// Answered: the asker gets it, recorded as a share with its purpose.
+	h.Press("giedre-s", "Atsakyti")
+	h.Say("giedre-s", "Rudens pusmetį nelankė 12 dienų.")
+	h.MustSee("aiste-r", "„Rudens pusmetį nelankė 12 dienų.“")
+	shared := false
+	for _, ev := range h.Audit("case.shared") {
+		if ev.Case == "K-2026-601" && ev.To == "aiste-r" {
+			shared = true
+		}
+	}
+	if !shared {
+		t.Error("the answer to the asker is not a recorded share")
+	}
+	var kinds []string
+	for _, ev := range h.Audit("") {
+		if strings.HasPrefix(ev.Kind, "request.") {
+			kinds = append(kinds, ev.Kind)
+			if ev.Reason != "Atvejo vadyba" {
+				t.Errorf("%s without its purpose: %+v", ev.Kind, ev)
+			}
+		}
+	}
+	if got := strings.Join(kinds, " "); got != "request.asked request.clarify request.clarified request.reminded request.reminded request.overdue request.opened request.answered" {
+		t.Errorf("the timeline's audit: %s", got)
+	}
+	if c, _ := h.Engine.Case(h.Ctx, "K-2026-601"); c.Has("giedre-s") {
+		t.Error("the contact stayed on the case after the request closed")
+	}
+	for _, p := range []string{"vytautas-d", "tomas-k"} {
+		h.MustNotSee(p, "12 dienų")
+	}
+}
+
+// Forwarded within the institution, not outside it; declined with a reason; only askers ask;
+// only the holder answers.
+func TestRequestForwardDeclineAndWhoMay(t *testing.T) {
+	h := flowtest.New(t, flowtest.Options{Redis: true, AllFlows: true, Start: at("2026-12-01 09:00")})
+	ask(h, "aiste-r", "K-2026-602", "Rajono policijos komisariatas", "Ar buvo iškvietimų į šeimą?", "Vaiko teisių apsauga (VTAPĮ 57 str.)")
+	h.MustSee("algirdas-p", "Prašymas R1 · K-2026-602") // the commissariat's leader, with no contact set
+	// A colleague outside the institution is refused; one inside gets it.
+	f := h.App.Requests
+	if _, err := f.Forward(h.Ctx, h.Engine.Directory().Person("algirdas-p"), "R1", "giedre-s"); err == nil || !bot.IsProblem(err) {
+		t.Errorf("forwarded outside the institution: %v", err)
+	}
+	h.Press("algirdas-p", "Persiųsti kolegai")
+	h.Press("algirdas-p", "Tomas Kazlauskas")
+	h.MustSee("tomas-k", "Ar buvo iškvietimų į šeimą?")
+	// Someone it was never sent to cannot answer it.
+	if _, err := f.Answer(h.Ctx, h.Engine.Directory().Person("rasa-m"), "R1", "x"); err == nil {
+		t.Error("someone the request never reached answered it")
+	}
+	h.Press("tomas-k", "Atsisakyti")
+	h.Say("tomas-k", "Tai ne mūsų teritorija.")
+	h.MustSee("aiste-r", "Tomas Kazlauskas (Rajono policijos komisariatas) atsisakė atsakyti:")
+	h.MustSee("aiste-r", "„Tai ne mūsų teritorija.“")
+	// A closed request takes no more answers.
+	if _, err := f.Answer(h.Ctx, h.Engine.Directory().Person("tomas-k"), "R1", "x"); err == nil {
+		t.Error("answered after declining")
+	}
+	// A school may not ask (askers: child_rights, social_worker, case_manager, coordinator, police).
+	h.Say("giedre-s", "/request")
+	h.MustNotSee("giedre-s", "Apie kurį atvejį klausiate?")
+}
