@@ -90,7 +90,9 @@ func (e *Engine) caseKind() Kind[Case] {
 				fx.Audit = append(fx.Audit, AuditEvent{ID: id + ":" + kind + ":" + to + ":" + reason, Actor: actor, Kind: kind, Case: c.Code, To: to, Reason: reason})
 			}
 			if was == nil {
-				add(c.By, "case.created", "", "")
+				// Once per case, whichever change first applies it (a creation whose effects
+				// were deferred is applied together with the next change).
+				fx.Audit = append(fx.Audit, AuditEvent{ID: caseKey(c.Code) + ":case.created", Actor: c.By, Kind: "case.created", Case: c.Code})
 				was = &Case{}
 			}
 			for _, m := range c.Members {

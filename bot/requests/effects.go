@@ -38,9 +38,16 @@ func (f *Flow) effects(ctx context.Context, was, q *Request) (bot.Effects, error
 	// The timeline's new entries, in order.
 	for i := len(old.Timeline); i < len(q.Timeline); i++ {
 		ev := q.Timeline[i]
-		fx.Audit = append(fx.Audit, bot.AuditEvent{ID: rec + ":" + strconv.Itoa(i), Actor: ev.Actor, Kind: "request." + ev.Kind, Case: q.Case, Record: rec,
+		fx.Audit = append(fx.Audit, bot.AuditEvent{ID: bot.FactID(rec, i) + ":" + ev.Kind, At: ev.At, Actor: ev.Actor, Kind: "request." + ev.Kind, Case: q.Case, Record: rec,
 			To: strings.Join(ev.To, ","), Reason: q.Basis})
 		n := strconv.Itoa(i)
+		if ev.Kind == "asked" {
+			asker := ev.Actor
+			fx.Do = append(fx.Do, func(ctx context.Context) error {
+				_, _, err := f.e.EnsureCase(ctx, q.Case, asker)
+				return err
+			})
+		}
 		switch ev.Kind {
 		case "asked", "forwarded":
 			for _, who := range ev.To {

@@ -228,8 +228,10 @@ func (f *Flow) Ask(ctx context.Context, asker *bot.Person, caseCode, inst, quest
 	q := Request{ID: "R" + strconv.FormatInt(n, 10), Case: caseCode, Asker: asker.ID, Institution: inst, To: to, Question: question,
 		Basis: basis, Urgent: urgent, Created: now, Due: f.DueFor(now, urgent), State: Open}
 	q.log(now, asker.ID, "asked", to...)
-	c, _, err := f.e.EnsureCase(ctx, caseCode, asker.ID)
-	if err != nil {
+	// The case is made (when new) as an effect of the request, so that a fault never leaves a
+	// case behind without it.
+	c, err := f.e.Case(ctx, caseCode)
+	if err != nil && !errors.Is(err, bot.ErrNotFound) {
 		return Request{}, err
 	}
 	for _, who := range to {

@@ -15,6 +15,7 @@ import (
 	"github.com/tiltas/tiltas/bot"
 	"github.com/tiltas/tiltas/bot/alerts"
 	"github.com/tiltas/tiltas/bot/meetings"
+	"github.com/tiltas/tiltas/bot/requests"
 	"github.com/tiltas/tiltas/bot/visits"
 	"github.com/tiltas/tiltas/config"
 	"github.com/tiltas/tiltas/internal/faults"
@@ -46,6 +47,7 @@ func newWorld(t *testing.T) *world {
 			w.alerts = alerts.Register(e, c.AlertsFlow())
 			w.meetings = meetings.Register(e, c.MeetingsFlow(scheduler.ParseRRule))
 			w.visits = visits.Register(e, c.VisitsFlow(scheduler.ParseRRule))
+			requests.Register(e, c.RequestsFlow())
 		}})
 	if err := w.meetings.Plan(w.Ctx); err != nil {
 		t.Fatal(err)
@@ -210,6 +212,30 @@ func meetingState(w *world) string {
 	return fmt.Sprintf("cancelled=%v start=%s", o.Cancelled, o.Start.UTC().Format(time.RFC3339))
 }
 
+func requestState(w *world) string {
+	q, _, err := bot.Load[struct {
+		State    string   `json:"state"`
+		To       []string `json:"to"`
+		Granted  []string `json:"granted"`
+		Overdue  bool     `json:"overdue"`
+		Reminded []string `json:"reminded"`
+	}](w.Ctx, w.raw.Records, "request/R1")
+	if err != nil {
+		return "none"
+	}
+	return fmt.Sprintf("%s to=%v granted=%v overdue=%v reminded=%v", q.State, q.To, q.Granted, q.Overdue, q.Reminded)
+}
+
+// requestUpTo walks Aistė (child rights) through /request up to the confirmation.
+func requestUpTo(w *world) {
+	w.Say("aiste-r", "/request")
+	w.Say("aiste-r", "K-2026-117")
+	w.Press("aiste-r", "Saulės progimnazija")
+	w.Say("aiste-r", "Kiek dienų vaikas nelankė?")
+	w.Press("aiste-r", "Atvejo vadyba")
+	w.Press("aiste-r", "Per 5 darbo dienas")
+}
+
 // raise walks Giedrė (school) through the concern shortcut up to the confirmation.
 func raiseUpTo(w *world) {
 	w.Say("giedre-s", "/concern K-2026-117 skubu nepriežiūra Mėlynės ant rankų")
@@ -240,6 +266,8 @@ func planned(w *world) {
 }
 
 var scenarios = []scenario{
+	{name: "ask another institution", prefix: "request/", state: requestState, setup: requestUpTo,
+		op: func(w *world) error { return w.press("aiste-r", w.label("dialog.confirm")) }},
 	{name: "raise a concern in chat", prefix: "alert/", state: alertState, setup: raiseUpTo,
 		op: func(w *world) error { return w.press("giedre-s", w.label("dialog.confirm")) }},
 	{name: "raise a concern through the API", prefix: "alert/", state: alertState, setup: func(*world) {},
