@@ -38,6 +38,9 @@ type Institution struct {
 	// to the head.
 	DesignatedContact string
 	Head              string
+	// Requests is who the institution's information requests go to, when the coordinator set
+	// someone (otherwise its designated contact, or its leaders).
+	Requests string
 }
 
 // QuietHours is a daily span in local time during which routine messages wait. Start may be

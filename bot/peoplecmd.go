@@ -641,7 +641,8 @@ func (e *Engine) institutionCommand(ctx context.Context, r *Request) error {
 	}
 	if len(r.Args) == 1 {
 		return r.Reply(ctx, Message{Title: in.Name, Lines: []string{
-			r.T("people.inst.contact", "Name", name(in.DesignatedContact)), r.T("people.inst.head", "Name", name(in.Head)), r.T("people.inst_usage")}})
+			r.T("people.inst.contact", "Name", name(in.DesignatedContact)), r.T("people.inst.head", "Name", name(in.Head)),
+			r.T("people.inst.requests", "Name", name(in.Requests)), r.T("people.inst_usage")}})
 	}
 	which := strings.ToLower(r.Args[1])
 	switch which {
@@ -649,8 +650,10 @@ func (e *Engine) institutionCommand(ctx context.Context, r *Request) error {
 		which = "contact"
 	case "vadovas":
 		which = "head"
+	case "prasymai":
+		which = "requests"
 	}
-	if (which != "contact" && which != "head") || len(r.Args) < 3 {
+	if (which != "contact" && which != "head" && which != "requests") || len(r.Args) < 3 {
 		return Tell("people.inst_usage")
 	}
 	found := e.Directory().FindPeople(strings.Join(r.Args[2:], " "))

@@ -48,8 +48,9 @@ type Member struct {
 // Contacts are an institution's designated contact and head as the coordinator set them in
 // chat; an empty one leaves the config's.
 type Contacts struct {
-	Contact string `json:"contact,omitempty"`
-	Head    string `json:"head,omitempty"`
+	Contact  string `json:"contact,omitempty"`
+	Head     string `json:"head,omitempty"`
+	Requests string `json:"requests,omitempty"`
 }
 
 // Roster is the stored people.
@@ -170,6 +171,9 @@ func (e *Engine) compose() {
 			}
 			if c.Head != "" {
 				cp.Head = c.Head
+			}
+			if c.Requests != "" {
+				cp.Requests = c.Requests
 			}
 		}
 		d.Institutions = append(d.Institutions, &cp)
@@ -550,7 +554,8 @@ func (e *Engine) SetActive(ctx context.Context, id, by string, active bool) (boo
 	return changed, err
 }
 
-// SetContacts sets an institution's designated contact or head ("contact" or "head") to person.
+// SetContacts sets an institution's designated contact, head or requests contact ("contact",
+// "head", "requests") to person.
 func (e *Engine) SetContacts(ctx context.Context, inst, which, person, by string) error {
 	if e.Directory().Institution(inst) == nil {
 		return fmt.Errorf("institution %s: %w", inst, ErrNotFound)
@@ -574,6 +579,11 @@ func (e *Engine) SetContacts(ctx context.Context, inst, which, person, by string
 				return false, nil
 			}
 			c.Head = person
+		case "requests":
+			if c.Requests == person {
+				return false, nil
+			}
+			c.Requests = person
 		default:
 			return false, fmt.Errorf("contacts %q: %w", which, ErrInvalid)
 		}
@@ -604,6 +614,9 @@ func (e *Engine) erasePerson(ctx context.Context, id, by string) (bool, error) {
 			}
 			if c.Head == id {
 				c.Head = ""
+			}
+			if c.Requests == id {
+				c.Requests = ""
 			}
 			r.Contacts[inst] = c
 		}

@@ -140,6 +140,7 @@ func Register(e bot.Host, cfg Config) *Flow {
 		},
 		Effects: f.effects})
 	f.register()
+	f.registerSubject()
 	e.OnTimer("request.remind", f.onRemind)
 	e.OnTimer("request.overdue", f.onOverdue)
 	return f
@@ -174,13 +175,16 @@ func (f *Flow) DueFor(now time.Time, urgent bool) time.Time {
 	return d
 }
 
-// recipients are who an institution's requests go to: the contacts the coordinator set for
-// requests, or its designated contact, or its leaders.
+// recipients are who an institution's requests go to: the contact the coordinator set for
+// requests (/institution ID requests NAME), or its designated contact, or its leaders.
 func (f *Flow) recipients(inst string) []string {
 	dir := f.e.Directory()
 	in := dir.Institution(inst)
 	if in == nil {
 		return nil
+	}
+	if in.Requests != "" && dir.Person(in.Requests) != nil {
+		return []string{in.Requests}
 	}
 	if in.DesignatedContact != "" && dir.Person(in.DesignatedContact) != nil {
 		return []string{in.DesignatedContact}

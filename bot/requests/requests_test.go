@@ -1,6 +1,7 @@
 package requests_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -126,4 +127,33 @@ func TestRequestForwardDeclineAndWhoMay(t *testing.T) {
 	// A school may not ask (askers: child_rights, social_worker, case_manager, coordinator, police).
 	h.Say("giedre-s", "/request")
 	h.MustNotSee("giedre-s", "Apie kurį atvejį klausiate?")
+}
+
+// The coordinator sets who an institution's requests go to; a case's export carries its
+// requests, and erasing the case takes them.
+func TestRequestsContactExportAndErase(t *testing.T) {
+	h := flowtest.New(t, flowtest.Options{Redis: true, AllFlows: true, Start: at("2026-12-01 09:00")})
+	h.Say("jurate-z", "/institution policija requests Tomas Kazlauskas")
+	h.MustSee("jurate-z", "informacijos prašymai dabar siunčiami Tomas Kazlauskas")
+	ask(h, "aiste-r", "K-2026-603", "Rajono policijos komisariatas", "Ar šeima registruota?", "Atvejo vadyba")
+	h.MustSee("tomas-k", "Ar šeima registruota?")
+	h.MustNotSee("algirdas-p", "Ar šeima registruota?")
+	x, err := h.Engine.Export(h.Ctx, bot.Subject{Case: "K-2026-603"}, "cli")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := fmtExport(x); !strings.Contains(s, "Ar šeima registruota?") || !strings.Contains(s, "\"requests\"") {
+		t.Errorf("the case's export lacks its request:\n%s", s)
+	}
+	if _, err := h.Engine.Erase(h.Ctx, bot.Subject{Case: "K-2026-603"}, "cli"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.App.Requests.Get(h.Ctx, "R1"); err == nil {
+		t.Error("the request outlived its case's erasure")
+	}
+}
+
+func fmtExport(x bot.Export) string {
+	b, _ := json.Marshal(x)
+	return string(b)
 }
