@@ -19,6 +19,7 @@ import (
 	"github.com/tiltas/tiltas/bot"
 	"github.com/tiltas/tiltas/bot/alerts"
 	"github.com/tiltas/tiltas/bot/meetings"
+	"github.com/tiltas/tiltas/bot/requests"
 	"github.com/tiltas/tiltas/bot/visits"
 )
 
@@ -30,6 +31,7 @@ type Desk struct {
 	Alerts   *alerts.Flow
 	Visits   *visits.Flow
 	Meetings *meetings.Flow
+	Requests *requests.Flow
 	// Secure marks the session cookie Secure (http.public_url is https).
 	Secure bool
 	// Checks are serve's readiness checks (Redis, each platform), for Health; may be nil.
@@ -62,6 +64,7 @@ func (d *Desk) Handler() http.Handler {
 	mux.HandleFunc("POST /desk/people/{id}", d.page(d.editPerson))
 	mux.HandleFunc("GET /desk/visits", d.page(d.visits))
 	mux.HandleFunc("GET /desk/meetings", d.page(d.meetings))
+	mux.HandleFunc("GET /desk/requests", d.page(d.requests))
 	mux.HandleFunc("GET /desk/audit", d.page(d.audit))
 	mux.HandleFunc("GET /desk/audit.csv", d.auditCSV)
 	mux.HandleFunc("GET /desk/health", d.page(d.health))
@@ -835,4 +838,71 @@ func (d *Desk) editPerson(ctx context.Context, r *http.Request, v *view) (int, s
 	}
 	v.Data = pd
 	return http.StatusOK, "people.html", nil
+}
+
+// --- requests -------------------------------------------------------------------------------
+
+type requestRow struct {
+	ID, Case, From, To, Basis, Due, State string
+	Late                                  bool
+}
+
+type statRow struct {
+	Inst             string
+	Received, InTime int
+	Median           string
+}
+
+type requestsData struct {
+	Rows  []requestRow
+	Stats []statRow
+}
+
+// requests lists the requests of the last 60 days (codes, institutions, purposes, deadlines,
+// states: no question or answer text, which only the asker and the asked read in chat) and, for
+// a coordinator, each institution's figures.
+func (d *Desk) requests(ctx context.Context, _ *http.Request, v *view) (int, string, error) {
+	v.Title, v.Nav = v.T("web.desk.requests"), "requests"
+	if d.Requests == nil {
+		return 0, "", bot.ErrNotFound
+	}
+	e := d.Engine
+	qs, err := d.Requests.Recent(ctx)
+	if err != nil {
+		return 0, "", err
+	}
+	var data requestsData
+	for _, q := range qs {
+		if !v.Coordinator && q.Asker != v.Person.ID && !slices.Contains(q.To, v.Person.ID) && !e.Manages(v.Person, q.Institution) {
+			continue
+		}
+		row := requestRow{ID: q.ID, Case: q.Case, From: d.name(q.Asker), To: d.instName(q.Institution), Basis: q.Basis,
+			Due: e.Texts.DateTime(v.Lang, q.Due.In(e.Directory().Location)), State: v.T("web.desk.req.st." + q.State), Late: q.State == requests.Open && q.Overdue}
+		if row.Late {
+			row.State = v.T("web.desk.late")
+		}
+		data.Rows = append(data.Rows, row)
+	}
+	if v.Coordinator {
+		stats, err := d.Requests.Statistics(ctx)
+		if err != nil {
+			return 0, "", err
+		}
+		for _, s := range stats {
+			median := "—"
+			if s.Median > 0 {
+				median = s.Median.Round(time.Minute).String()
+			}
+			data.Stats = append(data.Stats, statRow{Inst: d.instName(s.Institution), Received: s.Received, InTime: s.InTime, Median: median})
+		}
+	}
+	v.Data = data
+	return http.StatusOK, "requests.html", nil
+}
+
+func (d *Desk) instName(id string) string {
+	if in := d.Engine.Directory().Institution(id); in != nil {
+		return in.Name
+	}
+	return id
 }

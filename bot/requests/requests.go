@@ -388,6 +388,16 @@ func (f *Flow) onOverdue(ctx context.Context, t bot.Timer) error {
 	return err
 }
 
+// Recent returns the requests of the last 60 days, newest first, for the desk.
+func (f *Flow) Recent(ctx context.Context) ([]Request, error) {
+	all, err := f.reqs.Live(ctx, float64(f.e.Now().AddDate(0, 0, -60).Unix()), math.Inf(1))
+	if err != nil {
+		return nil, err
+	}
+	slices.Reverse(all)
+	return all, nil
+}
+
 // Mine returns the requests of the last 60 days p asked or holds, newest first.
 func (f *Flow) Mine(ctx context.Context, p *bot.Person) ([]Request, error) {
 	open, err := f.reqs.Live(ctx, float64(f.e.Now().AddDate(0, 0, -60).Unix()), math.Inf(1))

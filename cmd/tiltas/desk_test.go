@@ -434,6 +434,24 @@ func TestDeskInARealBrowser(t *testing.T) {
 		}
 	}
 
+	// A request from chat on the Requests page: codes and purposes, never the question.
+	s.say("aiste-r", "/request")
+	s.say("aiste-r", "K-2026-501")
+	s.press("aiste-r", "Saulės progimnazija")
+	s.say("aiste-r", "Kiek dienų nelankė?")
+	s.press("aiste-r", "Atvejo vadyba")
+	s.press("aiste-r", "Per 5 darbo dienas")
+	s.press("aiste-r", "Išsaugoti")
+	s.sees("giedre-s", "Kiek dienų nelankė?")
+	if err := chromedp.Do(ctx, chromedp.Navigate(s.base+"/desk/requests"), chromedp.WaitVisible(chromedp.CSS(`h1`))); err != nil {
+		t.Fatal(err)
+	}
+	if text := bodyText(t, ctx); !strings.Contains(text, "R1") || !strings.Contains(text, "Atvejo vadyba") || strings.Contains(text, "Kiek dienų") {
+		t.Errorf("the Requests page:\n%s", text)
+	}
+	axeCheck(t, ctx, axe, "requests")
+	shot(t, ctx, "requests")
+
 	for _, page := range []string{"visits", "meetings", "audit", "health"} {
 		if err := chromedp.Do(ctx, chromedp.Navigate(s.base+"/desk/"+page), chromedp.WaitVisible(chromedp.CSS(`h1`))); err != nil {
 			t.Fatal(err)

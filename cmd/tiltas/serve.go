@@ -263,7 +263,7 @@ func runServeClock(ctx context.Context, cfg *config.Config, path string, log *sl
 	for pattern, h := range a.Routes() {
 		srv.Mux().Handle(pattern, h)
 	}
-	desk := (&web.Desk{Engine: e, Alerts: a.Alerts, Visits: a.Visits, Meetings: a.Meetings,
+	desk := (&web.Desk{Engine: e, Alerts: a.Alerts, Visits: a.Visits, Meetings: a.Meetings, Requests: a.Requests,
 		Secure: strings.HasPrefix(cfg.HTTP.PublicURL, "https://"), Checks: srv.Checks, Outbox: b.store.Stats, NextTimer: b.store.Next, Unreached: a.Alerts.Unreachable}).Handler()
 	if cfg.HTTP.DeskListen == "" {
 		srv.Mux().Handle("/desk", desk)
