@@ -84,6 +84,46 @@ func TestDemoScript(t *testing.T) {
 	}
 }
 
+// TestRequestsDemoScript runs examples/requests.txt, an information request from question to
+// answer on the console; its transcript is docs/requests-transcript.txt (-update rewrites it).
+func TestRequestsDemoScript(t *testing.T) {
+	script, err := os.ReadFile("../../examples/requests.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := runCLI(t, string(script), "demo", "-start", "2026-12-01 09:00")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, want := range []string{
+		"Prašymas R1 išsiųstas: Saulės progimnazija. Atsakymo terminas: 2026 m. gruodžio 8 d., antradienis, 17:00.",
+		"Aistė Rimkutė (Vaiko teisių apsaugos skyrius) klausia:",
+		"Giedrė Sabaliauskienė prašo patikslinti jūsų prašymą:",
+		"Klausimas: „Rudens ar viso mokslo metų?“ Atsakymas: „Rudens pusmečio.“",
+		"Primename: dar neatsakėte",
+		"Saulės progimnazija laiku neatsakė į Aistė Rimkutė prašymą",
+		"VĖLUOJA",
+		"„Rudens pusmetį nelankė 12 dienų, iš jų 9 be pateisinimo.“",
+		"Saulės progimnazija: gauta 1, laiku atsakyta 0",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("transcript lacks %q", want)
+		}
+	}
+	if strings.Contains(out, "    ! ") || strings.Contains(out, "Nesupratau") || strings.Contains(out, "nebegalioja") {
+		t.Errorf("the script went astray:\n%s", out)
+	}
+	if *update {
+		if err := os.WriteFile("../../docs/requests-transcript.txt", []byte(out), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	golden, _ := os.ReadFile("../../docs/requests-transcript.txt")
+	if string(golden) != out {
+		t.Errorf("docs/requests-transcript.txt is out of date: run go test ./cmd/tiltas -run RequestsDemoScript -update")
+	}
+}
+
 func TestCheckConfig(t *testing.T) {
 	t.Setenv("TILTAS_KEY_2026", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
 	out, _, code := runCLI(t, "", "check-config", "-c", "../../config/example.yaml")
