@@ -157,3 +157,47 @@ func fmtExport(x bot.Export) string {
 	b, _ := json.Marshal(x)
 	return string(b)
 }
+
+// Mixed platforms: the asker on Slack, the school on Telegram; the answer never reaches a group.
+func TestRequestAcrossSlackAndTelegram(t *testing.T) {
+	h := flowtest.New(t, flowtest.Options{Redis: true, AllFlows: true, Start: at("2026-12-01 09:00"), Platforms: []bot.Platform{bot.Telegram, bot.Slack}})
+	askerID, askerDM := bot.Identity{Platform: bot.Slack, Team: "T1", User: "U0AISTE"}, bot.Address{Platform: bot.Slack, Team: "T1", Chat: "D0AISTE", User: "U0AISTE"}
+	schoolID, schoolDM := bot.Identity{Platform: bot.Telegram, User: "7301"}, bot.Address{Platform: bot.Telegram, Chat: "7301"}
+	if err := h.Engine.Link(h.Ctx, "aiste-r", askerID, askerDM); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Engine.Link(h.Ctx, "giedre-s", schoolID, schoolDM); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []func(){
+		func() { h.SayAs(askerID, askerDM, "/request") },
+		func() { h.SayAs(askerID, askerDM, "K-2026-604") },
+		func() { h.PressAs(askerID, askerDM, "Saulės progimnazija") },
+		func() { h.SayAs(askerID, askerDM, "Ar vaikas lanko būrelius?") },
+		func() { h.PressAs(askerID, askerDM, "Atvejo vadyba") },
+		func() { h.PressAs(askerID, askerDM, "Skubiai") },
+		func() { h.PressAs(askerID, askerDM, "Išsaugoti") },
+	} {
+		step()
+	}
+	text := func(chat string) string {
+		var b strings.Builder
+		for _, m := range h.Chats.Chat(chat) {
+			b.WriteString(m.Text() + "\n")
+		}
+		return b.String()
+	}
+	if !strings.Contains(text("7301"), "Ar vaikas lanko būrelius?") || !strings.Contains(text("7301"), "2026 m. gruodžio 2 d., trečiadienis, 17:00") {
+		t.Fatalf("the school on Telegram did not get the urgent request:\n%s", text("7301"))
+	}
+	h.PressAs(schoolID, schoolDM, "Atsakyti")
+	h.SayAs(schoolID, schoolDM, "Lanko krepšinį antradieniais.")
+	if !strings.Contains(text("D0AISTE"), "„Lanko krepšinį antradieniais.“") {
+		t.Errorf("the asker on Slack did not get the answer:\n%s", text("D0AISTE"))
+	}
+	for _, g := range []string{"group:vtas-grupe", "group:policija-kanalas"} {
+		if strings.Contains(text(g), "krepšinį") || strings.Contains(text(g), "būrelius") {
+			t.Errorf("a request reached the group %s", g)
+		}
+	}
+}
