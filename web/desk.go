@@ -65,6 +65,7 @@ func (d *Desk) Handler() http.Handler {
 	mux.HandleFunc("GET /desk/visits", d.page(d.visits))
 	mux.HandleFunc("GET /desk/meetings", d.page(d.meetings))
 	mux.HandleFunc("GET /desk/requests", d.page(d.requests))
+	mux.HandleFunc("POST /desk/requests", d.page(d.ask))
 	mux.HandleFunc("GET /desk/audit", d.page(d.audit))
 	mux.HandleFunc("GET /desk/audit.csv", d.auditCSV)
 	mux.HandleFunc("GET /desk/health", d.page(d.health))
@@ -854,8 +855,12 @@ type statRow struct {
 }
 
 type requestsData struct {
-	Rows  []requestRow
-	Stats []statRow
+	Rows         []requestRow
+	Stats        []statRow
+	CanAsk       bool
+	Institutions []option
+	Bases        []string
+	Done, Error  string
 }
 
 // requests lists the requests of the last 60 days (codes, institutions, purposes, deadlines,
@@ -896,8 +901,49 @@ func (d *Desk) requests(ctx context.Context, _ *http.Request, v *view) (int, str
 			data.Stats = append(data.Stats, statRow{Inst: d.instName(s.Institution), Received: s.Received, InTime: s.InTime, Median: median})
 		}
 	}
+	data.CanAsk = d.Requests.MayAsk(v.Person)
+	for _, in := range e.Directory().Institutions {
+		if in.ID != v.Person.Institution {
+			data.Institutions = append(data.Institutions, option{in.ID, in.Name})
+		}
+	}
+	data.Bases = d.Requests.Bases()
 	v.Data = data
 	return http.StatusOK, "requests.html", nil
+}
+
+// ask makes a request from the page's form, as /request does.
+func (d *Desk) ask(ctx context.Context, r *http.Request, v *view) (int, string, error) {
+	if d.Requests == nil {
+		return 0, "", bot.ErrNotFound
+	}
+	if err := r.ParseForm(); err != nil {
+		return 0, "", bot.ErrInvalid
+	}
+	f := r.PostForm
+	q, err := d.Requests.Ask(ctx, v.Person, strings.ToUpper(strings.TrimSpace(f.Get("case"))), f.Get("institution"), "", f.Get("question"), f.Get("basis"), f.Get("urgent") == "yes")
+	var pr *bot.Problem
+	msg, bad := "", false
+	switch {
+	case errors.As(err, &pr):
+		msg, bad = v.T(pr.ID, pr.KV...), true
+	case err != nil:
+		return 0, "", err
+	default:
+		msg = v.T("requests.asked", "ID", q.ID, "Inst", d.instName(q.Institution), "Due", d.Engine.Texts.DateTime(v.Lang, q.Due.In(d.Engine.Directory().Location)))
+	}
+	status, name, err := d.requests(ctx, r, v)
+	if err != nil {
+		return 0, "", err
+	}
+	data := v.Data.(requestsData)
+	if bad {
+		data.Error, status = msg, http.StatusUnprocessableEntity
+	} else {
+		data.Done = msg
+	}
+	v.Data = data
+	return status, name, nil
 }
 
 func (d *Desk) instName(id string) string {

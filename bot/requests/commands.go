@@ -16,6 +16,7 @@ func (f *Flow) register() {
 	e.Dialog(&bot.Dialog{Name: "requests.ask", Title: "requests.dlg.ask", Done: f.asked, Summary: f.askSummary, Steps: []bot.Step{
 		{Name: "case", Kind: bot.AskCase, Prompt: "requests.ask.case"},
 		{Name: "inst", Kind: bot.AskChoice, Prompt: "requests.ask.inst", Options: f.institutions},
+		{Name: "person", Kind: bot.AskChoice, Prompt: "requests.ask.person", Options: f.people},
 		{Name: "question", Kind: bot.AskText, Prompt: "requests.ask.question", MaxLen: f.cfg.QuestionMax},
 		{Name: "basis", Kind: bot.AskChoice, Prompt: "requests.ask.basis", Options: f.bases},
 		{Name: "urgent", Kind: bot.AskChoice, Prompt: "requests.ask.urgent", Options: func(r *bot.Request, _ bot.Answers) []bot.Option {
@@ -37,6 +38,21 @@ func (f *Flow) register() {
 		e.Action(a, f.start(a, true))
 	}
 	e.Action("requests.clarified", f.start("requests.clarified", false))
+	e.Action("requests.share", func(ctx context.Context, r *bot.Request, a bot.Action) error {
+		q, err := f.Share(ctx, r.Person, a.Ref)
+		if errors.Is(err, bot.ErrForbidden) {
+			f.e.Refused(ctx, r.Person.ID, key(a.Ref), "not_asker")
+			return bot.Tell("requests.not_yours")
+		}
+		if errors.Is(err, bot.ErrUnchanged) {
+			return bot.Tell("requests.share_nobody")
+		}
+		if err != nil {
+			return err
+		}
+		r.Toast(r.T("requests.shared_done", "Count", len(q.SharedWith)))
+		return nil
+	})
 }
 
 // start opens dialog name about the request a button names, for its holder (or its asker).
@@ -105,6 +121,16 @@ func (f *Flow) institutions(r *bot.Request, _ bot.Answers) []bot.Option {
 	return out
 }
 
+// people are who at the chosen institution may be asked by name, after "whoever handles
+// requests there".
+func (f *Flow) people(r *bot.Request, a bot.Answers) []bot.Option {
+	out := []bot.Option{{Value: "-", Label: r.T("requests.ask.anyone")}}
+	for _, p := range f.e.Directory().Select(nil, a["inst"], "") {
+		out = append(out, bot.Option{Value: p.ID, Label: p.Name})
+	}
+	return out
+}
+
 func (f *Flow) bases(_ *bot.Request, _ bot.Answers) []bot.Option {
 	var out []bot.Option
 	for _, b := range f.cfg.Bases {
@@ -134,7 +160,11 @@ func (f *Flow) askSummary(r *bot.Request, a bot.Answers) []string {
 }
 
 func (f *Flow) asked(ctx context.Context, r *bot.Request, a bot.Answers) error {
-	q, err := f.Ask(ctx, r.Person, a["case"], a["inst"], a["question"], a["basis"], a["urgent"] == "yes")
+	person := a["person"]
+	if person == "-" {
+		person = ""
+	}
+	q, err := f.Ask(ctx, r.Person, a["case"], a["inst"], person, a["question"], a["basis"], a["urgent"] == "yes")
 	if errors.Is(err, bot.ErrForbidden) {
 		return bot.Tell("requests.forbidden")
 	}

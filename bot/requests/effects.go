@@ -106,6 +106,16 @@ func (f *Flow) effects(ctx context.Context, was, q *Request) (bot.Effects, error
 						return m
 					}})
 			}
+		case "shared":
+			for _, who := range ev.To {
+				fx.Messages = append(fx.Messages, bot.Notice{ID: rec + ":" + n + ":" + who, To: who, Case: q.Case, Record: rec, Sender: q.Asker,
+					Build: func(lang string) bot.Message {
+						t := f.e.Catalog()
+						return bot.Message{Title: t.T(lang, "requests.title", "ID", q.ID, "Case", q.Case), Lines: []string{
+							t.T(lang, "requests.shared", "Asker", f.name(q.Asker), "Name", f.name(q.ClosedBy), "Inst", f.instName(q.Institution)),
+							t.T(lang, "requests.your_question", "Question", q.Question), "„" + q.Answer + "“", t.T(lang, "requests.basis", "Basis", q.Basis)}}
+					}})
+			}
 		case "answered", "declined":
 			closedBy := ev.Actor
 			fx.Messages = append(fx.Messages, bot.Notice{ID: rec + ":" + n + ":" + q.Asker, To: q.Asker, Case: q.Case, Record: rec,
@@ -114,6 +124,7 @@ func (f *Flow) effects(ctx context.Context, was, q *Request) (bot.Effects, error
 					m := bot.Message{Title: t.T(lang, "requests.title", "ID", q.ID, "Case", q.Case)}
 					if q.State == Answered {
 						m.Lines = append(m.Lines, t.T(lang, "requests.answered", "Name", f.name(closedBy), "Inst", f.instName(q.Institution)), "„"+q.Answer+"“")
+						m.Buttons = [][]bot.Button{{bot.Btn(t.T(lang, "requests.btn.share"), "requests.share", q.ID, "")}}
 					} else {
 						m.Lines = append(m.Lines, t.T(lang, "requests.declined", "Name", f.name(closedBy), "Inst", f.instName(q.Institution)), "„"+q.Reason+"“")
 					}

@@ -92,6 +92,8 @@ type Request struct {
 	Reason    string     `json:"reason,omitempty"` // why declined
 	ClosedBy  string     `json:"closed_by,omitempty"`
 	Closed    time.Time  `json:"closed,omitzero"`
+	// SharedWith are the case's other members the asker gave the answer to.
+	SharedWith []string `json:"shared_with,omitempty"`
 	// Granted are the people this request put on the case; they leave it when it closes.
 	Granted  []string `json:"granted,omitempty"`
 	Timeline []Event  `json:"timeline"`
@@ -211,8 +213,9 @@ func (f *Flow) heads(inst string) []string {
 	return out
 }
 
-// Ask stores a new request from asker and sends it on (its effects).
-func (f *Flow) Ask(ctx context.Context, asker *bot.Person, caseCode, inst, question, basis string, urgent bool) (Request, error) {
+// Ask stores a new request from asker to institution inst (to person, when not "": someone
+// who works there) and sends it on (its effects).
+func (f *Flow) Ask(ctx context.Context, asker *bot.Person, caseCode, inst, person, question, basis string, urgent bool) (Request, error) {
 	if !asker.HasAny(f.cfg.Askers...) {
 		f.e.Refused(ctx, asker.ID, "command/request", "role")
 		return Request{}, bot.ErrForbidden
@@ -220,7 +223,21 @@ func (f *Flow) Ask(ctx context.Context, asker *bot.Person, caseCode, inst, quest
 	if f.e.Directory().Institution(inst) == nil || inst == asker.Institution {
 		return Request{}, bot.Tell("requests.bad_institution")
 	}
+	if !f.e.ValidCaseCode(caseCode) {
+		return Request{}, bot.Tell("requests.bad_case")
+	}
+	question = strings.TrimSpace(question)
+	if question == "" || len([]rune(question)) > f.cfg.QuestionMax || !slices.Contains(f.cfg.Bases, basis) {
+		return Request{}, bot.Tell("requests.bad_question", "Max", f.cfg.QuestionMax)
+	}
 	to := f.recipients(inst)
+	if person != "" {
+		p := f.e.Directory().Person(person)
+		if p == nil || p.Institution != inst {
+			return Request{}, bot.Tell("requests.forward_outside")
+		}
+		to = []string{p.ID}
+	}
 	if len(to) == 0 {
 		return Request{}, bot.Tell("requests.nobody", "Inst", f.e.Directory().Institution(inst).Name)
 	}
@@ -322,6 +339,43 @@ func (f *Flow) Forward(ctx context.Context, p *bot.Person, id, colleague string)
 	})
 }
 
+// Share sends q's answer, as its asker chooses, to the other people with a role in its case.
+func (f *Flow) Share(ctx context.Context, p *bot.Person, id string) (Request, error) {
+	q, err := f.reqs.Get(ctx, id)
+	if err != nil {
+		return Request{}, err
+	}
+	c, err := f.e.Case(ctx, q.Case)
+	if err != nil {
+		return Request{}, err
+	}
+	if q.Asker != p.ID || q.State != Answered {
+		return Request{}, bot.ErrForbidden
+	}
+	if !slices.ContainsFunc(c.People(), func(who string) bool {
+		return who != q.Asker && who != q.ClosedBy && !slices.Contains(q.SharedWith, who)
+	}) {
+		return q, bot.ErrUnchanged
+	}
+	return f.change(ctx, id, func(q *Request) error {
+		if q.Asker != p.ID || q.State != Answered {
+			return bot.ErrForbidden
+		}
+		var to []string
+		for _, who := range c.People() {
+			if who != q.Asker && who != q.ClosedBy && !slices.Contains(q.SharedWith, who) {
+				to = append(to, who)
+			}
+		}
+		if len(to) == 0 {
+			return errUnchanged
+		}
+		q.SharedWith = append(q.SharedWith, to...)
+		q.log(f.e.Now(), p.ID, "shared", to...)
+		return nil
+	})
+}
+
 // Clarify asks the asker a clarifying question about q, as p, its recipient.
 func (f *Flow) Clarify(ctx context.Context, p *bot.Person, id, question string) (Request, error) {
 	return f.change(ctx, id, func(q *Request) error {
@@ -387,6 +441,12 @@ func (f *Flow) onOverdue(ctx context.Context, t bot.Timer) error {
 	}
 	return err
 }
+
+// MayAsk reports whether p may make requests.
+func (f *Flow) MayAsk(p *bot.Person) bool { return p.HasAny(f.cfg.Askers...) }
+
+// Bases are the purposes a request may give.
+func (f *Flow) Bases() []string { return slices.Clone(f.cfg.Bases) }
 
 // Recent returns the requests of the last 60 days, newest first, for the desk.
 func (f *Flow) Recent(ctx context.Context) ([]Request, error) {

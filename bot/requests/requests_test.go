@@ -23,6 +23,7 @@ func ask(h *flowtest.Harness, person, code, inst, question, basis string) {
 	h.Say(person, "/request")
 	h.Say(person, code)
 	h.Press(person, inst)
+	h.Press(person, "Atsakingam už prašymus")
 	h.Say(person, question)
 	h.Press(person, basis)
 	h.Press(person, "Per 5 darbo dienas")
@@ -173,6 +174,7 @@ func TestRequestAcrossSlackAndTelegram(t *testing.T) {
 		func() { h.SayAs(askerID, askerDM, "/request") },
 		func() { h.SayAs(askerID, askerDM, "K-2026-604") },
 		func() { h.PressAs(askerID, askerDM, "Saulės progimnazija") },
+		func() { h.PressAs(askerID, askerDM, "Atsakingam") },
 		func() { h.SayAs(askerID, askerDM, "Ar vaikas lanko būrelius?") },
 		func() { h.PressAs(askerID, askerDM, "Atvejo vadyba") },
 		func() { h.PressAs(askerID, askerDM, "Skubiai") },
@@ -199,5 +201,51 @@ func TestRequestAcrossSlackAndTelegram(t *testing.T) {
 		if strings.Contains(text(g), "krepšinį") || strings.Contains(text(g), "būrelius") {
 			t.Errorf("a request reached the group %s", g)
 		}
+	}
+}
+
+// A named person at the institution may be asked; the asker may share the answer with the
+// case's other members, each share recorded.
+func TestRequestToANamedPersonSharedWithTheCase(t *testing.T) {
+	h := flowtest.New(t, flowtest.Options{Redis: true, AllFlows: true, Start: at("2026-12-01 09:00")})
+	if err := h.Engine.Assign(h.Ctx, "K-2026-605", "ona-p", bot.RoleSocialWorker, "jurate-z"); err == nil {
+		t.Fatal("assigned to a case that does not exist")
+	}
+	if _, _, err := h.Engine.EnsureCase(h.Ctx, "K-2026-605", "jurate-z"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Engine.Assign(h.Ctx, "K-2026-605", "ona-p", bot.RoleSocialWorker, "jurate-z"); err != nil {
+		t.Fatal(err)
+	}
+	h.Say("aiste-r", "/request")
+	h.Say("aiste-r", "K-2026-605")
+	h.Press("aiste-r", "Saulės progimnazija")
+	h.Press("aiste-r", "Vytautas Dambrauskas") // the head, by name
+	h.Say("aiste-r", "Ar buvo kreiptasi į pagalbos mokiniui specialistus?")
+	h.Press("aiste-r", "Atvejo vadyba")
+	h.Press("aiste-r", "Per 5 darbo dienas")
+	h.Press("aiste-r", "Išsaugoti")
+	h.MustSee("vytautas-d", "Ar buvo kreiptasi")
+	h.MustNotSee("giedre-s", "Ar buvo kreiptasi")
+	h.Press("vytautas-d", "Atsakyti")
+	h.Say("vytautas-d", "Taip, psichologas susitiko du kartus.")
+	h.MustSee("aiste-r", "„Taip, psichologas susitiko du kartus.“")
+	h.MustNotSee("ona-p", "psichologas")
+	h.Press("aiste-r", "Pasidalyti su kitais atvejo nariais")
+	m := h.MustSee("ona-p", "Aistė Rimkutė dalijasi Vytautas Dambrauskas (Saulės progimnazija) atsakymu:")
+	if !strings.Contains(m.Text(), "psichologas susitiko du kartus") || !strings.Contains(m.Text(), "Tikslas: Atvejo vadyba") {
+		t.Errorf("the shared answer:\n%s", m.Text())
+	}
+	if r := h.Press("aiste-r", "Pasidalyti su kitais atvejo nariais"); !strings.Contains(r.Toast, "daugiau nieko") {
+		t.Errorf("sharing twice: %q", r.Toast)
+	}
+	shared := 0
+	for _, ev := range h.Audit("case.shared") {
+		if ev.Case == "K-2026-605" && ev.To == "ona-p" {
+			shared++
+		}
+	}
+	if shared != 1 {
+		t.Errorf("the share with ona-p recorded %d times", shared)
 	}
 }

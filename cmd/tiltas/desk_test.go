@@ -438,6 +438,7 @@ func TestDeskInARealBrowser(t *testing.T) {
 	s.say("aiste-r", "/request")
 	s.say("aiste-r", "K-2026-501")
 	s.press("aiste-r", "Saulės progimnazija")
+	s.press("aiste-r", "Atsakingam už prašymus")
 	s.say("aiste-r", "Kiek dienų nelankė?")
 	s.press("aiste-r", "Atvejo vadyba")
 	s.press("aiste-r", "Per 5 darbo dienas")
@@ -450,6 +451,19 @@ func TestDeskInARealBrowser(t *testing.T) {
 		t.Errorf("the Requests page:\n%s", text)
 	}
 	axeCheck(t, ctx, axe, "requests")
+	// The coordinator asks from the page too.
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS(`input[name=case]`), "K-2026-501"),
+		chromedp.SetValue(chromedp.CSS(`select[name=institution]`), "policija"),
+		chromedp.SendKeys(chromedp.CSS(`textarea[name=question]`), "Ar buvo iškvietimų į šeimą?"),
+		chromedp.Click(chromedp.CSS(`form[action="/desk/requests"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(`.done`)),
+	); err != nil {
+		t.Fatalf("ask from the page: %v", err)
+	}
+	if text := bodyText(t, ctx); !strings.Contains(text, "Prašymas R2 išsiųstas: Rajono policijos komisariatas") {
+		t.Errorf("after asking from the page:\n%s", text)
+	}
 	shot(t, ctx, "requests")
 
 	for _, page := range []string{"visits", "meetings", "audit", "health"} {

@@ -231,6 +231,7 @@ func requestUpTo(w *world) {
 	w.Say("aiste-r", "/request")
 	w.Say("aiste-r", "K-2026-117")
 	w.Press("aiste-r", "Saulės progimnazija")
+	w.Press("aiste-r", "Atsakingam už prašymus")
 	w.Say("aiste-r", "Kiek dienų vaikas nelankė?")
 	w.Press("aiste-r", "Atvejo vadyba")
 	w.Press("aiste-r", "Per 5 darbo dienas")
