@@ -89,7 +89,7 @@ func (f *Flow) effects(ctx context.Context, was, q *Request) (bot.Effects, error
 					break
 				}
 			}
-			fx.Messages = append(fx.Messages, bot.Notice{ID: rec + ":" + n + ":" + q.Asker, To: q.Asker, Case: q.Case, Record: rec,
+			fx.Messages = append(fx.Messages, bot.Notice{ID: rec + ":" + n + ":" + q.Asker, To: q.Asker, Case: q.Case, Reason: q.Basis, Record: rec,
 				Build: func(lang string) bot.Message {
 					t := f.e.Catalog()
 					return bot.Message{Title: t.T(lang, "requests.title", "ID", q.ID, "Case", q.Case), Lines: []string{
@@ -99,7 +99,7 @@ func (f *Flow) effects(ctx context.Context, was, q *Request) (bot.Effects, error
 		case "clarified":
 			x := q.Exchanges[len(q.Exchanges)-1]
 			for _, who := range ev.To {
-				fx.Messages = append(fx.Messages, bot.Notice{ID: rec + ":" + n + ":" + who, To: who, Case: q.Case, Record: rec,
+				fx.Messages = append(fx.Messages, bot.Notice{ID: rec + ":" + n + ":" + who, To: who, Case: q.Case, Reason: q.Basis, Record: rec,
 					Build: func(lang string) bot.Message {
 						m := f.card(q, who, lang, "requests.head.clarified")
 						m.Lines = append(m.Lines, f.e.Catalog().T(lang, "requests.clarified_answer", "Question", x.Question, "Answer", x.Answer))
@@ -108,7 +108,7 @@ func (f *Flow) effects(ctx context.Context, was, q *Request) (bot.Effects, error
 			}
 		case "shared":
 			for _, who := range ev.To {
-				fx.Messages = append(fx.Messages, bot.Notice{ID: rec + ":" + n + ":" + who, To: who, Case: q.Case, Record: rec, Sender: q.Asker,
+				fx.Messages = append(fx.Messages, bot.Notice{ID: rec + ":" + n + ":" + who, To: who, Case: q.Case, Reason: q.Basis, Record: rec, Sender: q.Asker,
 					Build: func(lang string) bot.Message {
 						t := f.e.Catalog()
 						return bot.Message{Title: t.T(lang, "requests.title", "ID", q.ID, "Case", q.Case), Lines: []string{
@@ -118,7 +118,7 @@ func (f *Flow) effects(ctx context.Context, was, q *Request) (bot.Effects, error
 			}
 		case "answered", "declined":
 			closedBy := ev.Actor
-			fx.Messages = append(fx.Messages, bot.Notice{ID: rec + ":" + n + ":" + q.Asker, To: q.Asker, Case: q.Case, Record: rec,
+			fx.Messages = append(fx.Messages, bot.Notice{ID: rec + ":" + n + ":" + q.Asker, To: q.Asker, Case: q.Case, Reason: q.Basis, Record: rec,
 				Build: func(lang string) bot.Message {
 					t := f.e.Catalog()
 					m := bot.Message{Title: t.T(lang, "requests.title", "ID", q.ID, "Case", q.Case)}
@@ -160,7 +160,7 @@ func append2(m bot.Message, line string) bot.Message {
 // question is the request as who gets it: the case, the question, its purpose and deadline,
 // and the buttons to answer, forward, ask back or decline.
 func (f *Flow) question(q *Request, who, head, n string) bot.Notice {
-	return bot.Notice{ID: key(q.ID) + ":" + n + ":" + who, To: who, Copy: key(q.ID), Case: q.Case, Record: key(q.ID), Sender: q.Asker,
+	return bot.Notice{ID: key(q.ID) + ":" + n + ":" + who, To: who, Copy: key(q.ID), Case: q.Case, Reason: q.Basis, Record: key(q.ID), Sender: q.Asker,
 		Build: func(lang string) bot.Message { return f.card(q, who, lang, head) }}
 }
 

@@ -72,7 +72,7 @@ func TestRequestAnsweredAfterADeadlineAndAClarification(t *testing.T) {
 	h.MustSee("aiste-r", "„Rudens pusmetį nelankė 12 dienų.“")
 	shared := false
 	for _, ev := range h.Audit("case.shared") {
-		if ev.Case == "K-2026-601" && ev.To == "aiste-r" {
+		if ev.Case == "K-2026-601" && ev.To == "aiste-r" && ev.Reason == "Atvejo vadyba" {
 			shared = true
 		}
 	}
