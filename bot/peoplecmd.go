@@ -138,14 +138,6 @@ func (e *Engine) peopleCommand(ctx context.Context, r *Request) error {
 	if err != nil {
 		return err
 	}
-	if members == nil { // nothing stored yet: the config's people
-		members = map[string]*Member{}
-		for _, p := range e.Directory().People {
-			m := memberOf(p)
-			m.Active = true
-			members[p.ID] = &m
-		}
-	}
 	byInst := map[string][]*Member{}
 	for _, m := range members {
 		if only == "" || m.Institution == only {

@@ -372,11 +372,12 @@ func (e *Engine) SyncPeople(ctx context.Context) error {
 	return e.Refresh(ctx)
 }
 
-// Members returns every stored person, active or not, by ID; nil before the first is stored.
+// Members returns every stored person, active or not, by ID; before the first is stored, the
+// config's people, as they will be stored.
 func (e *Engine) Members(ctx context.Context) (map[string]*Member, error) {
 	r, err := e.people.Get(ctx, rosterID)
 	if errors.Is(err, ErrNotFound) {
-		return nil, nil
+		return e.seedRoster().People, nil
 	}
 	if err != nil {
 		return nil, err
@@ -392,11 +393,6 @@ func (e *Engine) Member(ctx context.Context, id string) (*Member, error) {
 	}
 	if m, ok := all[id]; ok {
 		return m, nil
-	}
-	if p := e.Directory().Person(id); p != nil && all == nil {
-		m := memberOf(p)
-		m.Active, m.Source = true, SourceConfig
-		return &m, nil
 	}
 	return nil, fmt.Errorf("person %s: %w", id, ErrNotFound)
 }

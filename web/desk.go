@@ -403,16 +403,24 @@ func (d *Desk) addPerson(ctx context.Context, r *http.Request, v *view) (int, st
 	for _, role := range r.PostForm["role"] {
 		m.Roles = append(m.Roles, bot.Role(role))
 	}
-	status, msg := http.StatusOK, ""
 	added, err := d.Engine.AddPersonAs(ctx, v.Person, m)
+	return d.peopleAfter(ctx, v, err, http.StatusUnprocessableEntity, func() string {
+		return v.T("people.add.done", "Name", added.Name, "ID", added.ID)
+	})
+}
+
+// peopleAfter shows the People page after an action: what was done, or the problem the engine
+// named (with status bad); any other error is the page's.
+func (d *Desk) peopleAfter(ctx context.Context, v *view, err error, bad int, done func() string) (int, string, error) {
+	status, msg := http.StatusOK, ""
 	var pr *bot.Problem
 	switch {
 	case errors.As(err, &pr):
-		status, msg = http.StatusUnprocessableEntity, v.T(pr.ID, pr.KV...)
+		status, msg = bad, v.T(pr.ID, pr.KV...)
 	case err != nil:
 		return 0, "", err
 	default:
-		msg = v.T("people.add.done", "Name", added.Name, "ID", added.ID)
+		msg = done()
 	}
 	rows, err := d.peopleRows(ctx, v)
 	if err != nil {
@@ -443,29 +451,8 @@ func (d *Desk) deactivate(ctx context.Context, r *http.Request, v *view) (int, s
 		v.Data = option{Value: m.ID, Label: m.Name}
 		return http.StatusOK, "confirmoff.html", nil
 	}
-	status, msg := http.StatusOK, ""
 	m, err := d.Engine.DeactivateAs(ctx, v.Person, r.PathValue("id"))
-	var pr *bot.Problem
-	switch {
-	case errors.As(err, &pr):
-		status, msg = http.StatusConflict, v.T(pr.ID, pr.KV...)
-	case err != nil:
-		return 0, "", err
-	default:
-		msg = v.T("people.off.done", "Name", m.Name)
-	}
-	rows, err := d.peopleRows(ctx, v)
-	if err != nil {
-		return 0, "", err
-	}
-	data := d.peopleData(v, rows)
-	if status == http.StatusOK {
-		data.Done = msg
-	} else {
-		data.Error = msg
-	}
-	v.Data = data
-	return status, "people.html", nil
+	return d.peopleAfter(ctx, v, err, http.StatusConflict, func() string { return v.T("people.off.done", "Name", m.Name) })
 }
 
 func (d *Desk) peopleRows(ctx context.Context, v *view) ([]personRow, error) {
@@ -473,12 +460,6 @@ func (d *Desk) peopleRows(ctx context.Context, v *view) ([]personRow, error) {
 	members, err := e.Members(ctx)
 	if err != nil {
 		return nil, err
-	}
-	if members == nil {
-		members = map[string]*bot.Member{}
-		for _, p := range e.Directory().People {
-			members[p.ID] = &bot.Member{ID: p.ID, Name: p.Name, Institution: p.Institution, Roles: p.Roles, Active: true}
-		}
 	}
 	var rows []personRow
 	for _, m := range members {
@@ -823,22 +804,16 @@ func (d *Desk) editPerson(ctx context.Context, r *http.Request, v *view) (int, s
 	if err != nil {
 		return 0, "", err
 	}
-	rows, err := d.peopleRows(ctx, v)
-	if err != nil {
-		return 0, "", err
-	}
-	pd := d.peopleData(v, rows)
-	if len(fields) == 0 {
-		pd.Done = v.T("people.edit.same")
-	} else {
+	return d.peopleAfter(ctx, v, nil, 0, func() string {
+		if len(fields) == 0 {
+			return v.T("people.edit.same")
+		}
 		names := make([]string, len(fields))
 		for i, f := range fields {
 			names[i] = v.T("people.field." + f)
 		}
-		pd.Done = v.T("people.edit.done", "Name", r.PostForm.Get("name"), "Fields", strings.Join(names, ", "))
-	}
-	v.Data = pd
-	return http.StatusOK, "people.html", nil
+		return v.T("people.edit.done", "Name", r.PostForm.Get("name"), "Fields", strings.Join(names, ", "))
+	})
 }
 
 // --- requests -------------------------------------------------------------------------------

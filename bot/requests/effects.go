@@ -128,7 +128,8 @@ func (f *Flow) effects(ctx context.Context, was, q *Request) (bot.Effects, error
 					} else {
 						m.Lines = append(m.Lines, t.T(lang, "requests.declined", "Name", f.name(closedBy), "Inst", f.instName(q.Institution)), "„"+q.Reason+"“")
 					}
-					return append2(m, t.T(lang, "requests.your_question", "Question", q.Question))
+					m.Lines = append(m.Lines, t.T(lang, "requests.your_question", "Question", q.Question))
+					return m
 				}})
 		}
 	}
@@ -150,11 +151,6 @@ func (f *Flow) effects(ctx context.Context, was, q *Request) (bot.Effects, error
 			Build: func(p *bot.Person, lang string) bot.Message { return f.card(q, p.ID, lang, "") }})
 	}
 	return fx, nil
-}
-
-func append2(m bot.Message, line string) bot.Message {
-	m.Lines = append(m.Lines, line)
-	return m
 }
 
 // question is the request as who gets it: the case, the question, its purpose and deadline,

@@ -48,17 +48,6 @@ func people(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr
 		fmt.Fprintf(stderr, "tiltas people: %v\n", err)
 		return 1
 	}
-	if members == nil {
-		// Nothing stored yet (serve has not started on this Redis): the config's people.
-		if err := e.SyncPeople(ctx); err != nil {
-			fmt.Fprintf(stderr, "tiltas people: %v\n", err)
-			return 1
-		}
-		if members, err = e.Members(ctx); err != nil {
-			fmt.Fprintf(stderr, "tiltas people: %v\n", err)
-			return 1
-		}
-	}
 	ids := slices.Sorted(maps.Keys(members))
 	switch pos[0] {
 	case "list":
