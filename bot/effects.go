@@ -77,6 +77,10 @@ type Kind[T any] struct {
 	Ledger func(v *T) *Ledger
 	// Index returns the index changes every write of v makes.
 	Index func(v *T) []IndexOp
+	// Delivered, when set, hears that a message of v's that asked for a receipt (Notice.Receipt)
+	// reached person at at; it changes v and returns true, or returns false when v already knows.
+	// The change is a change like any other: its effects follow.
+	Delivered func(v *T, person string, at time.Time) bool
 	// Effects says what v wants of the world. was is the state last applied: nil for a record
 	// just created, v itself when nothing waits (only Timers matter then). It is a function of
 	// the two states, the directory and the records they refer to (a meeting's series): it may
@@ -102,6 +106,7 @@ type reconciler interface {
 	prefix() string
 	apply(ctx context.Context, key string) (bool, error)
 	openKeys(ctx context.Context) ([]string, error)
+	delivered(ctx context.Context, key, person string, at time.Time) error
 }
 
 // NewCollection registers kind k on h and returns its collection.
@@ -115,6 +120,19 @@ func NewCollection[T any](h Host, k Kind[T]) *Collection[T] {
 }
 
 func (c *Collection[T]) prefix() string { return c.k.Prefix }
+
+func (c *Collection[T]) delivered(ctx context.Context, key, person string, at time.Time) error {
+	if c.k.Delivered == nil {
+		return nil
+	}
+	_, err := c.Change(ctx, strings.TrimPrefix(key, c.k.Prefix), func(v *T) error {
+		if !c.k.Delivered(v, person, at) {
+			return ErrUnchanged
+		}
+		return nil
+	})
+	return err
+}
 
 // Key is the record key of id.
 func (c *Collection[T]) Key(id string) string { return c.k.Prefix + id }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // ErrNotLinked means a person has no chat account, so a message to them cannot go anywhere.
@@ -38,6 +39,9 @@ type Notice struct {
 	Cases  []string
 	Record string
 	Reason string
+	// Receipt asks that Record's kind hear when this message reaches To (Kind.Delivered): how a
+	// request's timeline learns that its question was delivered.
+	Receipt bool
 }
 
 // Notify queues n for its person. It returns ErrNotLinked (and records it) when the person has no
@@ -72,6 +76,9 @@ func (e *Engine) Notify(ctx context.Context, n Notice) error {
 	}
 	now := e.Clock.Now()
 	o := Outgoing{ID: id, Op: OpSend, To: addr, Msg: m, Priority: n.Priority, RefKey: n.RefKey, Person: p.ID, Sender: n.Sender, Queued: now}
+	if n.Receipt && !n.Edit {
+		o.Receipt = n.Record
+	}
 	if n.Edit {
 		o.Op, o.Ref = OpEdit, n.Ref
 	} else if n.Priority == Routine && p.Quiet != nil {
@@ -139,6 +146,26 @@ func (e *Engine) notifyGroup(ctx context.Context, n Notice) error {
 		o.Op, o.Ref = OpEdit, n.Ref
 	}
 	return e.Outbox.Enqueue(ctx, o)
+}
+
+// Delivered is called by the delivery worker when a message that asked for a receipt has been
+// sent: the record it names hears that it reached its person at that moment (Kind.Delivered).
+// A record gone meanwhile (erased, purged) is no error.
+func (e *Engine) Delivered(ctx context.Context, o Outgoing, at time.Time) error {
+	if o.Receipt == "" || o.Person == "" || o.Op != OpSend {
+		return nil
+	}
+	e.mu.RLock()
+	r := kindOf(e.kinds, o.Receipt)
+	e.mu.RUnlock()
+	if r == nil {
+		return fmt.Errorf("receipt for %s: no kind registered for it", o.Receipt)
+	}
+	err := r.delivered(ctx, o.Receipt, o.Person, at)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
 }
 
 // Undeliverable is called by the delivery worker when a message failed for good (the person

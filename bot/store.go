@@ -89,6 +89,8 @@ type Outgoing struct {
 	Queued time.Time `json:"queued"`
 	// NotBefore holds a routine message back (quiet hours) until then.
 	NotBefore time.Time `json:"not_before,omitzero"`
+	// Receipt is the record that hears when the message is sent (Engine.Delivered).
+	Receipt string `json:"receipt,omitempty"`
 }
 
 // Outbox accepts messages for durable delivery.

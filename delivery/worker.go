@@ -28,6 +28,8 @@ type Worker struct {
 	Log       *slog.Logger
 	// Failed hears of messages dropped for good, with a reason code (the engine's Undeliverable).
 	Failed func(ctx context.Context, o bot.Outgoing, reason string)
+	// Delivered hears of messages sent that asked for a receipt (the engine's Delivered).
+	Delivered func(ctx context.Context, o bot.Outgoing, at time.Time) error
 	// Observe counts outcomes for metrics: sent, retried, failed, rate_limited.
 	Observe func(platform bot.Platform, outcome string)
 	// Batch is how many messages one Take asks for; Parallel how many may be taken and not yet
@@ -229,6 +231,10 @@ func (w *Worker) deliver(ctx context.Context, d bot.Delivery) {
 		}
 		persist(ctx, log, "outbox done failed", func() error { return w.Queue.Done(ctx, d, ref) })
 		w.Observe(w.Platform, "sent")
+		if d.Receipt != "" && d.Op == bot.OpSend && w.Delivered != nil {
+			at := w.Clock.Now()
+			persist(ctx, log, "delivery receipt not recorded", func() error { return w.Delivered(ctx, d.Outgoing, at) })
+		}
 		return
 	}
 	if ctx.Err() != nil {

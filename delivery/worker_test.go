@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -243,27 +244,41 @@ func TestPermanentFailureStopsAndIsReported(t *testing.T) {
 		return nil
 	}
 	var mu sync.Mutex
-	var reasons []string
-	go func() {
-		_ = worker(s, p, func(_ context.Context, o bot.Outgoing, reason string) {
-			mu.Lock()
-			reasons = append(reasons, o.ID+":"+reason)
-			mu.Unlock()
-		}).Run(ctx)
-	}()
-	if err := s.Enqueue(ctx, msg(1, "blocked"), msg(2, "fine")); err != nil {
+	var reasons, receipts []string
+	w := worker(s, p, func(_ context.Context, o bot.Outgoing, reason string) {
+		mu.Lock()
+		reasons = append(reasons, o.ID+":"+reason)
+		mu.Unlock()
+	})
+	// Both ask for a receipt: only the one sent is heard of.
+	w.Delivered = func(_ context.Context, o bot.Outgoing, _ time.Time) error {
+		mu.Lock()
+		receipts = append(receipts, o.ID+":"+o.Receipt)
+		mu.Unlock()
+		return nil
+	}
+	go func() { _ = w.Run(ctx) }()
+	m1, m2 := msg(1, "blocked"), msg(2, "fine")
+	m1.Receipt, m2.Receipt = "request/R1", "request/R1"
+	if err := s.Enqueue(ctx, m1, m2); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the failure report", func() bool { mu.Lock(); defer mu.Unlock(); return len(reasons) == 1 })
 	waitFor(t, "the other message", func() bool { return p.count("message 2") == 1 })
+	waitFor(t, "the receipt", func() bool { mu.Lock(); defer mu.Unlock(); return len(receipts) > 0 })
 	time.Sleep(1500 * time.Millisecond)
 	p.mu.Lock()
 	if n := len(p.calls[bot.Address{Platform: bot.Telegram, User: "blocked"}.Key()]); n != 1 {
 		t.Errorf("a permanent failure was retried: %d calls", n)
 	}
 	p.mu.Unlock()
+	mu.Lock()
+	defer mu.Unlock()
 	if reasons[0] != "m1:blocked" {
 		t.Errorf("reported %v", reasons)
+	}
+	if strings.Join(receipts, " ") != "m2:request/R1" {
+		t.Errorf("receipts %v, want only the sent message's", receipts)
 	}
 }
 

@@ -861,6 +861,9 @@ func (d *Desk) requests(ctx context.Context, _ *http.Request, v *view) (int, str
 		if row.Late {
 			row.State = v.T("web.desk.late")
 		}
+		if p := requests.Progress(&q); q.State == requests.Open && p != "" {
+			row.State += " · " + v.T("requests.st."+p)
+		}
 		data.Rows = append(data.Rows, row)
 	}
 	if v.Coordinator {

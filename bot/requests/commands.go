@@ -3,6 +3,7 @@ package requests
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/tiltas/tiltas/bot"
@@ -195,6 +196,9 @@ func (f *Flow) list(ctx context.Context, r *bot.Request) error {
 		}
 		return r.Reply(ctx, m)
 	}
+	if len(r.Args) > 0 {
+		return f.show(ctx, r, strings.ToUpper(r.Args[0]))
+	}
 	qs, err := f.Mine(ctx, r.Person)
 	if err != nil {
 		return err
@@ -204,15 +208,78 @@ func (f *Flow) list(ctx context.Context, r *bot.Request) error {
 	}
 	m := bot.Message{Title: r.T("requests.list.title")}
 	for _, q := range qs {
-		state := r.T("requests.st."+q.State, "Due", f.when(r.Lang, q.Due))
-		if q.State == Open && q.Overdue {
-			state = r.T("requests.st.overdue", "Due", f.when(r.Lang, q.Due))
-		}
+		state := f.State(r.Lang, &q)
 		dir := "→ " + f.instName(q.Institution)
 		if q.Asker != r.Person.ID {
 			dir = "← " + f.name(q.Asker)
 		}
 		m.Lines = append(m.Lines, q.ID+" · "+q.Case+" "+dir+" — "+state)
+	}
+	return r.Reply(ctx, m)
+}
+
+// State is q's state in lang: open (or overdue) with its deadline and how far it got
+// (delivered, opened), answered or declined.
+func (f *Flow) State(lang string, q *Request) string {
+	t := f.e.Catalog()
+	if q.State != Open {
+		return t.T(lang, "requests.st."+q.State)
+	}
+	st := t.T(lang, "requests.st.open", "Due", f.when(lang, q.Due))
+	if q.Overdue {
+		st = t.T(lang, "requests.st.overdue", "Due", f.when(lang, q.Due))
+	}
+	if p := Progress(q); p != "" {
+		st += " · " + t.T(lang, "requests.st."+p)
+	}
+	return st
+}
+
+// Progress is how far an open request got with whoever holds it now: "opened" once one of them
+// pressed Answer, "delivered" once the question reached one of them, else "".
+func Progress(q *Request) string {
+	got := ""
+	for _, ev := range q.Timeline {
+		switch {
+		case ev.Kind == "forwarded":
+			got = "" // a new holder: from the start again
+		case ev.Kind == "opened" && slices.Contains(q.To, ev.Actor):
+			got = "opened"
+		case ev.Kind == "delivered" && got == "" && len(ev.To) > 0 && slices.Contains(q.To, ev.To[0]):
+			got = "delivered"
+		}
+	}
+	return got
+}
+
+// show answers /requests ID: the request's timeline, to its asker, whoever held it, and the
+// coordinators; the question itself only to the asker and its holders (need-to-know).
+func (f *Flow) show(ctx context.Context, r *bot.Request, id string) error {
+	q, err := f.reqs.Get(ctx, id)
+	if errors.Is(err, bot.ErrNotFound) {
+		return bot.Tell("requests.unknown")
+	}
+	if err != nil {
+		return err
+	}
+	party := q.Asker == r.Person.ID || slices.Contains(q.To, r.Person.ID)
+	for _, ev := range q.Timeline {
+		if (ev.Kind == "asked" || ev.Kind == "forwarded") && slices.Contains(ev.To, r.Person.ID) {
+			party = true
+		}
+	}
+	if !party && !r.Person.Has(bot.RoleCoordinator) {
+		f.e.Refused(ctx, r.Person.ID, key(q.ID), "not_party")
+		return bot.Tell("requests.unknown") // says nothing of whether it exists
+	}
+	m := bot.Message{Title: r.T("requests.title", "ID", q.ID, "Case", q.Case)}
+	m.Lines = append(m.Lines, "→ "+f.instName(q.Institution)+" — "+f.State(r.Lang, &q))
+	if party {
+		m.Lines = append(m.Lines, r.T("requests.your_question", "Question", q.Question))
+	}
+	m.Lines = append(m.Lines, r.T("requests.basis", "Basis", q.Basis), r.T("requests.timeline"))
+	for _, ev := range q.Timeline {
+		m.Lines = append(m.Lines, f.when(r.Lang, ev.At)+" — "+r.T("requests.ev."+ev.Kind, "Actor", f.name(ev.Actor), "To", f.names(ev.To)))
 	}
 	return r.Reply(ctx, m)
 }

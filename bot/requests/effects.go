@@ -51,7 +51,9 @@ func (f *Flow) effects(ctx context.Context, was, q *Request) (bot.Effects, error
 		switch ev.Kind {
 		case "asked", "forwarded":
 			for _, who := range ev.To {
-				fx.Messages = append(fx.Messages, f.question(q, who, "requests.head.new", n))
+				m := f.question(q, who, "requests.head.new", n)
+				m.Receipt = true // the timeline's "delivered"
+				fx.Messages = append(fx.Messages, m)
 				if slices.Contains(q.Granted, who) {
 					person, code := who, q.Case
 					fx.Do = append(fx.Do, func(ctx context.Context) error {

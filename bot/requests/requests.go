@@ -111,7 +111,7 @@ type Exchange struct {
 type Event struct {
 	At    time.Time `json:"at"`
 	Actor string    `json:"actor"`
-	Kind  string    `json:"kind"` // asked, forwarded, opened, clarify, clarified, answered, declined, reminded, overdue
+	Kind  string    `json:"kind"` // asked, delivered, forwarded, opened, clarify, clarified, answered, declined, reminded, overdue, shared
 	To    []string  `json:"to,omitempty"`
 }
 
@@ -140,7 +140,8 @@ func Register(e bot.Host, cfg Config) *Flow {
 		Index: func(q *Request) []bot.IndexOp {
 			return []bot.IndexOp{{Index: index, Member: q.ID, Score: float64(q.Created.Unix())}}
 		},
-		Effects: f.effects})
+		Delivered: delivered,
+		Effects:   f.effects})
 	f.register()
 	f.registerSubject()
 	e.OnTimer("request.remind", f.onRemind)
@@ -149,6 +150,19 @@ func Register(e bot.Host, cfg Config) *Flow {
 }
 
 func key(id string) string { return "request/" + id }
+
+// delivered records, once per person, that the question reached them: the delivery worker's
+// receipt, at the moment the platform took the message (bots get no read receipts; "opened" is
+// the Answer button).
+func delivered(q *Request, who string, at time.Time) bool {
+	for _, ev := range q.Timeline {
+		if ev.Kind == "delivered" && slices.Contains(ev.To, who) {
+			return false
+		}
+	}
+	q.log(at, "system", "delivered", who)
+	return true
+}
 
 // Get returns the request with id.
 func (f *Flow) Get(ctx context.Context, id string) (Request, error) { return f.reqs.Get(ctx, id) }

@@ -46,6 +46,31 @@ func TestRequestAnsweredAfterADeadlineAndAClarification(t *testing.T) {
 	if c, err := h.Engine.Case(h.Ctx, "K-2026-601"); err != nil || !c.Has("giedre-s") {
 		t.Errorf("the asked contact is not on the case while the request is open: %+v %v", c, err)
 	}
+	// The delivery worker's receipt is the timeline's "delivered"; the asker sees how far it got.
+	q, err := h.App.Requests.Get(h.Ctx, "R1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := q.Timeline[len(q.Timeline)-1]; ev.Kind != "delivered" || strings.Join(ev.To, ",") != "giedre-s" || !ev.At.Equal(at("2026-12-01 09:00")) {
+		t.Errorf("no delivered step after the question went out: %+v", q.Timeline)
+	}
+	h.Say("aiste-r", "/requests")
+	h.MustSee("aiste-r", "R1 · K-2026-601 → Saulės progimnazija — laukia atsakymo iki 2026 m. gruodžio 8 d., antradienis, 17:00 · pristatyta")
+	h.Say("aiste-r", "/requests r1")
+	tl := h.MustSee("aiste-r", "Eiga:").Text()
+	for _, want := range []string{"Aistė Rimkutė paklausė: Giedrė Sabaliauskienė", "09:00 — pristatyta: Giedrė Sabaliauskienė", "Kiek dienų vaikas nelankė mokyklos?"} {
+		if !strings.Contains(tl, want) {
+			t.Errorf("the timeline lacks %q:\n%s", want, tl)
+		}
+	}
+	// The coordinator sees the steps but not the question; someone else is told nothing.
+	h.Say("jurate-z", "/requests R1")
+	if tl := h.MustSee("jurate-z", "Eiga:").Text(); strings.Contains(tl, "nelankė") || !strings.Contains(tl, "pristatyta") {
+		t.Errorf("the coordinator's view of the timeline:\n%s", tl)
+	}
+	h.Say("tomas-k", "/requests R1")
+	h.MustSee("tomas-k", "Tokio prašymo nėra.")
+	h.MustNotSee("tomas-k", "nelankė")
 
 	// Asked back, answered in the same thread.
 	h.Press("giedre-s", "Klausti patikslinimo")
@@ -88,7 +113,7 @@ func TestRequestAnsweredAfterADeadlineAndAClarification(t *testing.T) {
 			}
 		}
 	}
-	if got := strings.Join(kinds, " "); got != "request.asked request.clarify request.clarified request.reminded request.reminded request.overdue request.opened request.answered" {
+	if got := strings.Join(kinds, " "); got != "request.asked request.delivered request.clarify request.clarified request.reminded request.reminded request.overdue request.opened request.answered" {
 		t.Errorf("the timeline's audit: %s", got)
 	}
 	if c, _ := h.Engine.Case(h.Ctx, "K-2026-601"); c.Has("giedre-s") {
@@ -113,6 +138,14 @@ func TestRequestForwardDeclineAndWhoMay(t *testing.T) {
 	h.Press("algirdas-p", "Persiųsti kolegai")
 	h.Press("algirdas-p", "Tomas Kazlauskas")
 	h.MustSee("tomas-k", "Ar buvo iškvietimų į šeimą?")
+	// The new holder's receipt and, once he presses Answer, "opened": the asker sees both.
+	h.Say("aiste-r", "/requests R1")
+	if tl := h.MustSee("aiste-r", "Eiga:").Text(); !strings.Contains(tl, "Algirdas Paulauskas persiuntė: Tomas Kazlauskas") || !strings.Contains(tl, "pristatyta: Tomas Kazlauskas") {
+		t.Errorf("the forward and its delivery are not in the timeline:\n%s", tl)
+	}
+	h.Press("tomas-k", "Atsakyti")
+	h.Say("aiste-r", "/requests")
+	h.MustSee("aiste-r", "· atidaryta")
 	// Someone it was never sent to cannot answer it.
 	if _, err := f.Answer(h.Ctx, h.Engine.Directory().Person("rasa-m"), "R1", "x"); err == nil {
 		t.Error("someone the request never reached answered it")

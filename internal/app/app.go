@@ -109,7 +109,7 @@ func New(o Options) (*App, error) {
 // Worker is the delivery worker for one platform's messenger; serve adds its limiter and metrics.
 func (a *App) Worker(p bot.Platform, m bot.Messenger) *delivery.Worker {
 	return &delivery.Worker{Platform: p, Queue: a.Stores.Queue, Messenger: m, Records: a.Stores.Records, Clock: a.Clock,
-		Log: a.Log.With("worker", p), Failed: a.Engine.Undeliverable}
+		Log: a.Log.With("worker", p), Failed: a.Engine.Undeliverable, Delivered: a.Engine.Delivered}
 }
 
 // Runner is the timer runner that fires the engine's timers.
