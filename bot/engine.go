@@ -102,6 +102,7 @@ type Engine struct {
 	rosterMu    sync.Mutex
 	roster      *Roster // as last read, at rosterRev
 	rosterRev   int64
+	rosterProbe coalesced // the store asked whether the roster changed, once for callers arriving together
 	people      *Collection[Roster]
 	mu          sync.RWMutex
 	commands    map[string]*Command

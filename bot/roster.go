@@ -128,14 +128,26 @@ func (e *Engine) rosterEffects(ctx context.Context, was, r *Roster) (Effects, er
 }
 
 // syncDirectory reads the roster when the store has a newer one than this replica, and builds
-// the directory from it. It costs one index probe when nothing changed.
+// the directory from it. It costs one index probe when nothing changed, shared by the updates
+// that arrive while another probe is on its way.
 func (e *Engine) syncDirectory(ctx context.Context) error {
+	return e.rosterProbe.do(ctx, e.probeRoster)
+}
+
+// probeRoster asks the store whether the roster changed since it was read (one command), and
+// reads it when it did. Probes run one at a time (syncDirectory), so that the lock is held only
+// to read a changed roster, never for the question: updates handled at once do not queue behind
+// one another's round trips.
+func (e *Engine) probeRoster(ctx context.Context) error {
 	e.rosterMu.Lock()
-	defer e.rosterMu.Unlock()
-	ids, err := e.Records.Range(ctx, rosterIndex, float64(e.rosterRev)+0.5, math.Inf(1), 1)
+	rev := e.rosterRev
+	e.rosterMu.Unlock()
+	ids, err := e.Records.Range(ctx, rosterIndex, float64(rev)+0.5, math.Inf(1), 1)
 	if err != nil || len(ids) == 0 {
 		return err
 	}
+	e.rosterMu.Lock()
+	defer e.rosterMu.Unlock()
 	r, err := e.people.Get(ctx, rosterID)
 	if errors.Is(err, ErrNotFound) {
 		return nil

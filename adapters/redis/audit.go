@@ -70,13 +70,13 @@ func (a *Audit) RangeRefusals(ctx context.Context, fn func(bot.RefusalEntry) err
 
 // appendOnceScript adds an entry unless its ID's marker is set, and sets the marker.
 // KEYS: stream, marker. ARGV: marker TTL ms, then field, value pairs.
-var appendOnceScript = goredis.NewScript(`
+var appendOnceScript = script("audit append", goredis.NewScript(`
 if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then
   return 0
 end
 redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))
 return 1
-`)
+`))
 
 // Append adds e with XADD, stamping events without a time with the clock's. Empty fields are
 // left out of the entry. An event with an ID goes through a script that adds it only if no

@@ -60,7 +60,7 @@ func NewInbox(o InboxOptions) *Inbox {
 
 // pushScript queues each update unless its ID was seen, and returns 1 or 0 for each.
 // KEYS: stream, then one seen marker per update. ARGV: ttl ms, then one body per update.
-var pushScript = goredis.NewScript(`
+var pushScript = script("inbox push", goredis.NewScript(`
 local out = {}
 for i = 2, #KEYS do
   if redis.call('SET', KEYS[i], '1', 'NX', 'PX', ARGV[1]) then
@@ -71,7 +71,7 @@ for i = 2, #KEYS do
   end
 end
 return out
-`)
+`))
 
 // Push queues in unless its ID was pushed before.
 func (b *Inbox) Push(ctx context.Context, in bot.Incoming) (bool, error) {
@@ -208,14 +208,14 @@ func (b *Inbox) Done(ctx context.Context, in bot.Inbound) error {
 
 // inboxDoneScript acknowledges and deletes an entry in one step, and the seen mark when it is
 // given. KEYS: stream [, seen mark]. ARGV: group, ID.
-var inboxDoneScript = goredis.NewScript(`
+var inboxDoneScript = script("inbox done", goredis.NewScript(`
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
 if KEYS[2] then
   redis.call('DEL', KEYS[2])
 end
 return 1
-`)
+`))
 
 // Locker holds named leases in Redis.
 type Locker struct {
@@ -231,21 +231,21 @@ func NewLocker(c goredis.UniversalClient, prefix string) *Locker {
 	return &Locker{c: c, prefix: prefix + ":lock:"}
 }
 
-var lockScript = goredis.NewScript(`
+var lockScript = script("leases", goredis.NewScript(`
 local v = redis.call('GET', KEYS[1])
 if v == false or v == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   return 1
 end
 return 0
-`)
+`))
 
-var unlockScript = goredis.NewScript(`
+var unlockScript = script("leases", goredis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0
-`)
+`))
 
 // Lock takes or renews the lease name for owner.
 func (l *Locker) Lock(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {

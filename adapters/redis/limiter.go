@@ -47,7 +47,7 @@ func NewLimiter(c goredis.UniversalClient, prefix string, cfg LimitConfig) *Limi
 // than now-W and sets expiries. Nothing is recorded when t is more than max wait away.
 // KEYS: blocked-until, paused-until, then the windows. ARGV: member, max wait (µs), then N and W
 // (µs) per window. Returns {now, t, recorded} in µs.
-var reserveScript = goredis.NewScript(`
+var reserveScript = script("limiter", goredis.NewScript(`
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 local t = now
@@ -76,7 +76,7 @@ for i = 3, #KEYS do
   redis.call('PEXPIRE', KEYS[i], math.ceil((tonumber(last[2]) - now + w) / 1000) + 1000)
 end
 return {now, t, 1}
-`)
+`))
 
 // blockScript moves blocked-until later (never earlier): the platform's pause (KEYS[2]) when
 // ARGV[4] is "pause", or when it is "pause-unless-full" and the 429 could be the overall limit's;
@@ -87,7 +87,7 @@ return {now, t, 1}
 // key is in one slot).
 // ARGV: duration µs, N, W µs, mode ("conv", "pause", "pause-unless-full"), N2 (0: no overall
 // window), W2 µs. Returns 1 when the conversation was blocked, 2 when the platform was paused.
-var blockScript = goredis.NewScript(`
+var blockScript = script("limiter", goredis.NewScript(`
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 local d = tonumber(ARGV[1])
@@ -110,10 +110,10 @@ if cur < now + d then
   redis.call('SET', key, string.format('%.0f', now + d), 'PX', math.ceil(d / 1000) + 1000)
 end
 return which
-`)
+`))
 
 // heldScript returns how many µs the later of KEYS (blocked-until, paused-until) is from now.
-var heldScript = goredis.NewScript(`
+var heldScript = script("limiter", goredis.NewScript(`
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 local t = now
@@ -124,7 +124,7 @@ for i = 1, #KEYS do
   end
 end
 return string.format('%.0f', t - now)
-`)
+`))
 
 // Held is how long the conversation's block or the platform's pause still holds op back.
 func (l *Limiter) Held(ctx context.Context, to bot.Address, op bot.Op) (time.Duration, error) {

@@ -40,7 +40,7 @@ end
 // sweepScript removes the consumers of group ARGV[1] on stream KEYS[1], other than ARGV[2], that
 // hold nothing and have been idle longer than ARGV[3] ms. A stream or group not there yet is not
 // an error (XINFO CONSUMERS would answer one).
-var sweepScript = goredis.NewScript(`
+var sweepScript = script("outbox sweep", goredis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local found = false
 for _, info in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
@@ -57,18 +57,18 @@ for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
   end
 end
 return n
-`)
+`))
 
 // ensureGroupScript creates the consumer group ARGV[1] on stream KEYS[1] unless it is there.
-var ensureGroupScript = goredis.NewScript(groupLua + `
+var ensureGroupScript = script("stream group", goredis.NewScript(groupLua+`
 ensure_group(KEYS[1], ARGV[1])
 return 1
-`)
+`))
 
 // enqueueScript adds one message unless its ID is queued or was sent.
 // KEYS: body, sent, stream, queued, delayed. ARGV: sealed body, ID, queued ms, due ms ("" for
 // now), delayed member.
-var enqueueScript = goredis.NewScript(`
+var enqueueScript = script("outbox enqueue", goredis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then
   return 0
 end
@@ -80,7 +80,7 @@ else
   redis.call('XADD', KEYS[3], '*', 'id', ARGV[2])
 end
 return 1
-`)
+`))
 
 // takeScript moves due delayed messages back onto their streams, then reclaims entries pending
 // longer than the claim timeout and reads new ones, urgent stream first, up to max in all.
@@ -88,7 +88,7 @@ return 1
 // KEYS: delayed, urgent stream, routine stream. ARGV: now ms, max, group, consumer, claim
 // timeout ms, body key prefix, "1" to reclaim. Returns {stream index (1 urgent, 2 routine), entry ID, body,
 // attempt} per message.
-var takeScript = goredis.NewScript(groupLua + `
+var takeScript = script("outbox take", goredis.NewScript(groupLua+`
 local max = tonumber(ARGV[2])
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 1000)
 for _, m in ipairs(due) do
@@ -125,22 +125,22 @@ for i = 1, 2 do
   end
 end
 return out
-`)
+`))
 
 // doneScript records the ref and removes the message.
 // KEYS: body, sent, stream, queued. ARGV: entry ID, group, ref JSON, sent TTL ms, ID.
-var doneScript = goredis.NewScript(`
+var doneScript = script("outbox done", goredis.NewScript(`
 redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[4], ARGV[5])
 redis.call('XACK', KEYS[3], ARGV[2], ARGV[1])
 redis.call('XDEL', KEYS[3], ARGV[1])
 return 1
-`)
+`))
 
 // retryScript moves a message from its stream to the delayed set, unless it was finished
 // meanwhile. KEYS: body, stream, delayed. ARGV: entry ID, group, attempt, due ms, member.
-var retryScript = goredis.NewScript(`
+var retryScript = script("outbox retry", goredis.NewScript(`
 redis.call('XACK', KEYS[2], ARGV[2], ARGV[1])
 redis.call('XDEL', KEYS[2], ARGV[1])
 if redis.call('EXISTS', KEYS[1]) == 0 then
@@ -149,16 +149,16 @@ end
 redis.call('HSET', KEYS[1], 'a', ARGV[3])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
 return 1
-`)
+`))
 
 // failScript removes a message. KEYS: body, stream, queued. ARGV: entry ID, group, ID.
-var failScript = goredis.NewScript(`
+var failScript = script("outbox fail", goredis.NewScript(`
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[3], ARGV[3])
 redis.call('XACK', KEYS[2], ARGV[2], ARGV[1])
 redis.call('XDEL', KEYS[2], ARGV[1])
 return 1
-`)
+`))
 
 // luaBool is how the scripts take a flag.
 func luaBool(b bool) string {
@@ -376,12 +376,12 @@ func (s *Store) Fail(ctx context.Context, d bot.Delivery) error {
 // discardScript drops a queued message: its body (so that a stream entry left behind is dropped
 // when taken), its place in the queued set and in the delayed set. KEYS: body, queued, delayed.
 // ARGV: ID, delayed member. Returns 1 if the message was still there.
-var discardScript = goredis.NewScript(`
+var discardScript = script("outbox discard", goredis.NewScript(`
 local n = redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[2])
 return n
-`)
+`))
 
 // Discard reads every message not yet done (the queued set), a page of bodies per round trip,
 // and drops those match picks. It is meant for erasures, not for every message. A body it cannot

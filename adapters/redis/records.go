@@ -19,7 +19,7 @@ import (
 // KEYS: the record, then one index per op. ARGV: expected version (-1: any), "1" to set or "0" to
 // delete, data, TTL in ms (0: none), then per op: "1" to remove or "0" to add, score, member.
 // It returns the new version (0 after a delete) or -1 when the version does not match.
-var writeScript = goredis.NewScript(`
+var writeScript = script("records write", goredis.NewScript(`
 local cur = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 local want = tonumber(ARGV[1])
 if want ~= -1 and want ~= cur then
@@ -46,7 +46,7 @@ for i = 2, #KEYS do
   end
 end
 return ver
-`)
+`))
 
 // Get opens the stored data with the Sealer.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, int64, error) {
@@ -198,13 +198,13 @@ func globEscape(s string) string {
 
 // countScript increments a mark and starts its expiry on the first increment only.
 // KEYS: the mark. ARGV: TTL in ms (0: none).
-var countScript = goredis.NewScript(`
+var countScript = script("marks count", goredis.NewScript(`
 local n = redis.call('INCR', KEYS[1])
 if n == 1 and ARGV[1] ~= '0' then
   redis.call('PEXPIRE', KEYS[1], ARGV[1])
 end
 return n
-`)
+`))
 
 // Mark is SET NX, with PX when ttl is set.
 func (s *Store) Mark(ctx context.Context, key string, ttl time.Duration) (bool, error) {

@@ -32,13 +32,13 @@ type RekeyStats struct {
 
 // resealScript swaps a hash field's value only if it is still the one read, so that a change
 // made meanwhile wins. KEYS: the hash. ARGV: field, old value, new value.
-var resealScript = goredis.NewScript(`
+var resealScript = script("rekey", goredis.NewScript(`
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then
   return 0
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 return 1
-`)
+`))
 
 // Rekey seals every record and every queued message body that is not sealed with the Sealer's
 // newest key (plain values written before encryption was on included) anew with it. Each value

@@ -17,19 +17,19 @@ import (
 
 // scheduleScript upserts timers and drops their leases, so that a holder of the old schedule
 // cannot complete the new one. KEYS: due, data, lease. ARGV: ID, due ms, JSON per timer.
-var scheduleScript = goredis.NewScript(`
+var scheduleScript = script("timers schedule", goredis.NewScript(`
 for i = 1, #ARGV, 3 do
   redis.call('ZADD', KEYS[1], ARGV[i + 1], ARGV[i])
   redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 2])
   redis.call('HDEL', KEYS[3], ARGV[i])
 end
 return 1
-`)
+`))
 
 // claimScript takes up to max timers due by now, pushes each to now+lease and gives it a fresh
 // token. KEYS: due, data, lease. ARGV: now ms, max, lease ms, token base.
 // Returns {ID, JSON, token} per timer.
-var claimScript = goredis.NewScript(`
+var claimScript = script("timers claim", goredis.NewScript(`
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
 local held = tonumber(ARGV[1]) + tonumber(ARGV[3])
 local out = {}
@@ -46,11 +46,11 @@ for i, id in ipairs(ids) do
   end
 end
 return out
-`)
+`))
 
 // completeScript removes a timer only while the caller's lease is current.
 // KEYS: due, data, lease. ARGV: ID, token.
-var completeScript = goredis.NewScript(`
+var completeScript = script("timers complete", goredis.NewScript(`
 if redis.call('HGET', KEYS[3], ARGV[1]) ~= ARGV[2] then
   return 0
 end
@@ -58,7 +58,7 @@ redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[3], ARGV[1])
 return 1
-`)
+`))
 
 func (s *Store) timerKeys() []string {
 	return []string{s.k.timerDue(), s.k.timerData(), s.k.timerLease()}

@@ -55,8 +55,8 @@ func BenchmarkInbound(b *testing.B) {
 			b.ResetTimer()
 			for done := 0; done < b.N; {
 				n := min(5000, b.N-done)
-				bare += benchBare(b, srv, n)
-				res := benchTiltas(b, srv, v.stores(b), n, 0)
+				bare += benchBare(b, srv, benchChats, n, "labas")
+				res := benchTiltas(b, srv, v.stores(b), tiltasRun{n: n, chats: benchChats, text: "labas"})
 				tiltas += res.took
 				spans = append(spans, res.spans...)
 				done += n
@@ -84,7 +84,7 @@ func BenchmarkInboundLatency(b *testing.B) {
 		b.Run(v.name, func(b *testing.B) {
 			srv := telegramtest.New(b, telegramtest.Options{Limits: telegramtest.Limits{Disabled: true}})
 			b.ResetTimer()
-			res := benchTiltas(b, srv, v.stores(b), b.N, 2*time.Millisecond)
+			res := benchTiltas(b, srv, v.stores(b), tiltasRun{n: b.N, every: 2 * time.Millisecond, chats: benchChats, text: "labas"})
 			b.StopTimer()
 			p50, p99 := percentiles(res.spans)
 			e50, e99 := percentiles(res.endToEnd)
@@ -111,12 +111,12 @@ func benchVariants() []benchVariant {
 	return vs
 }
 
-// pushBatch queues n private text messages from benchChats users starting at firstUser, and
+// pushBatch queues n private text messages from chats users starting at firstUser, and
 // returns the first update ID.
-func pushBatch(srv *telegramtest.Server, firstUser int64, n int, text string) int {
+func pushBatch(srv *telegramtest.Server, firstUser int64, chats, n int, text string) int {
 	first := 0
 	for i := range n {
-		id := srv.PushUpdate(srv.PrivateMessage(firstUser+int64(i%benchChats), text))
+		id := srv.PushUpdate(srv.PrivateMessage(firstUser+int64(i%chats), text))
 		if i == 0 {
 			first = id
 		}
@@ -124,15 +124,15 @@ func pushBatch(srv *telegramtest.Server, firstUser int64, n int, text string) in
 	return first
 }
 
-// waitReplies waits for n accepted sends to chats in [firstUser, firstUser+benchChats) that
+// waitReplies waits for n accepted sends to chats in [firstUser, firstUser+chats) that
 // arrived at or after since, and returns when the last of them arrived.
-func waitReplies(b *testing.B, srv *telegramtest.Server, firstUser int64, n int, since time.Time) time.Time {
+func waitReplies(b *testing.B, srv *telegramtest.Server, firstUser int64, chats, n int, since time.Time) time.Time {
 	deadline := time.Now().Add(5*time.Minute + time.Duration(n)*time.Millisecond)
 	for {
 		var last time.Time
 		got := 0
 		for _, s := range srv.Sends() {
-			if s.ChatID >= firstUser && s.ChatID < firstUser+benchChats && !s.Time.Before(since) {
+			if s.ChatID >= firstUser && s.ChatID < firstUser+int64(chats) && !s.Time.Before(since) {
 				got++
 				last = s.Time
 			}
@@ -161,10 +161,11 @@ func confirm(b *testing.B, srv *telegramtest.Server, last int) {
 }
 
 // benchBare runs the bare echo bot over n queued updates and returns how long it took.
-func benchBare(b *testing.B, srv *telegramtest.Server, n int) time.Duration {
+// The bare bot echoes what it gets; with reply set it sends that instead.
+func benchBare(b *testing.B, srv *telegramtest.Server, chats, n int, text string, reply ...string) time.Duration {
 	b.StopTimer()
 	const firstUser = 100001
-	first := pushBatch(srv, firstUser, n, "labas")
+	first := pushBatch(srv, firstUser, chats, n, text)
 	// The same connection pool as the adapter's, so that the baseline is not held back by the
 	// default transport's two idle connections per host.
 	transport := &http.Transport{MaxIdleConns: 128, MaxIdleConnsPerHost: 128, IdleConnTimeout: 90 * time.Second}
@@ -176,7 +177,11 @@ func benchBare(b *testing.B, srv *telegramtest.Server, n int) time.Duration {
 			if u.Message == nil {
 				return
 			}
-			if _, err := bt.SendMessage(ctx, &tg.SendMessageParams{ChatID: u.Message.Chat.ID, Text: u.Message.Text}); err != nil && ctx.Err() == nil {
+			out := u.Message.Text
+			if len(reply) > 0 {
+				out = reply[0]
+			}
+			if _, err := bt.SendMessage(ctx, &tg.SendMessageParams{ChatID: u.Message.Chat.ID, Text: out}); err != nil && ctx.Err() == nil {
 				b.Error(err)
 			}
 		}))
@@ -188,7 +193,7 @@ func benchBare(b *testing.B, srv *telegramtest.Server, n int) time.Duration {
 	start := time.Now()
 	b.StartTimer()
 	wg.Go(func() { echo.Start(ctx) })
-	last := waitReplies(b, srv, firstUser, n, start)
+	last := waitReplies(b, srv, firstUser, chats, n, start)
 	b.StopTimer()
 	cancel()
 	wg.Wait()
@@ -242,9 +247,20 @@ type benchResult struct {
 	endToEnd []time.Duration // queued at the fake to reply at the fake, per update (paced runs)
 }
 
-// benchTiltas runs Tiltas over n updates: queued before it starts when every is zero, or else
-// pushed one every "every" while it runs.
-func benchTiltas(b *testing.B, srv *telegramtest.Server, st benchStores, n int, every time.Duration) benchResult {
+// tiltasRun is one run of Tiltas: n updates saying text from chats linked people, queued before
+// it starts when every is zero, or else pushed one every "every" while it runs.
+type tiltasRun struct {
+	n, chats int
+	every    time.Duration
+	text     string
+	// measure, when set, is called as the run starts and returns what to call when its last
+	// reply has arrived (setup and teardown fall outside).
+	measure func() func()
+}
+
+// benchTiltas runs Tiltas over r.n updates.
+func benchTiltas(b *testing.B, srv *telegramtest.Server, st benchStores, r tiltasRun) benchResult {
+	n, every, chats := r.n, r.every, r.chats
 	b.StopTimer()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -260,7 +276,7 @@ func benchTiltas(b *testing.B, srv *telegramtest.Server, st benchStores, n int, 
 	log := slog.New(slog.DiscardHandler)
 	// One linked person per chat: social workers of the example municipality.
 	dir := cfg.Directory()
-	for i := range benchChats {
+	for i := range chats {
 		dir.People = append(dir.People, &bot.Person{ID: fmt.Sprintf("bench-%02d", i), Name: fmt.Sprintf("Darbuotoja %02d", i),
 			Institution: "socpaslaugos", Roles: []bot.Role{bot.RoleSocialWorker}})
 	}
@@ -269,7 +285,7 @@ func benchTiltas(b *testing.B, srv *telegramtest.Server, st benchStores, n int, 
 		cfg.Settings(), dir)
 	alerts.Register(e, alertsConfig(cfg))
 	const firstUser = 200001
-	for i := range benchChats {
+	for i := range chats {
 		uid := strconv.Itoa(firstUser + i)
 		if err := e.Link(ctx, fmt.Sprintf("bench-%02d", i), bot.Identity{Platform: bot.Telegram, User: uid}, bot.Address{Platform: bot.Telegram, Chat: uid}); err != nil {
 			b.Fatal(err)
@@ -292,9 +308,13 @@ func benchTiltas(b *testing.B, srv *telegramtest.Server, st benchStores, n int, 
 		Records: st.records, Log: log, Failed: e.Undeliverable}
 	first := 0
 	if every == 0 {
-		first = pushBatch(srv, firstUser, n, "labas")
+		first = pushBatch(srv, firstUser, chats, n, r.text)
 	}
 	var wg sync.WaitGroup
+	stop := func() {}
+	if r.measure != nil {
+		stop = r.measure()
+	}
 	start := time.Now()
 	b.StartTimer()
 	for _, run := range []func(context.Context) error{ad.RunPolling, proc.Run, worker.Run} {
@@ -310,15 +330,16 @@ func benchTiltas(b *testing.B, srv *telegramtest.Server, st benchStores, n int, 
 		for i := range n {
 			<-tick.C
 			pushed = append(pushed, time.Now())
-			id := srv.PushUpdate(srv.PrivateMessage(firstUser+int64(i%benchChats), "labas"))
+			id := srv.PushUpdate(srv.PrivateMessage(firstUser+int64(i%chats), r.text))
 			if i == 0 {
 				first = id
 			}
 		}
 		tick.Stop()
 	}
-	last := waitReplies(b, srv, firstUser, n, start)
+	last := waitReplies(b, srv, firstUser, chats, n, start)
 	b.StopTimer()
+	stop()
 	cancel()
 	wg.Wait()
 	confirm(b, srv, first+n-1)
@@ -329,12 +350,12 @@ func benchTiltas(b *testing.B, srv *telegramtest.Server, st benchStores, n int, 
 		// answers its k-th message.
 		replies := map[int64][]time.Time{}
 		for _, s := range srv.Sends() {
-			if s.ChatID >= firstUser && s.ChatID < firstUser+benchChats && !s.Time.Before(start) {
+			if s.ChatID >= firstUser && s.ChatID < firstUser+int64(chats) && !s.Time.Before(start) {
 				replies[s.ChatID] = append(replies[s.ChatID], s.Time)
 			}
 		}
 		for i, at := range pushed {
-			chat := firstUser + int64(i%benchChats)
+			chat := firstUser + int64(i%chats)
 			if k := i / benchChats; k < len(replies[chat]) {
 				res.endToEnd = append(res.endToEnd, replies[chat][k].Sub(at))
 			}
