@@ -32,6 +32,7 @@ type Inbox struct {
 	consumer     string
 	once         sync.Once
 	reclaims     pacer
+	dones        batcher[bot.Inbound] // updates finished at once: one script call
 }
 
 // InboxOptions configure an Inbox; only Client is required.
@@ -54,8 +55,10 @@ func NewInbox(o InboxOptions) *Inbox {
 	if o.SeenTTL <= 0 {
 		o.SeenTTL = 7 * 24 * time.Hour
 	}
-	return &Inbox{c: pipelined(o.Client), stream: o.Prefix + ":{in}:s", seenPrefix: o.Prefix + ":{in}:seen:", sealer: o.Sealer,
+	b := &Inbox{c: pipelined(o.Client), stream: o.Prefix + ":{in}:s", seenPrefix: o.Prefix + ":{in}:seen:", sealer: o.Sealer,
 		claimTimeout: o.ClaimTimeout, seenTTL: o.SeenTTL, consumer: "c-" + bot.NewID()}
+	b.dones.run = b.doneAll
+	return b
 }
 
 // pushScript queues each update unless its ID was seen, and returns 1 or 0 for each.
@@ -194,25 +197,34 @@ func (b *Inbox) Pull(ctx context.Context, max int, block time.Duration) ([]bot.I
 }
 
 // Done acknowledges and deletes a handled update, so its text does not linger; with in.Forget
-// its seen mark goes too.
+// its seen mark goes too. Updates finished at once share one script call.
 func (b *Inbox) Done(ctx context.Context, in bot.Inbound) error {
-	keys := []string{b.stream}
-	if in.Forget && in.ID != "" {
-		keys = append(keys, b.seenPrefix+string(in.From.Platform)+":"+in.ID)
-	}
-	if err := inboxDoneScript.Run(ctx, b.c, keys, group, in.Handle).Err(); err != nil {
+	if err := b.dones.do(ctx, in); err != nil {
 		return fmt.Errorf("inbox done: %w", err)
 	}
 	return nil
 }
 
-// inboxDoneScript acknowledges and deletes an entry in one step, and the seen mark when it is
-// given. KEYS: stream [, seen mark]. ARGV: group, ID.
+func (b *Inbox) doneAll(ctx context.Context, ins []bot.Inbound) error {
+	keys := []string{b.stream}
+	args := make([]any, 0, 1+len(ins))
+	args = append(args, group)
+	for _, in := range ins {
+		args = append(args, in.Handle)
+		if in.Forget && in.ID != "" {
+			keys = append(keys, b.seenPrefix+string(in.From.Platform)+":"+in.ID)
+		}
+	}
+	return inboxDoneScript.Run(ctx, b.c, keys, args...).Err()
+}
+
+// inboxDoneScript acknowledges and deletes entries, and the seen marks it is given.
+// KEYS: stream, then seen marks. ARGV: group, then entry IDs.
 var inboxDoneScript = script("inbox done", goredis.NewScript(`
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-redis.call('XDEL', KEYS[1], ARGV[2])
-if KEYS[2] then
-  redis.call('DEL', KEYS[2])
+redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 2))
+redis.call('XDEL', KEYS[1], unpack(ARGV, 2))
+if #KEYS > 1 then
+  redis.call('DEL', unpack(KEYS, 2))
 end
 return 1
 `))

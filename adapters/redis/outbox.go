@@ -65,19 +65,27 @@ ensure_group(KEYS[1], ARGV[1])
 return 1
 `))
 
-// enqueueScript adds one message unless its ID is queued or was sent.
-// KEYS: body, sent, stream, queued, delayed. ARGV: sealed body, ID, queued ms, due ms ("" for
-// now), delayed member.
+// enqueueScript adds each message unless its ID is queued or was sent: the messages of every
+// Enqueue made at once, in the order they were made.
+// KEYS: queued, then per message: body, sent, stream, delayed. ARGV, per message: sealed body,
+// ID, queued ms, due ms ("" for now), delayed member.
 var enqueueScript = script("outbox enqueue", goredis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then
-  return 0
+local queued = {}
+for i = 0, (#KEYS - 1) / 4 - 1 do
+  local k, a = 2 + i * 4, 1 + i * 5
+  if redis.call('EXISTS', KEYS[k], KEYS[k + 1]) == 0 then
+    redis.call('HSET', KEYS[k], 'b', ARGV[a], 'a', 0)
+    queued[#queued + 1] = ARGV[a + 2]
+    queued[#queued + 1] = ARGV[a + 1]
+    if ARGV[a + 3] ~= '' then
+      redis.call('ZADD', KEYS[k + 3], ARGV[a + 3], ARGV[a + 4])
+    else
+      redis.call('XADD', KEYS[k + 2], '*', 'id', ARGV[a + 1])
+    end
+  end
 end
-redis.call('HSET', KEYS[1], 'b', ARGV[1], 'a', 0)
-redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
-if ARGV[4] ~= '' then
-  redis.call('ZADD', KEYS[5], ARGV[4], ARGV[5])
-else
-  redis.call('XADD', KEYS[3], '*', 'id', ARGV[2])
+if #queued > 0 then
+  redis.call('ZADD', KEYS[1], unpack(queued))
 end
 return 1
 `))
@@ -127,14 +135,26 @@ end
 return out
 `))
 
-// doneScript records the ref and removes the message.
-// KEYS: body, sent, stream, queued. ARGV: entry ID, group, ref JSON, sent TTL ms, ID.
+// doneScript records each message's ref and removes the message: the messages of every Done
+// made at once. KEYS: queued, then per message: body, sent, stream. ARGV: group, sent TTL ms,
+// then per message: entry ID, ref JSON, ID.
 var doneScript = script("outbox done", goredis.NewScript(`
-redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
-redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[4], ARGV[5])
-redis.call('XACK', KEYS[3], ARGV[2], ARGV[1])
-redis.call('XDEL', KEYS[3], ARGV[1])
+local bodies, ids, entries = {}, {}, {}
+for i = 0, (#KEYS - 1) / 3 - 1 do
+  local k, a = 2 + i * 3, 3 + i * 3
+  redis.call('SET', KEYS[k + 1], ARGV[a + 1], 'PX', ARGV[2])
+  bodies[#bodies + 1] = KEYS[k]
+  ids[#ids + 1] = ARGV[a + 2]
+  local s = KEYS[k + 2]
+  if not entries[s] then entries[s] = {} end
+  table.insert(entries[s], ARGV[a])
+end
+redis.call('DEL', unpack(bodies))
+redis.call('ZREM', KEYS[1], unpack(ids))
+for s, es in pairs(entries) do
+  redis.call('XACK', s, ARGV[1], unpack(es))
+  redis.call('XDEL', s, unpack(es))
+end
 return 1
 `))
 
@@ -177,6 +197,7 @@ func member(pr bot.Priority, id string) string {
 
 // Enqueue seals each message and adds it unless its ID is queued or was sent within SentTTL. A
 // message with NotBefore in the future waits in the delayed set, so quiet hours cost no attempt.
+// Enqueues made at once share one script call.
 func (s *Store) Enqueue(ctx context.Context, msgs ...bot.Outgoing) error {
 	now := s.clock.Now()
 	for _, m := range msgs {
@@ -195,13 +216,30 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...bot.Outgoing) error {
 		if m.NotBefore.After(now) {
 			due = strconv.FormatInt(m.NotBefore.UnixMilli(), 10)
 		}
-		keys := []string{s.k.body(m.ID), s.k.sent(m.ID), s.k.stream(m.To.Platform, m.Priority), s.k.queued(), s.k.delayed(m.To.Platform)}
-		err = enqueueScript.Run(ctx, s.c, keys, body, m.ID, m.Queued.UnixMilli(), due, member(m.Priority, m.ID)).Err()
-		if err != nil {
+		if err := s.enqueues.do(ctx, enqueued{m, body, due}); err != nil {
 			return fmt.Errorf("enqueue %s: %w", m.ID, err)
 		}
 	}
 	return nil
+}
+
+// enqueued is one message as Enqueue hands it to the batch.
+type enqueued struct {
+	m    bot.Outgoing
+	body []byte
+	due  string
+}
+
+func (s *Store) enqueueAll(ctx context.Context, items []enqueued) error {
+	keys := make([]string, 0, 1+4*len(items))
+	args := make([]any, 0, 5*len(items))
+	keys = append(keys, s.k.queued())
+	for _, it := range items {
+		m := it.m
+		keys = append(keys, s.k.body(m.ID), s.k.sent(m.ID), s.k.stream(m.To.Platform, m.Priority), s.k.delayed(m.To.Platform))
+		args = append(args, it.body, m.ID, m.Queued.UnixMilli(), it.due, member(m.Priority, m.ID))
+	}
+	return enqueueScript.Run(ctx, s.c, keys, args...).Err()
 }
 
 // Take runs one script that hands out what is ready; when nothing is, it blocks on both streams
@@ -339,17 +377,35 @@ func (s *Store) deliveries(rows []any, until time.Time) ([]bot.Delivery, error) 
 }
 
 // Done records the ref for SentTTL and deletes the body and the stream entry, so that the
-// message's text does not linger in Redis.
+// message's text does not linger in Redis. Dones made at once share one script call.
 func (s *Store) Done(ctx context.Context, d bot.Delivery, ref bot.MessageRef) error {
 	refJSON, err := json.Marshal(ref)
 	if err != nil {
 		return fmt.Errorf("done %s: %w", d.ID, err)
 	}
-	keys := []string{s.k.body(d.ID), s.k.sent(d.ID), s.k.stream(d.To.Platform, d.Priority), s.k.queued()}
-	if err := doneScript.Run(ctx, s.c, keys, d.Handle, group, refJSON, s.sentTTL.Milliseconds(), d.ID).Err(); err != nil {
+	if err := s.dones.do(ctx, finished{d, refJSON}); err != nil {
 		return fmt.Errorf("done %s: %w", d.ID, err)
 	}
 	return nil
+}
+
+// finished is one message as Done hands it to the batch.
+type finished struct {
+	d   bot.Delivery
+	ref []byte
+}
+
+func (s *Store) doneAll(ctx context.Context, items []finished) error {
+	keys := make([]string, 0, 1+3*len(items))
+	args := make([]any, 0, 2+3*len(items))
+	keys = append(keys, s.k.queued())
+	args = append(args, group, s.sentTTL.Milliseconds())
+	for _, it := range items {
+		d := it.d
+		keys = append(keys, s.k.body(d.ID), s.k.sent(d.ID), s.k.stream(d.To.Platform, d.Priority))
+		args = append(args, d.Handle, it.ref, d.ID)
+	}
+	return doneScript.Run(ctx, s.c, keys, args...).Err()
 }
 
 // Retry moves the message to the delayed set with its attempt counted.

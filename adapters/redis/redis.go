@@ -67,6 +67,9 @@ type Store struct {
 	audit        *Audit
 	sweeps       sweeps
 	reclaims     pacer
+	// Messages queued and finished at once go in one script call each way.
+	enqueues batcher[enqueued]
+	dones    batcher[finished]
 }
 
 // New returns a Store on o.Client. It makes no network call.
@@ -88,7 +91,7 @@ func New(o Options) (*Store, error) {
 	}
 	k := keys{o.Prefix}
 	c := pipelined(o.Client)
-	return &Store{
+	s := &Store{
 		c:            c,
 		base:         o.Client,
 		k:            k,
@@ -98,7 +101,9 @@ func New(o Options) (*Store, error) {
 		sentTTL:      o.SentTTL,
 		consumer:     "c-" + rand.Text(),
 		audit:        &Audit{c: c, key: k.audit(), idPrefix: k.auditID(""), refusals: k.refusals(), clock: o.Clock},
-	}, nil
+	}
+	s.enqueues.run, s.dones.run = s.enqueueAll, s.doneAll
+	return s, nil
 }
 
 // Audit returns the store's audit log.

@@ -368,7 +368,9 @@ func (s slowlog) topLevel() map[string]float64 {
 }
 
 // nested reports whether a script made the call (the slowlog names no client for those).
-func nested(e goredis.SlowLog) bool { return e.ClientAddr == "" || strings.HasPrefix(e.ClientAddr, "?") }
+func nested(e goredis.SlowLog) bool {
+	return e.ClientAddr == "" || strings.HasPrefix(e.ClientAddr, "?")
+}
 
 // total is the time of the top-level commands.
 func (s slowlog) total() float64 {

@@ -1,0 +1,84 @@
+package redis
+
+import (
+	"context"
+	"sync"
+)
+
+// maxBatch bounds how many calls one script call carries.
+const maxBatch = 256
+
+// batcher turns calls made at once into one script call: a call made while no batch is on its
+// way goes at once, alone; calls made while one is on its way wait for it and then go together,
+// in one script call, the next. An idle store adds no wait; a busy one makes one script call per
+// round trip instead of one per call. Every key a batch touches shares one hash tag, so that a
+// batch is one slot in a Cluster.
+type batcher[T any] struct {
+	run func(ctx context.Context, items []T) error
+
+	mu      sync.Mutex
+	running bool
+	queue   []*call[T]
+}
+
+type call[T any] struct {
+	item T
+	ctx  context.Context
+	done chan error
+}
+
+// do runs item in a batch and returns the batch's error.
+func (b *batcher[T]) do(ctx context.Context, item T) error {
+	c := &call[T]{item: item, ctx: ctx, done: make(chan error, 1)}
+	b.mu.Lock()
+	b.queue = append(b.queue, c)
+	if !b.running {
+		b.running = true
+		b.mu.Unlock()
+		b.flush()
+	} else {
+		b.mu.Unlock()
+	}
+	select {
+	case err := <-c.done:
+		return err
+	case <-ctx.Done():
+		// The call may still be made with the batch it is in: as with a command whose reply
+		// was not waited for, the caller cannot tell, and the operations batched here are
+		// safe to repeat.
+		return ctx.Err()
+	}
+}
+
+// flush runs what is queued, batch after batch, until nothing is; the caller that found the
+// batcher idle runs the first, the rest go on in the background so that it is not held up.
+func (b *batcher[T]) flush() {
+	b.mu.Lock()
+	n := min(len(b.queue), maxBatch)
+	calls := b.queue[:n:n]
+	b.queue = b.queue[n:]
+	b.mu.Unlock()
+	items := make([]T, 0, len(calls))
+	live := calls[:0:0]
+	for _, c := range calls {
+		if err := c.ctx.Err(); err != nil {
+			c.done <- err // gone already: its caller has stopped waiting
+			continue
+		}
+		items, live = append(items, c.item), append(live, c)
+	}
+	if len(live) > 0 {
+		// The batch is not cancelled with the caller whose call is first: the others wait too.
+		err := b.run(context.WithoutCancel(live[0].ctx), items)
+		for _, c := range live {
+			c.done <- err
+		}
+	}
+	b.mu.Lock()
+	more := len(b.queue) > 0
+	b.running = more
+	b.mu.Unlock()
+	if more {
+		go b.flush()
+	}
+}
