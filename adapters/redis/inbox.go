@@ -205,29 +205,27 @@ func (b *Inbox) Done(ctx context.Context, in bot.Inbound) error {
 	return nil
 }
 
+// doneAll acknowledges and deletes every update finished at once, and the seen marks asked
+// for: one transaction of plain commands, every key under the inbox's hash tag.
 func (b *Inbox) doneAll(ctx context.Context, ins []bot.Inbound) error {
-	keys := []string{b.stream}
-	args := make([]any, 0, 1+len(ins))
-	args = append(args, group)
+	ids := make([]string, 0, len(ins))
+	var seen []string
 	for _, in := range ins {
-		args = append(args, in.Handle)
+		ids = append(ids, in.Handle)
 		if in.Forget && in.ID != "" {
-			keys = append(keys, b.seenPrefix+string(in.From.Platform)+":"+in.ID)
+			seen = append(seen, b.seenPrefix+string(in.From.Platform)+":"+in.ID)
 		}
 	}
-	return inboxDoneScript.Run(ctx, b.c, keys, args...).Err()
+	_, err := b.c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		p.XAck(ctx, b.stream, group, ids...)
+		p.XDel(ctx, b.stream, ids...)
+		if len(seen) > 0 {
+			p.Del(ctx, seen...)
+		}
+		return nil
+	})
+	return err
 }
-
-// inboxDoneScript acknowledges and deletes entries, and the seen marks it is given.
-// KEYS: stream, then seen marks. ARGV: group, then entry IDs.
-var inboxDoneScript = script("inbox done", goredis.NewScript(`
-redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 2))
-redis.call('XDEL', KEYS[1], unpack(ARGV, 2))
-if #KEYS > 1 then
-  redis.call('DEL', unpack(KEYS, 2))
-end
-return 1
-`))
 
 // Locker holds named leases in Redis.
 type Locker struct {

@@ -135,29 +135,6 @@ end
 return out
 `))
 
-// doneScript records each message's ref and removes the message: the messages of every Done
-// made at once. KEYS: queued, then per message: body, sent, stream. ARGV: group, sent TTL ms,
-// then per message: entry ID, ref JSON, ID.
-var doneScript = script("outbox done", goredis.NewScript(`
-local bodies, ids, entries = {}, {}, {}
-for i = 0, (#KEYS - 1) / 3 - 1 do
-  local k, a = 2 + i * 3, 3 + i * 3
-  redis.call('SET', KEYS[k + 1], ARGV[a + 1], 'PX', ARGV[2])
-  bodies[#bodies + 1] = KEYS[k]
-  ids[#ids + 1] = ARGV[a + 2]
-  local s = KEYS[k + 2]
-  if not entries[s] then entries[s] = {} end
-  table.insert(entries[s], ARGV[a])
-end
-redis.call('DEL', unpack(bodies))
-redis.call('ZREM', KEYS[1], unpack(ids))
-for s, es in pairs(entries) do
-  redis.call('XACK', s, ARGV[1], unpack(es))
-  redis.call('XDEL', s, unpack(es))
-end
-return 1
-`))
-
 // retryScript moves a message from its stream to the delayed set, unless it was finished
 // meanwhile. KEYS: body, stream, delayed. ARGV: entry ID, group, attempt, due ms, member.
 var retryScript = script("outbox retry", goredis.NewScript(`
@@ -395,17 +372,37 @@ type finished struct {
 	ref []byte
 }
 
+// doneAll records each message's ref and removes the message, for every Done made at once: one
+// transaction of plain commands (no script: nothing in it depends on what Redis holds), every
+// key under the outbox's hash tag.
 func (s *Store) doneAll(ctx context.Context, items []finished) error {
-	keys := make([]string, 0, 1+3*len(items))
-	args := make([]any, 0, 2+3*len(items))
-	keys = append(keys, s.k.queued())
-	args = append(args, group, s.sentTTL.Milliseconds())
+	bodies := make([]string, 0, len(items))
+	ids := make([]any, 0, len(items))
+	entries := map[string][]string{}
+	var streams []string
 	for _, it := range items {
 		d := it.d
-		keys = append(keys, s.k.body(d.ID), s.k.sent(d.ID), s.k.stream(d.To.Platform, d.Priority))
-		args = append(args, d.Handle, it.ref, d.ID)
+		bodies = append(bodies, s.k.body(d.ID))
+		ids = append(ids, d.ID)
+		st := s.k.stream(d.To.Platform, d.Priority)
+		if _, ok := entries[st]; !ok {
+			streams = append(streams, st)
+		}
+		entries[st] = append(entries[st], d.Handle)
 	}
-	return doneScript.Run(ctx, s.c, keys, args...).Err()
+	_, err := s.c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		for _, it := range items {
+			p.Set(ctx, s.k.sent(it.d.ID), it.ref, s.sentTTL)
+		}
+		p.Del(ctx, bodies...)
+		p.ZRem(ctx, s.k.queued(), ids...)
+		for _, st := range streams {
+			p.XAck(ctx, st, group, entries[st]...)
+			p.XDel(ctx, st, entries[st]...)
+		}
+		return nil
+	})
+	return err
 }
 
 // Retry moves the message to the delayed set with its attempt counted.

@@ -100,6 +100,16 @@ func BenchmarkRedisPerUpdate(b *testing.B) {
 		fmt.Fprintf(&table, "| %s | %.2f | %.1f | %s |\n", st.name, per(float64(st.calls), n), per(st.usec, n), st.what(n))
 		b.ReportMetric(per(st.usec, n), strings.ReplaceAll(st.name, " ", "-")+"-µs")
 	}
+	fmt.Fprintf(&table, "\nTiltas's commands in the measured rounds (INFO commandstats; those scripts call included, so the lines add up to more than the total):\n")
+	names := make([]string, 0, len(tiltasW.cmds))
+	for name := range tiltasW.cmds {
+		names = append(names, name)
+	}
+	slices.SortFunc(names, func(x, y string) int { return int(tiltasW.cmds[y].usec - tiltasW.cmds[x].usec) })
+	for _, name := range names {
+		st := tiltasW.cmds[name]
+		fmt.Fprintf(&table, "  %-16s %6.2f calls/update %6.2f µs/update %5.2f µs/call\n", name, per(float64(st.calls), b.N), per(st.usec, b.N), st.usec/float64(st.calls))
+	}
 	b.Log(table.String())
 }
 
@@ -255,8 +265,10 @@ func (w *redisWork) add(o redisWork) {
 	w.cpu += o.cpu
 }
 
+// isScript reports whether a command runs others: a script, or EXEC running a transaction.
+// Its time includes theirs, which commandstats also counts under their own names.
 func isScript(name string) bool {
-	return strings.HasPrefix(name, "eval") || strings.HasPrefix(name, "fcall")
+	return strings.HasPrefix(name, "eval") || strings.HasPrefix(name, "fcall") || name == "exec"
 }
 
 // usec is the time of top-level commands: every script call (which includes what it calls) and,
@@ -367,16 +379,37 @@ func (s slowlog) topLevel() map[string]float64 {
 	return out
 }
 
-// nested reports whether a script made the call (the slowlog names no client for those).
-func nested(e goredis.SlowLog) bool {
+// nested reports whether a script made the call or a transaction's EXEC did (inTransaction).
+func nested(e goredis.SlowLog) bool { return inScript(e) || inTransaction(e) }
+
+// inScript reports whether a script made the call: the slowlog names no client for those.
+func inScript(e goredis.SlowLog) bool {
 	return e.ClientAddr == "" || strings.HasPrefix(e.ClientAddr, "?")
 }
 
-// total is the time of the top-level commands.
+// inTransaction reports whether a command is one of the store's MULTI/EXEC transactions
+// (finishing messages and updates): they are made of these commands on these keys, which the
+// store sends nowhere else. The slowlog records MULTI and the commands EXEC ran, not EXEC.
+func inTransaction(e goredis.SlowLog) bool {
+	args := e.Args
+	if inScript(e) || len(args) < 2 {
+		return false
+	}
+	switch strings.ToLower(args[0]) {
+	case "xack", "xdel":
+		return strings.Contains(args[1], ":{in}:") || strings.Contains(args[1], ":{out}:")
+	case "del", "zrem", "set":
+		return strings.Contains(args[1], ":{out}:") || strings.Contains(args[1], ":{in}:seen:")
+	}
+	return false
+}
+
+// total is the time of the top-level commands: a script's with what it called, a
+// transaction's as the time of its commands.
 func (s slowlog) total() float64 {
 	var t float64
 	for _, e := range s.entries {
-		if !nested(e) {
+		if !nested(e) || inTransaction(e) {
 			t += float64(e.Duration.Microseconds())
 		}
 	}
@@ -426,19 +459,41 @@ func (st stage) what(n int) string {
 // stages sums the entries by the stage of Tiltas's path each belongs to.
 func (s slowlog) stages() []stage {
 	by := map[string]*stage{}
-	var inner []string // what the next script called
-	for _, e := range s.entries {
-		if nested(e) {
-			inner = append(inner, commandName(e.Args))
-			continue
-		}
-		name := stageOf(e.Args)
+	get := func(name string) *stage {
 		st := by[name]
 		if st == nil {
 			st = &stage{name: name, by: map[string]int{}}
 			by[name] = st
 		}
+		return st
+	}
+	var inner []string         // what the next script called
+	multi := map[string]bool{} // clients whose MULTI is not yet matched with what EXEC ran
+	for _, e := range s.entries {
 		cmd := commandName(e.Args)
+		switch {
+		case cmd == "multi":
+			multi[e.ClientAddr] = true
+			continue
+		case inTransaction(e):
+			// Run by EXEC: the transaction's time is its commands' time.
+			st := get("inbox done")
+			if strings.Contains(e.Args[1], ":{out}:") {
+				st = get("outbox done")
+			}
+			if multi[e.ClientAddr] {
+				multi[e.ClientAddr] = false
+				st.calls++
+				st.by["multi/exec"]++
+			}
+			st.by["  "+cmd]++
+			st.usec += float64(e.Duration.Microseconds())
+			continue
+		case nested(e):
+			inner = append(inner, cmd)
+			continue
+		}
+		st := get(stageOf(e.Args))
 		st.by[cmd]++
 		if isScript(cmd) {
 			for _, c := range inner {
