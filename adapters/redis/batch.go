@@ -8,10 +8,10 @@ import (
 // maxBatch bounds how many calls one script call carries.
 const maxBatch = 256
 
-// batcher turns calls made at once into one script call: a call made while no batch is on its
-// way goes at once, alone; calls made while one is on its way wait for it and then go together,
-// in one script call, the next. An idle store adds no wait; a busy one makes one script call per
-// round trip instead of one per call. Every key a batch touches shares one hash tag, so that a
+// batcher turns calls made at once into one call to Redis (a script or a transaction): a call
+// made while no batch is on its way goes at once, alone; calls made while one is on its way wait
+// for it and then go together, the next. An idle store adds no wait; a busy one makes one call
+// per round trip instead of one per caller. Every key a batch touches shares one hash tag, so that a
 // batch is one slot in a Cluster.
 type batcher[T any] struct {
 	run func(ctx context.Context, items []T) error

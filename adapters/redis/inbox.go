@@ -32,7 +32,7 @@ type Inbox struct {
 	consumer     string
 	once         sync.Once
 	reclaims     pacer
-	dones        batcher[bot.Inbound] // updates finished at once: one script call
+	dones        batcher[bot.Inbound] // updates finished at once: one transaction
 }
 
 // InboxOptions configure an Inbox; only Client is required.
@@ -197,7 +197,7 @@ func (b *Inbox) Pull(ctx context.Context, max int, block time.Duration) ([]bot.I
 }
 
 // Done acknowledges and deletes a handled update, so its text does not linger; with in.Forget
-// its seen mark goes too. Updates finished at once share one script call.
+// its seen mark goes too. Updates finished at once share one transaction.
 func (b *Inbox) Done(ctx context.Context, in bot.Inbound) error {
 	if err := b.dones.do(ctx, in); err != nil {
 		return fmt.Errorf("inbox done: %w", err)

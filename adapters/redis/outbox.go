@@ -354,7 +354,7 @@ func (s *Store) deliveries(rows []any, until time.Time) ([]bot.Delivery, error) 
 }
 
 // Done records the ref for SentTTL and deletes the body and the stream entry, so that the
-// message's text does not linger in Redis. Dones made at once share one script call.
+// message's text does not linger in Redis. Dones made at once share one transaction.
 func (s *Store) Done(ctx context.Context, d bot.Delivery, ref bot.MessageRef) error {
 	refJSON, err := json.Marshal(ref)
 	if err != nil {

@@ -67,7 +67,8 @@ type Store struct {
 	audit        *Audit
 	sweeps       sweeps
 	reclaims     pacer
-	// Messages queued and finished at once go in one script call each way.
+	// Messages queued at once go in one script call, messages finished at once in one
+	// transaction.
 	enqueues batcher[enqueued]
 	dones    batcher[finished]
 }
