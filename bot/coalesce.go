@@ -29,11 +29,11 @@ func (c *coalesced) do(ctx context.Context, fn func(context.Context) error) erro
 	f := c.next
 	if !c.running {
 		c.running, c.next = true, nil
-		c.mu.Unlock()
-		c.run(context.WithoutCancel(ctx), f, fn)
-	} else {
-		c.mu.Unlock()
+		// In the background: the caller waits below, and can give up when its ctx ends while
+		// the run goes on for the others.
+		go c.run(context.WithoutCancel(ctx), f, fn)
 	}
+	c.mu.Unlock()
 	select {
 	case <-f.done:
 		return f.err
@@ -42,17 +42,15 @@ func (c *coalesced) do(ctx context.Context, fn func(context.Context) error) erro
 	}
 }
 
-// run runs f and then, in the background, the run those who came meanwhile wait for. A run is
+// run runs f and then the run those who came meanwhile wait for, until nobody waits. A run is
 // not cancelled with the caller that started it: others wait for it too.
 func (c *coalesced) run(ctx context.Context, f *flight, fn func(context.Context) error) {
-	f.err = fn(ctx)
-	close(f.done)
-	c.mu.Lock()
-	next := c.next
-	c.next = nil
-	c.running = next != nil
-	c.mu.Unlock()
-	if next != nil {
-		go c.run(ctx, next, fn)
+	for f != nil {
+		f.err = fn(ctx)
+		close(f.done)
+		c.mu.Lock()
+		f, c.next = c.next, nil
+		c.running = f != nil
+		c.mu.Unlock()
 	}
 }

@@ -159,7 +159,8 @@ func (e *Engine) Delivered(ctx context.Context, o Outgoing, at time.Time) error 
 	r := kindOf(e.kinds, o.Receipt)
 	e.mu.RUnlock()
 	if r == nil {
-		return fmt.Errorf("receipt for %s: no kind registered for it", o.Receipt)
+		e.Log.Error("delivery receipt for a record of no registered kind; dropped", "record", o.Receipt)
+		return nil
 	}
 	err := r.delivered(ctx, o.Receipt, o.Person, at)
 	if errors.Is(err, ErrNotFound) {

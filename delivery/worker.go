@@ -221,6 +221,7 @@ func (w *Worker) deliver(ctx context.Context, d bot.Delivery) {
 		ref, err = w.Messenger.Send(ctx, to, d.Msg)
 	}
 	if err == nil {
+		sent := w.Clock.Now()
 		// The message is out: its ref and its sent marker must be kept, or another worker takes
 		// it over once the claim runs out and sends it again. A Redis that is away for a moment
 		// (a restart, a failover) is waited for.
@@ -229,12 +230,14 @@ func (w *Worker) deliver(ctx context.Context, d bot.Delivery) {
 				return bot.NewMessageRefs(w.Records).Keep(ctx, d.RefKey, ref)
 			})
 		}
+		// The receipt before the sent marker: a crash between them sends the message again (as
+		// it would without a receipt) and records the receipt once; after it, the receipt would
+		// be lost.
+		if d.Receipt != "" && d.Op == bot.OpSend && w.Delivered != nil {
+			persist(ctx, log, "delivery receipt not recorded", func() error { return w.Delivered(ctx, d.Outgoing, sent) })
+		}
 		persist(ctx, log, "outbox done failed", func() error { return w.Queue.Done(ctx, d, ref) })
 		w.Observe(w.Platform, "sent")
-		if d.Receipt != "" && d.Op == bot.OpSend && w.Delivered != nil {
-			at := w.Clock.Now()
-			persist(ctx, log, "delivery receipt not recorded", func() error { return w.Delivered(ctx, d.Outgoing, at) })
-		}
 		return
 	}
 	if ctx.Err() != nil {

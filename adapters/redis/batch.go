@@ -34,11 +34,9 @@ func (b *batcher[T]) do(ctx context.Context, item T) error {
 	b.queue = append(b.queue, c)
 	if !b.running {
 		b.running = true
-		b.mu.Unlock()
-		b.flush()
-	} else {
-		b.mu.Unlock()
+		go b.flush() // every caller waits below, so that each can give up when its ctx ends
 	}
+	b.mu.Unlock()
 	select {
 	case err := <-c.done:
 		return err
@@ -50,14 +48,25 @@ func (b *batcher[T]) do(ctx context.Context, item T) error {
 	}
 }
 
-// flush runs what is queued, batch after batch, until nothing is; the caller that found the
-// batcher idle runs the first, the rest go on in the background so that it is not held up.
+// flush runs what is queued, batch after batch, until nothing is.
 func (b *batcher[T]) flush() {
-	b.mu.Lock()
-	n := min(len(b.queue), maxBatch)
-	calls := b.queue[:n:n]
-	b.queue = b.queue[n:]
-	b.mu.Unlock()
+	for {
+		b.mu.Lock()
+		if len(b.queue) == 0 {
+			b.running = false
+			b.mu.Unlock()
+			return
+		}
+		n := min(len(b.queue), maxBatch)
+		calls := b.queue[:n:n]
+		b.queue = b.queue[n:]
+		b.mu.Unlock()
+		b.runBatch(calls)
+	}
+}
+
+// runBatch makes one call to Redis for calls, but for those whose callers have given up.
+func (b *batcher[T]) runBatch(calls []*call[T]) {
 	items := make([]T, 0, len(calls))
 	live := calls[:0:0]
 	for _, c := range calls {
@@ -67,18 +76,12 @@ func (b *batcher[T]) flush() {
 		}
 		items, live = append(items, c.item), append(live, c)
 	}
-	if len(live) > 0 {
-		// The batch is not cancelled with the caller whose call is first: the others wait too.
-		err := b.run(context.WithoutCancel(live[0].ctx), items)
-		for _, c := range live {
-			c.done <- err
-		}
+	if len(live) == 0 {
+		return
 	}
-	b.mu.Lock()
-	more := len(b.queue) > 0
-	b.running = more
-	b.mu.Unlock()
-	if more {
-		go b.flush()
+	// The batch is not cancelled with the caller whose call is first: the others wait too.
+	err := b.run(context.WithoutCancel(live[0].ctx), items)
+	for _, c := range live {
+		c.done <- err
 	}
 }

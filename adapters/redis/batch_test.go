@@ -92,3 +92,22 @@ func snapshot(mu *sync.Mutex, b *[][]int) [][]int {
 	defer mu.Unlock()
 	return slices.Clone(*b)
 }
+
+// A caller whose batch is slow can give up when its context ends, even the one whose call went
+// first; the batch still finishes for the others.
+func TestBatcherCallerGivesUp(t *testing.T) {
+	release := make(chan struct{})
+	b := batcher[int]{run: func(ctx context.Context, _ []int) error {
+		<-release
+		return ctx.Err()
+	}}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := b.do(ctx, 1); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("gave up with %v", err)
+	}
+	close(release)
+	if err := b.do(context.Background(), 2); err != nil {
+		t.Errorf("the batch after: %v", err)
+	}
+}

@@ -252,8 +252,9 @@ func Progress(q *Request) string {
 	return got
 }
 
-// show answers /requests ID: the request's timeline, to its asker, whoever held it, and the
-// coordinators; the question itself only to the asker and its holders (need-to-know).
+// show answers /requests ID: the request's timeline, to its asker, whoever held it, the asked
+// institution's head and leaders (who are told when it is overdue) and the coordinators; the
+// question itself only to the asker and its holders (need-to-know).
 func (f *Flow) show(ctx context.Context, r *bot.Request, id string) error {
 	q, err := f.reqs.Get(ctx, id)
 	if errors.Is(err, bot.ErrNotFound) {
@@ -268,7 +269,7 @@ func (f *Flow) show(ctx context.Context, r *bot.Request, id string) error {
 			party = true
 		}
 	}
-	if !party && !r.Person.Has(bot.RoleCoordinator) {
+	if !party && !r.Person.Has(bot.RoleCoordinator) && !slices.Contains(f.heads(q.Institution), r.Person.ID) {
 		f.e.Refused(ctx, r.Person.ID, key(q.ID), "not_party")
 		return bot.Tell("requests.unknown") // says nothing of whether it exists
 	}

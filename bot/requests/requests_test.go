@@ -68,6 +68,11 @@ func TestRequestAnsweredAfterADeadlineAndAClarification(t *testing.T) {
 	if tl := h.MustSee("jurate-z", "Eiga:").Text(); strings.Contains(tl, "nelankė") || !strings.Contains(tl, "pristatyta") {
 		t.Errorf("the coordinator's view of the timeline:\n%s", tl)
 	}
+	// The school's head, who is told when it is overdue, sees the steps too, not the question.
+	h.Say("vytautas-d", "/requests R1")
+	if tl := h.MustSee("vytautas-d", "Eiga:").Text(); strings.Contains(tl, "nelankė") {
+		t.Errorf("the head's view of the timeline shows the question:\n%s", tl)
+	}
 	h.Say("tomas-k", "/requests R1")
 	h.MustSee("tomas-k", "Tokio prašymo nėra.")
 	h.MustNotSee("tomas-k", "nelankė")
