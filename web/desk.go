@@ -86,13 +86,8 @@ type pageFunc func(ctx context.Context, r *http.Request, v *view) (status int, n
 // page authorizes the request for the signed-in person and renders what fn makes of it.
 func (d *Desk) page(fn pageFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		p, err := d.who(r)
-		if err != nil {
-			http.Error(w, "try again later", http.StatusServiceUnavailable)
-			return
-		}
+		p := d.signedIn(w, r)
 		if p == nil {
-			d.signedOut(w, r, http.StatusUnauthorized)
 			return
 		}
 		v := d.viewFor(r.Context(), p)
@@ -117,6 +112,20 @@ func (d *Desk) viewFor(ctx context.Context, p *bot.Person) *view {
 }
 
 // who is the person signed in with the request's cookie, or nil.
+// signedIn returns the person signed in to r, or answers r (the sign-in page, or an error when
+// the session cannot be read) and returns nil.
+func (d *Desk) signedIn(w http.ResponseWriter, r *http.Request) *bot.Person {
+	p, err := d.who(r)
+	if err != nil {
+		http.Error(w, "try again later", http.StatusServiceUnavailable)
+		return nil
+	}
+	if p == nil {
+		d.signedOut(w, r, http.StatusUnauthorized)
+	}
+	return p
+}
+
 func (d *Desk) who(r *http.Request) (*bot.Person, error) {
 	c, err := r.Cookie(cookieName)
 	if err != nil {
@@ -583,13 +592,8 @@ func (d *Desk) audit(ctx context.Context, r *http.Request, v *view) (int, string
 // auditCSV is the audit filter's result as a CSV file: IDs, kinds and times only, as the stream
 // holds them.
 func (d *Desk) auditCSV(w http.ResponseWriter, r *http.Request) {
-	p, err := d.who(r)
-	if err != nil {
-		http.Error(w, "try again later", http.StatusServiceUnavailable)
-		return
-	}
+	p := d.signedIn(w, r)
 	if p == nil {
-		d.signedOut(w, r, http.StatusUnauthorized)
 		return
 	}
 	if !p.Has(bot.RoleCoordinator) {

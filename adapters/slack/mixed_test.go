@@ -95,18 +95,9 @@ func (s *telegramSide) say(person, text string) {
 func (s *telegramSide) press(person, label string) {
 	s.w.t.Helper()
 	chat := s.users[person]
-	for _, m := range slices.Backward(s.srv.Sent(chat)) {
-		if m.ReplyMarkup == nil {
-			continue
-		}
-		for _, row := range m.ReplyMarkup.InlineKeyboard {
-			for _, b := range row {
-				if strings.Contains(b.Text, label) {
-					s.push(s.srv.CallbackQuery(s.users[person], m.Message, b.CallbackData))
-					return
-				}
-			}
-		}
+	if m, data, ok := telegramtest.NewestButton(s.srv.Sent(chat), label); ok {
+		s.push(s.srv.CallbackQuery(s.users[person], m.Message, data))
+		return
 	}
 	s.w.t.Fatalf("%s has no %q button on Telegram:\n%s", person, label, s.dump(chat))
 }

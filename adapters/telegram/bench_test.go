@@ -163,23 +163,49 @@ func confirm(b *testing.B, srv *telegramtest.Server, last int) {
 // benchBare runs the bare echo bot over n queued updates and returns how long it took.
 // The bare bot echoes what it gets; with reply set it sends that instead.
 func benchBare(b *testing.B, srv *telegramtest.Server, chats, n int, text string, reply ...string) time.Duration {
+	p := peerBot{firstUser: 100001, chats: chats, n: n, text: text}
+	if len(reply) > 0 {
+		p.reply = reply[0]
+	}
+	return benchPeer(b, srv, p)
+}
+
+// peerBot is a bot Tiltas is measured against: go-telegram/bot answering each of n queued
+// updates from chats users starting at firstUser, with reply (or, when empty, the update's own
+// text), after before (when set) has done its work for the chat.
+type peerBot struct {
+	firstUser int64
+	chats, n  int
+	text      string
+	reply     string
+	before    func(ctx context.Context, chat int64) error
+	measure   func() func() // as tiltasRun's
+}
+
+// benchPeer runs p over its queued updates and returns how long it took.
+func benchPeer(b *testing.B, srv *telegramtest.Server, p peerBot) time.Duration {
 	b.StopTimer()
-	const firstUser = 100001
-	first := pushBatch(srv, firstUser, chats, n, text)
+	first := pushBatch(srv, p.firstUser, p.chats, p.n, p.text)
 	// The same connection pool as the adapter's, so that the baseline is not held back by the
 	// default transport's two idle connections per host.
 	transport := &http.Transport{MaxIdleConns: 128, MaxIdleConnsPerHost: 128, IdleConnTimeout: 90 * time.Second}
 	defer transport.CloseIdleConnections()
-	echo, err := tg.New(srv.Token(), tg.WithServerURL(srv.URL()), tg.WithSkipGetMe(),
+	peer, err := tg.New(srv.Token(), tg.WithServerURL(srv.URL()), tg.WithSkipGetMe(),
 		tg.WithHTTPClient(time.Minute, &http.Client{Transport: transport, Timeout: time.Minute}),
 		tg.WithErrorsHandler(func(err error) { b.Error(err) }),
 		tg.WithDefaultHandler(func(ctx context.Context, bt *tg.Bot, u *models.Update) {
 			if u.Message == nil {
 				return
 			}
+			if p.before != nil {
+				if err := p.before(ctx, u.Message.Chat.ID); err != nil {
+					b.Error(err)
+					return
+				}
+			}
 			out := u.Message.Text
-			if len(reply) > 0 {
-				out = reply[0]
+			if p.reply != "" {
+				out = p.reply
 			}
 			if _, err := bt.SendMessage(ctx, &tg.SendMessageParams{ChatID: u.Message.Chat.ID, Text: out}); err != nil && ctx.Err() == nil {
 				b.Error(err)
@@ -190,14 +216,19 @@ func benchBare(b *testing.B, srv *telegramtest.Server, chats, n int, text string
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
+	stop := func() {}
+	if p.measure != nil {
+		stop = p.measure()
+	}
 	start := time.Now()
 	b.StartTimer()
-	wg.Go(func() { echo.Start(ctx) })
-	last := waitReplies(b, srv, firstUser, chats, n, start)
+	wg.Go(func() { peer.Start(ctx) })
+	last := waitReplies(b, srv, p.firstUser, p.chats, p.n, start)
 	b.StopTimer()
+	stop()
 	cancel()
 	wg.Wait()
-	confirm(b, srv, first+n-1)
+	confirm(b, srv, first+p.n-1)
 	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 	b.StartTimer()
 	return last.Sub(start)

@@ -356,20 +356,9 @@ func (h *harness) button(chat int64, label string) (telegramtest.SentMessage, st
 		data string
 	)
 	h.eventually(fmt.Sprintf("a %q button in chat %d", label, chat), func() bool {
-		for _, m := range slices.Backward(h.srv.Sent(chat)) {
-			if m.ReplyMarkup == nil {
-				continue
-			}
-			for _, row := range m.ReplyMarkup.InlineKeyboard {
-				for _, b := range row {
-					if strings.Contains(b.Text, label) {
-						msg, data = m, b.CallbackData
-						return true
-					}
-				}
-			}
-		}
-		return false
+		var ok bool
+		msg, data, ok = telegramtest.NewestButton(h.srv.Sent(chat), label)
+		return ok
 	})
 	return msg, data
 }

@@ -3,17 +3,13 @@ package telegram_test
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	tg "github.com/go-telegram/bot"
-	"github.com/go-telegram/bot/models"
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/tiltas/tiltas/adapters/redis"
@@ -126,60 +122,28 @@ func helpReplyLike(b *testing.B, srv *telegramtest.Server, url string) string {
 	return strings.Repeat("x", len([]rune(sent[len(sent)-1].Text)))
 }
 
-// benchState runs the state-only bot over n queued updates: go-telegram/bot with 128 idle
-// connections and go-redis (its default pool), a GET and a SET of the chat's state per update
-// before the reply.
+// benchState runs the state-only bot over n queued updates: the peer bot, plus go-redis (its
+// default pool) with a GET and a SET of the chat's state per update before the reply.
 func benchState(b *testing.B, srv *telegramtest.Server, opt *goredis.Options, n int, reply string, measure func() func()) time.Duration {
-	b.StopTimer()
-	const firstUser = 300001
-	first := pushBatch(srv, firstUser, perUpdateChats, n, "/help")
 	rdb := goredis.NewClient(opt)
 	defer rdb.Close()
 	prefix := "tiltas-bench-state-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"
-	transport := &http.Transport{MaxIdleConns: 128, MaxIdleConnsPerHost: 128, IdleConnTimeout: 90 * time.Second}
-	defer transport.CloseIdleConnections()
-	bot, err := tg.New(srv.Token(), tg.WithServerURL(srv.URL()), tg.WithSkipGetMe(),
-		tg.WithHTTPClient(time.Minute, &http.Client{Transport: transport, Timeout: time.Minute}),
-		tg.WithErrorsHandler(func(err error) { b.Error(err) }),
-		tg.WithDefaultHandler(func(ctx context.Context, bt *tg.Bot, u *models.Update) {
-			if u.Message == nil {
-				return
-			}
-			key := prefix + strconv.FormatInt(u.Message.Chat.ID, 10)
+	took := benchPeer(b, srv, peerBot{firstUser: 300001, chats: perUpdateChats, n: n, text: "/help", reply: reply, measure: measure,
+		before: func(ctx context.Context, chat int64) error {
+			key := prefix + strconv.FormatInt(chat, 10)
 			state, err := rdb.Get(ctx, key).Result()
 			if err != nil && err != goredis.Nil {
-				b.Error(err)
-				return
+				return err
 			}
-			if err := rdb.Set(ctx, key, state+"h", time.Hour).Err(); err != nil {
-				b.Error(err)
-				return
-			}
-			if _, err := bt.SendMessage(ctx, &tg.SendMessageParams{ChatID: u.Message.Chat.ID, Text: reply}); err != nil && ctx.Err() == nil {
-				b.Error(err)
-			}
-		}))
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	stop := measure()
-	start := time.Now()
-	b.StartTimer()
-	wg.Go(func() { bot.Start(ctx) })
-	last := waitReplies(b, srv, firstUser, perUpdateChats, n, start)
+			return rdb.Set(ctx, key, state+"h", time.Hour).Err()
+		}})
 	b.StopTimer()
-	stop()
-	cancel()
-	wg.Wait()
-	confirm(b, srv, first+n-1)
 	iter := rdb.Scan(context.Background(), 0, prefix+"*", 1000).Iterator()
 	for iter.Next(context.Background()) {
 		rdb.Del(context.Background(), iter.Val())
 	}
 	b.StartTimer()
-	return last.Sub(start)
+	return took
 }
 
 // measureInto returns a measure function for a run: what redis-server does between its start

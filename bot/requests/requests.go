@@ -299,26 +299,29 @@ func holds(q *Request, p *bot.Person) bool { return q.State == Open && slices.Co
 
 // Answer answers q as p, its recipient.
 func (f *Flow) Answer(ctx context.Context, p *bot.Person, id, text string) (Request, error) {
-	return f.change(ctx, id, func(q *Request) error {
-		if !holds(q, p) {
-			return bot.ErrForbidden
-		}
-		now := f.e.Now()
-		q.State, q.Answer, q.ClosedBy, q.Closed = Answered, text, p.ID, now
-		q.log(now, p.ID, "answered", q.Asker)
-		return nil
-	})
+	return f.close(ctx, p, id, Answered, text)
 }
 
 // Decline declines q as p, its recipient, with reason.
 func (f *Flow) Decline(ctx context.Context, p *bot.Person, id, reason string) (Request, error) {
+	return f.close(ctx, p, id, Declined, reason)
+}
+
+// close closes q as p, its recipient: answered with text, or declined with text as the reason.
+// The timeline's step is named as the state.
+func (f *Flow) close(ctx context.Context, p *bot.Person, id, state, text string) (Request, error) {
 	return f.change(ctx, id, func(q *Request) error {
 		if !holds(q, p) {
 			return bot.ErrForbidden
 		}
 		now := f.e.Now()
-		q.State, q.Reason, q.ClosedBy, q.Closed = Declined, reason, p.ID, now
-		q.log(now, p.ID, "declined", q.Asker)
+		q.State, q.ClosedBy, q.Closed = state, p.ID, now
+		if state == Answered {
+			q.Answer = text
+		} else {
+			q.Reason = text
+		}
+		q.log(now, p.ID, state, q.Asker)
 		return nil
 	})
 }

@@ -173,20 +173,9 @@ func (s *deskSite) press(person, label string) {
 	var msg telegramtest.SentMessage
 	var data string
 	s.eventually(fmt.Sprintf("a %q button for %s", label, person), func() bool {
-		for _, m := range slices.Backward(s.tg.Sent(s.uids[person])) {
-			if m.ReplyMarkup == nil {
-				continue
-			}
-			for _, row := range m.ReplyMarkup.InlineKeyboard {
-				for _, b := range row {
-					if strings.Contains(b.Text, label) {
-						msg, data = m, b.CallbackData
-						return true
-					}
-				}
-			}
-		}
-		return false
+		var ok bool
+		msg, data, ok = telegramtest.NewestButton(s.tg.Sent(s.uids[person]), label)
+		return ok
 	})
 	s.tg.PushUpdate(s.tg.CallbackQuery(s.uids[person], msg.Message, data))
 }

@@ -15,6 +15,25 @@ type SentMessage struct {
 	Edits     int
 }
 
+// NewestButton finds, in sent (a chat's messages as Sent returns them, oldest first), the newest
+// message with an inline button whose label contains label, and that button's callback data.
+func NewestButton(sent []SentMessage, label string) (SentMessage, string, bool) {
+	for i := len(sent) - 1; i >= 0; i-- {
+		m := sent[i]
+		if m.ReplyMarkup == nil {
+			continue
+		}
+		for _, row := range m.ReplyMarkup.InlineKeyboard {
+			for _, b := range row {
+				if strings.Contains(b.Text, label) {
+					return m, b.CallbackData, true
+				}
+			}
+		}
+	}
+	return SentMessage{}, "", false
+}
+
 type storedMessage struct {
 	SentMessage
 	fromBot bool
