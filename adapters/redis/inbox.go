@@ -32,7 +32,8 @@ type Inbox struct {
 	consumer     string
 	once         sync.Once
 	reclaims     pacer
-	dones        batcher[bot.Inbound] // updates finished at once: one transaction
+	dones        batcher[bot.Inbound] // updates finished at once: one call
+	trims        trims
 }
 
 // InboxOptions configure an Inbox; only Client is required.
@@ -146,6 +147,12 @@ func (b *Inbox) ensureGroup(ctx context.Context) {
 // Pull returns updates a dead processor left unfinished, then new ones, oldest first.
 func (b *Inbox) Pull(ctx context.Context, max int, block time.Duration) ([]bot.Inbound, error) {
 	b.ensureGroup(ctx)
+	b.trims.trim(ctx, b.c, b.stream, false)
+	if w := b.trims.wait(b.stream); w >= 0 && block > 0 {
+		// Updates were handled since the last trim: wait no longer than until it is due, so
+		// that their text goes soon even when nothing else comes.
+		block = min(block, w+time.Millisecond)
+	}
 	var msgs []goredis.XMessage
 	// A dead processor's updates wait at least the claim timeout anyway: looking for them a few
 	// times per timeout, not at every pull, saves a round trip per pull.
@@ -169,7 +176,12 @@ func (b *Inbox) Pull(ctx context.Context, max int, block time.Duration) ([]bot.I
 		}
 		res, err := b.c.XReadGroup(ctx, args).Result()
 		if err != nil {
-			if isNil(err) || errors.Is(err, context.Canceled) && ctx.Err() != nil {
+			if isNil(err) {
+				// Idle: what was handled goes now.
+				b.trims.trim(ctx, b.c, b.stream, true)
+				return nil, nil
+			}
+			if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 				return nil, nil
 			}
 			return nil, fmt.Errorf("inbox read: %w", err)
@@ -196,8 +208,8 @@ func (b *Inbox) Pull(ctx context.Context, max int, block time.Duration) ([]bot.I
 	return out, nil
 }
 
-// Done acknowledges and deletes a handled update, so its text does not linger; with in.Forget
-// its seen mark goes too. Updates finished at once share one transaction.
+// Done acknowledges a handled update, whose entry (its text) is trimmed from the stream soon
+// after; with in.Forget its seen mark goes too. Updates finished at once share one call.
 func (b *Inbox) Done(ctx context.Context, in bot.Inbound) error {
 	if err := b.dones.do(ctx, in); err != nil {
 		return fmt.Errorf("inbox done: %w", err)
@@ -205,8 +217,8 @@ func (b *Inbox) Done(ctx context.Context, in bot.Inbound) error {
 	return nil
 }
 
-// doneAll acknowledges and deletes every update finished at once, and the seen marks asked
-// for: one transaction of plain commands, every key under the inbox's hash tag.
+// doneAll acknowledges every update finished at once in one command, or, when seen marks are to
+// go too, in one transaction with their deletion; every key under the inbox's hash tag.
 func (b *Inbox) doneAll(ctx context.Context, ins []bot.Inbound) error {
 	ids := make([]string, 0, len(ins))
 	var seen []string
@@ -216,15 +228,21 @@ func (b *Inbox) doneAll(ctx context.Context, ins []bot.Inbound) error {
 			seen = append(seen, b.seenPrefix+string(in.From.Platform)+":"+in.ID)
 		}
 	}
-	_, err := b.c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-		p.XAck(ctx, b.stream, group, ids...)
-		p.XDel(ctx, b.stream, ids...)
-		if len(seen) > 0 {
+	var err error
+	if len(seen) == 0 {
+		err = b.c.XAck(ctx, b.stream, group, ids...).Err()
+	} else {
+		_, err = b.c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+			p.XAck(ctx, b.stream, group, ids...)
 			p.Del(ctx, seen...)
-		}
-		return nil
-	})
-	return err
+			return nil
+		})
+	}
+	if err != nil {
+		return err
+	}
+	b.trims.finished(b.stream)
+	return nil
 }
 
 // Locker holds named leases in Redis.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,23 +20,10 @@ import (
 // in which every Store is a consumer. Retried and held-back messages wait in a per-platform sorted
 // set (member "u:<id>" or "r:<id>", score due ms) until Take moves them back onto their stream.
 // The queued set (score Outgoing.Queued ms) counts and dates every message not yet done or failed.
-// A sent marker (ID → MessageRef JSON) outlives the body by SentTTL.
+// A sent marker (ID → MessageRef JSON) outlives the body by SentTTL. Done deletes the body and
+// acknowledges the entry; finished entries are trimmed from the stream together (trims).
 
 const group = "tiltas"
-
-// groupLua defines ensure_group(stream, group), which creates a consumer group (and its stream)
-// unless it is there: XGROUP CREATE alone raises BUSYGROUP on every call after the first, and an
-// error a script ignores is still one in Redis's error stats.
-const groupLua = `
-local function ensure_group(s, g)
-  if redis.call('EXISTS', s) == 1 then
-    for _, info in ipairs(redis.call('XINFO', 'GROUPS', s)) do
-      if info[2] == g then return end
-    end
-  end
-  redis.call('XGROUP', 'CREATE', s, g, '0', 'MKSTREAM')
-end
-`
 
 // sweepScript removes the consumers of group ARGV[1] on stream KEYS[1], other than ARGV[2], that
 // hold nothing and have been idle longer than ARGV[3] ms. A stream or group not there yet is not
@@ -59,11 +47,37 @@ end
 return n
 `))
 
-// ensureGroupScript creates the consumer group ARGV[1] on stream KEYS[1] unless it is there.
-var ensureGroupScript = script("stream group", goredis.NewScript(groupLua+`
-ensure_group(KEYS[1], ARGV[1])
+// ensureGroupScript creates the consumer group ARGV[1] on stream KEYS[1] (and the stream) unless
+// it is there: XGROUP CREATE alone raises BUSYGROUP on every call after the first, and an error a
+// script ignores is still one in Redis's error stats.
+var ensureGroupScript = script("stream group", goredis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  for _, info in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+    if info[2] == ARGV[1] then return 1 end
+  end
+end
+redis.call('XGROUP', 'CREATE', KEYS[1], ARGV[1], '0', 'MKSTREAM')
 return 1
 `))
+
+// ensureGroups makes sure, once per stream and Store, that the streams' consumer group is there:
+// the scripts and reads that take entries assume it. A read that finds it gone (the stream
+// deleted by hand) forgets the stream, so that the next take makes it again.
+func (s *Store) ensureGroups(ctx context.Context, streams ...string) error {
+	for _, st := range streams {
+		if _, ok := s.groups.Load(st); ok {
+			continue
+		}
+		if err := ensureGroupScript.Run(ctx, s.c, []string{st}, group).Err(); err != nil {
+			return fmt.Errorf("consumer group on %s: %w", st, err)
+		}
+		s.groups.Store(st, true)
+	}
+	return nil
+}
+
+// noGroup reports whether err is Redis saying the stream or its consumer group is not there.
+func noGroup(err error) bool { return err != nil && strings.Contains(err.Error(), "NOGROUP") }
 
 // enqueueScript adds each message unless its ID is queued or was sent: the messages of every
 // Enqueue made at once, in the order they were made.
@@ -92,11 +106,12 @@ return 1
 
 // takeScript moves due delayed messages back onto their streams, then reclaims entries pending
 // longer than the claim timeout and reads new ones, urgent stream first, up to max in all.
-// Entries whose body is gone (done or failed meanwhile) are dropped on the way.
+// Entries whose body is gone (done or failed meanwhile) are dropped on the way. The streams'
+// consumer group must be there (Store.ensureGroups).
 // KEYS: delayed, urgent stream, routine stream. ARGV: now ms, max, group, consumer, claim
 // timeout ms, body key prefix, "1" to reclaim. Returns {stream index (1 urgent, 2 routine), entry ID, body,
 // attempt} per message.
-var takeScript = script("outbox take", goredis.NewScript(groupLua+`
+var takeScript = script("outbox take", goredis.NewScript(`
 local max = tonumber(ARGV[2])
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 1000)
 for _, m in ipairs(due) do
@@ -122,7 +137,6 @@ local function add(i, entries)
 end
 for i = 1, 2 do
   local s = KEYS[i + 1]
-  ensure_group(s, ARGV[3])
   if ARGV[7] == '1' and #out < max then
     local r = redis.call('XAUTOCLAIM', s, ARGV[3], ARGV[4], ARGV[5], '0-0', 'COUNT', max - #out)
     add(i, r[2])
@@ -227,6 +241,11 @@ func (s *Store) Take(ctx context.Context, platform bot.Platform, n int, block ti
 	}
 	s.sweepConsumers(ctx, platform)
 	urgent, routine := s.k.stream(platform, bot.Urgent), s.k.stream(platform, bot.Routine)
+	if err := s.ensureGroups(ctx, urgent, routine); err != nil {
+		return nil, fmt.Errorf("take %s: %w", platform, err)
+	}
+	s.trims.trim(ctx, s.c, urgent, false)
+	s.trims.trim(ctx, s.c, routine, false)
 	deadline := time.Now().Add(block)
 	for {
 		keys := []string{s.k.delayed(platform), urgent, routine}
@@ -238,6 +257,10 @@ func (s *Store) Take(ctx context.Context, platform bot.Platform, n int, block ti
 		res, err := takeScript.Run(ctx, s.c, keys, s.clock.Now().UnixMilli(), n, group, s.consumer,
 			s.claimTimeout.Milliseconds(), s.k.bodyPrefix(), luaBool(reclaim)).Slice()
 		if err != nil {
+			if noGroup(err) {
+				s.groups.Delete(urgent)
+				s.groups.Delete(routine)
+			}
 			return nil, fmt.Errorf("take %s: %w", platform, err)
 		}
 		if reclaim && len(res) >= n {
@@ -247,6 +270,9 @@ func (s *Store) Take(ctx context.Context, platform bot.Platform, n int, block ti
 		if err != nil || len(ds) > 0 {
 			return ds, err
 		}
+		// Idle: what was finished goes now.
+		s.trims.trim(ctx, s.c, urgent, true)
+		s.trims.trim(ctx, s.c, routine, true)
 		wait := time.Until(deadline)
 		if wait < time.Millisecond {
 			return nil, nil
@@ -278,6 +304,10 @@ func (s *Store) readBlocking(ctx context.Context, urgent, routine string, n int,
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
+		}
+		if noGroup(err) {
+			s.groups.Delete(urgent)
+			s.groups.Delete(routine)
 		}
 		return nil, fmt.Errorf("take: read: %w", err)
 	}
@@ -353,8 +383,9 @@ func (s *Store) deliveries(rows []any, until time.Time) ([]bot.Delivery, error) 
 	return ds, nil
 }
 
-// Done records the ref for SentTTL and deletes the body and the stream entry, so that the
-// message's text does not linger in Redis. Dones made at once share one transaction.
+// Done records the ref for SentTTL, deletes the body, so that the message's text does not
+// linger in Redis, and acknowledges the stream entry (an ID; trimmed soon after). Dones made at
+// once share one transaction.
 func (s *Store) Done(ctx context.Context, d bot.Delivery, ref bot.MessageRef) error {
 	refJSON, err := json.Marshal(ref)
 	if err != nil {
@@ -398,10 +429,12 @@ func (s *Store) doneAll(ctx context.Context, items []finished) error {
 		p.ZRem(ctx, s.k.queued(), ids...)
 		for _, st := range streams {
 			p.XAck(ctx, st, group, entries[st]...)
-			p.XDel(ctx, st, entries[st]...)
 		}
 		return nil
 	})
+	if err == nil {
+		s.trims.finished(streams...)
+	}
 	return err
 }
 

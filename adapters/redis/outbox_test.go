@@ -64,7 +64,11 @@ func TestOutboxDeadWorker(t *testing.T) {
 					t.Errorf("%s delivered %d times", m.ID, delivered[m.ID])
 				}
 			}
-			// Stream entries and bodies are gone; only the sent markers remain.
+			// Stream entries and bodies are gone (the entries trimmed by the take that finds
+			// nothing left); only the sent markers remain.
+			if ds, err := alive.Take(ctx, bot.Telegram, 32, 0); err != nil || len(ds) != 0 {
+				t.Fatalf("take after the last done = %d, %v", len(ds), err)
+			}
 			for _, k := range c.Keys(ctx, p+":*").Val() {
 				if typ := c.Type(ctx, k).Val(); typ == "stream" {
 					if l := c.XLen(ctx, k).Val(); l != 0 {

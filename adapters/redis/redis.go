@@ -67,6 +67,8 @@ type Store struct {
 	audit        *Audit
 	sweeps       sweeps
 	reclaims     pacer
+	groups       sync.Map // streams whose consumer group this Store has made sure of
+	trims        trims
 	// Messages queued at once go in one script call, messages finished at once in one
 	// transaction.
 	enqueues batcher[enqueued]
