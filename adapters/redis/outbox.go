@@ -15,10 +15,11 @@ import (
 	"github.com/tiltas/tiltas/bot"
 )
 
-// The outbox keeps each message's body in its own hash (b: sealed Outgoing JSON, a: attempt) and
-// puts only the ID on a stream: one stream per platform and priority, read by one consumer group
-// in which every Store is a consumer. Retried and held-back messages wait in a per-platform sorted
-// set (member "u:<id>" or "r:<id>", score due ms) until Take moves them back onto their stream.
+// The outbox puts each message due now on a stream, its sealed Outgoing JSON in the entry (id,
+// b): one stream per platform and priority, read by one consumer group in which every Store is a
+// consumer. Retried and held-back messages keep their body in a hash of their own (b, a: attempt)
+// and wait in a per-platform sorted set (member "u:<id>" or "r:<id>", score due ms) until Take
+// moves them back onto their stream, in an entry naming the hash (id).
 // The queued set (score Outgoing.Queued ms) counts and dates every message not yet done or failed.
 // A sent marker (ID → MessageRef JSON) outlives the body by SentTTL. Done deletes the body and
 // acknowledges the entry; finished entries are trimmed from the stream together (trims).
@@ -80,21 +81,25 @@ func (s *Store) ensureGroups(ctx context.Context, streams ...string) error {
 func noGroup(err error) bool { return err != nil && strings.Contains(err.Error(), "NOGROUP") }
 
 // enqueueScript adds each message unless its ID is queued or was sent: the messages of every
-// Enqueue made at once, in the order they were made.
+// Enqueue made at once, in the order they were made. A message due now goes onto its stream with
+// its body; one held back waits in the delayed set, its body in a hash.
 // KEYS: queued, then per message: body, sent, stream, delayed. ARGV, per message: sealed body,
 // ID, queued ms, due ms ("" for now), delayed member.
 var enqueueScript = script("outbox enqueue", goredis.NewScript(`
 local queued = {}
+local seen = {}
 for i = 0, (#KEYS - 1) / 4 - 1 do
   local k, a = 2 + i * 4, 1 + i * 5
-  if redis.call('EXISTS', KEYS[k], KEYS[k + 1]) == 0 then
-    redis.call('HSET', KEYS[k], 'b', ARGV[a], 'a', 0)
+  local id = ARGV[a + 1]
+  if not seen[id] and not redis.call('ZSCORE', KEYS[1], id) and redis.call('EXISTS', KEYS[k + 1]) == 0 then
+    seen[id] = true
     queued[#queued + 1] = ARGV[a + 2]
-    queued[#queued + 1] = ARGV[a + 1]
+    queued[#queued + 1] = id
     if ARGV[a + 3] ~= '' then
+      redis.call('HSET', KEYS[k], 'b', ARGV[a], 'a', 0)
       redis.call('ZADD', KEYS[k + 3], ARGV[a + 3], ARGV[a + 4])
     else
-      redis.call('XADD', KEYS[k + 2], '*', 'id', ARGV[a + 1])
+      redis.call('XADD', KEYS[k + 2], '*', 'id', id, 'b', ARGV[a])
     end
   end
 end
@@ -104,9 +109,10 @@ end
 return 1
 `))
 
-// takeScript moves due delayed messages back onto their streams, then reclaims entries pending
-// longer than the claim timeout and reads new ones, urgent stream first, up to max in all.
-// Entries whose body is gone (done or failed meanwhile) are dropped on the way. The streams'
+// takeScript moves due delayed messages back onto their streams (an entry naming the body's
+// hash), then reclaims entries pending longer than the claim timeout and reads new ones, urgent
+// stream first, up to max in all. An entry holds its message's body, or names the hash that does;
+// one whose hash is gone (done, failed or discarded meanwhile) is dropped on the way. The streams'
 // consumer group must be there (Store.ensureGroups).
 // KEYS: delayed, urgent stream, routine stream. ARGV: now ms, max, group, consumer, claim
 // timeout ms, body key prefix, "1" to reclaim. Returns {stream index (1 urgent, 2 routine), entry ID, body,
@@ -124,7 +130,9 @@ local out = {}
 local function add(i, entries)
   for _, e in ipairs(entries) do
     local body = false
-    if e[2] then
+    if e[2] and e[2][3] == 'b' then
+      body = {e[2][4], 0}
+    elseif e[2] then
       body = redis.call('HMGET', ARGV[6] .. e[2][2], 'b', 'a')
     end
     if body and body[1] then
@@ -149,15 +157,16 @@ end
 return out
 `))
 
-// retryScript moves a message from its stream to the delayed set, unless it was finished
-// meanwhile. KEYS: body, stream, delayed. ARGV: entry ID, group, attempt, due ms, member.
+// retryScript moves a message from its stream to the delayed set, its body to its hash, unless
+// it was finished meanwhile. KEYS: body, stream, delayed, queued. ARGV: entry ID, group, attempt,
+// due ms, member, ID, sealed body.
 var retryScript = script("outbox retry", goredis.NewScript(`
 redis.call('XACK', KEYS[2], ARGV[2], ARGV[1])
 redis.call('XDEL', KEYS[2], ARGV[1])
-if redis.call('EXISTS', KEYS[1]) == 0 then
+if not redis.call('ZSCORE', KEYS[4], ARGV[6]) then
   return 0
 end
-redis.call('HSET', KEYS[1], 'a', ARGV[3])
+redis.call('HSET', KEYS[1], 'b', ARGV[7], 'a', ARGV[3])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
 return 1
 `))
@@ -195,13 +204,9 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...bot.Outgoing) error {
 		if m.Queued.IsZero() {
 			m.Queued = now
 		}
-		plain, err := json.Marshal(m)
+		body, err := s.sealOutgoing(m)
 		if err != nil {
 			return fmt.Errorf("enqueue %s: %w", m.ID, err)
-		}
-		body, err := s.seal(plain)
-		if err != nil {
-			return fmt.Errorf("enqueue %s: seal: %w", m.ID, err)
 		}
 		due := ""
 		if m.NotBefore.After(now) {
@@ -212,6 +217,19 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...bot.Outgoing) error {
 		}
 	}
 	return nil
+}
+
+// sealOutgoing is m's body as the outbox keeps it: JSON, sealed.
+func (s *Store) sealOutgoing(m bot.Outgoing) ([]byte, error) {
+	plain, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	body, err := s.seal(plain)
+	if err != nil {
+		return nil, fmt.Errorf("seal: %w", err)
+	}
+	return body, nil
 }
 
 // enqueued is one message as Enqueue hands it to the batch.
@@ -289,7 +307,7 @@ func (s *Store) Take(ctx context.Context, platform bot.Platform, n int, block ti
 	}
 }
 
-// readBlocking waits for new entries on both streams and loads their bodies.
+// readBlocking waits for new entries on both streams and loads the bodies they name.
 func (s *Store) readBlocking(ctx context.Context, urgent, routine string, n int, wait time.Duration) ([]bot.Delivery, error) {
 	streams, err := s.c.XReadGroup(ctx, &goredis.XReadGroupArgs{
 		Group:    group,
@@ -328,6 +346,10 @@ func (s *Store) readBlocking(ctx context.Context, urgent, routine string, n int,
 				idx = 1
 			}
 			for _, m := range st.Messages {
+				if b, ok := m.Values["b"].(string); ok {
+					entries = append(entries, entry{st.Stream, idx, m.ID, goredis.NewSliceResult([]any{b, int64(0)}, nil)})
+					continue
+				}
 				id, _ := m.Values["id"].(string)
 				entries = append(entries, entry{st.Stream, idx, m.ID, p.HMGet(ctx, s.k.body(id), "b", "a")})
 			}
@@ -440,10 +462,14 @@ func (s *Store) doneAll(ctx context.Context, items []finished) error {
 
 // Retry moves the message to the delayed set with its attempt counted.
 func (s *Store) Retry(ctx context.Context, d bot.Delivery, at time.Time) error {
-	keys := []string{s.k.body(d.ID), s.k.stream(d.To.Platform, d.Priority), s.k.delayed(d.To.Platform)}
+	body, err := s.sealOutgoing(d.Outgoing)
+	if err != nil {
+		return fmt.Errorf("retry %s: %w", d.ID, err)
+	}
+	keys := []string{s.k.body(d.ID), s.k.stream(d.To.Platform, d.Priority), s.k.delayed(d.To.Platform), s.k.queued()}
 	// Truncated like Take's now, so that a retry "now" is takeable at once (a message may go
 	// out up to a millisecond early, which no one can tell).
-	err := retryScript.Run(ctx, s.c, keys, d.Handle, group, d.Attempt+1, at.UnixMilli(), member(d.Priority, d.ID)).Err()
+	err = retryScript.Run(ctx, s.c, keys, d.Handle, group, d.Attempt+1, at.UnixMilli(), member(d.Priority, d.ID), d.ID, body).Err()
 	if err != nil {
 		return fmt.Errorf("retry %s: %w", d.ID, err)
 	}
@@ -459,9 +485,9 @@ func (s *Store) Fail(ctx context.Context, d bot.Delivery) error {
 	return nil
 }
 
-// discardScript drops a queued message: its body (so that a stream entry left behind is dropped
-// when taken), its place in the queued set and in the delayed set. KEYS: body, queued, delayed.
-// ARGV: ID, delayed member. Returns 1 if the message was still there.
+// discardScript drops a queued message whose body is in its hash: the body (so that a stream
+// entry naming it is dropped when taken), its place in the queued set and in the delayed set.
+// KEYS: body, queued, delayed. ARGV: ID, delayed member. Returns 1 if the message was still there.
 var discardScript = script("outbox discard", goredis.NewScript(`
 local n = redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
@@ -469,15 +495,27 @@ redis.call('ZREM', KEYS[3], ARGV[2])
 return n
 `))
 
-// Discard reads every message not yet done (the queued set), a page of bodies per round trip,
-// and drops those match picks. It is meant for erasures, not for every message. A body it cannot
-// open or decode is skipped.
+// discardEntryScript drops a queued message whose body is in its stream entry: its place in the
+// queued set and the entry. KEYS: queued, stream. ARGV: ID, entry ID. Returns 1 if the message
+// was still queued.
+var discardEntryScript = script("outbox discard", goredis.NewScript(`
+local n = redis.call('ZREM', KEYS[1], ARGV[1])
+if n == 1 then
+  redis.call('XDEL', KEYS[2], ARGV[2])
+end
+return n
+`))
+
+// Discard reads every message not yet done (the queued set): the bodies in hashes, a page per
+// round trip, then those on the streams; it drops those match picks. It is meant for erasures,
+// not for every message. A body it cannot open or decode is skipped.
 func (s *Store) Discard(ctx context.Context, match func(bot.Outgoing) bool) ([]bot.Outgoing, error) {
 	ids, err := s.c.ZRange(ctx, s.k.queued(), 0, -1).Result()
 	if err != nil {
 		return nil, fmt.Errorf("discard: %w", err)
 	}
 	var out []bot.Outgoing
+	onStream := map[string]bool{} // queued messages whose body is not in a hash
 	for page := range slices.Chunk(ids, 200) {
 		bodies := make([]*goredis.SliceCmd, len(page))
 		if _, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
@@ -491,14 +529,11 @@ func (s *Store) Discard(ctx context.Context, match func(bot.Outgoing) bool) ([]b
 		for i, id := range page {
 			b, ok := bodies[i].Val()[0].(string)
 			if !ok {
-				continue // done meanwhile
+				onStream[id] = true
+				continue
 			}
-			var o bot.Outgoing
-			plain, err := s.open([]byte(b))
-			if err != nil || json.Unmarshal(plain, &o) != nil {
-				continue // unreadable (a key no longer configured): not ours to judge
-			}
-			if !match(o) {
+			o, ok := s.outgoing(b)
+			if !ok || !match(o) {
 				continue
 			}
 			keys := []string{s.k.body(id), s.k.queued(), s.k.delayed(o.To.Platform)}
@@ -511,7 +546,67 @@ func (s *Store) Discard(ctx context.Context, match func(bot.Outgoing) bool) ([]b
 			}
 		}
 	}
-	return out, nil
+	if len(onStream) == 0 {
+		return out, nil
+	}
+	err = s.eachEntry(ctx, func(stream string, e goredis.XMessage) error {
+		id, _ := e.Values["id"].(string)
+		b, ok := e.Values["b"].(string)
+		if !ok || !onStream[id] {
+			return nil
+		}
+		o, ok := s.outgoing(b)
+		if !ok || !match(o) {
+			return nil
+		}
+		dropped, err := discardEntryScript.Run(ctx, s.c, []string{s.k.queued(), stream}, id, e.ID).Int()
+		if err != nil {
+			return fmt.Errorf("discard %s: %w", id, err)
+		}
+		if dropped == 1 {
+			out = append(out, o)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// outgoing opens and decodes a stored body; ok is false when it cannot (sealed with a key no
+// longer configured: not ours to judge).
+func (s *Store) outgoing(body string) (bot.Outgoing, bool) {
+	var o bot.Outgoing
+	plain, err := s.open([]byte(body))
+	if err != nil || json.Unmarshal(plain, &o) != nil {
+		return o, false
+	}
+	return o, true
+}
+
+// eachEntry calls fn with every entry of every outbox stream, a page per round trip.
+func (s *Store) eachEntry(ctx context.Context, fn func(stream string, e goredis.XMessage) error) error {
+	streams, err := s.keysWith(ctx, s.k.streamPrefix())
+	if err != nil {
+		return err
+	}
+	for stream := range streams {
+		from := "-"
+		for {
+			page, err := s.c.XRangeN(ctx, stream, from, "+", 500).Result()
+			if err != nil {
+				return fmt.Errorf("read %s: %w", stream, err)
+			}
+			for _, e := range page {
+				if err := fn(stream, e); err != nil {
+					return err
+				}
+			}
+			if len(page) < 500 {
+				break
+			}
+			from = "(" + page[len(page)-1].ID
+		}
+	}
+	return nil
 }
 
 // Sent reads the marker Done left.

@@ -124,6 +124,7 @@ func (k keys) bodyPrefix() string            { return k.p + ":{out}:b:" }
 func (k keys) sent(id string) string         { return k.p + ":{out}:sent:" + id }
 func (k keys) queued() string                { return k.p + ":{out}:queued" }
 func (k keys) delayed(p bot.Platform) string { return k.p + ":{out}:delayed:" + string(p) }
+func (k keys) streamPrefix() string          { return k.p + ":{out}:s:" }
 func (k keys) stream(p bot.Platform, pr bot.Priority) string {
 	if pr == bot.Urgent {
 		return k.p + ":{out}:s:" + string(p) + ":urgent"

@@ -41,7 +41,9 @@ return 1
 `))
 
 // Rekey seals every record and every queued message body that is not sealed with the Sealer's
-// newest key (plain values written before encryption was on included) anew with it. Each value
+// newest key (plain values written before encryption was on included) anew with it; a message
+// on its stream and not yet taken is put back in the same place with its new body (one a worker
+// is sending meanwhile is left as it is: it is done within the claim timeout). Each value
 // is swapped by compare-and-set, so that a concurrent change wins; versions and TTLs stay as
 // they are. Running it again finds everything current. It needs a Sealer that is a Rekeyer.
 // Failed values are counted and reported in the error, after everything else is done.
@@ -54,6 +56,9 @@ func (s *Store) Rekey(ctx context.Context) (records, outbox RekeyStats, err erro
 		return records, outbox, err
 	}
 	if err := s.rekeyAll(ctx, rk, s.k.bodyPrefix(), "b", &outbox); err != nil {
+		return records, outbox, err
+	}
+	if err := s.rekeyStreams(ctx, rk, &outbox); err != nil {
 		return records, outbox, err
 	}
 	if n := records.Failed + outbox.Failed; n > 0 {
@@ -116,23 +121,151 @@ func (s *Store) KeyUse(ctx context.Context) (KeyUse, error) {
 			if err != nil {
 				return u, err
 			}
-			u.Values++
-			id, sealed := keyring.KeyID(v)
-			switch {
-			case !sealed:
-				u.Plain++
-			case s.sealer == nil:
-				u.Unreadable[id]++
-			default:
-				if _, err := s.sealer.Open(v); err != nil {
-					u.Unreadable[id]++
-				} else {
-					u.Opened[id]++
-				}
-			}
+			u.count(s.sealer, v)
 		}
 	}
-	return u, nil
+	err := s.eachEntry(ctx, func(_ string, e goredis.XMessage) error {
+		if b, ok := e.Values["b"].(string); ok {
+			u.count(s.sealer, []byte(b))
+		}
+		return nil
+	})
+	return u, err
+}
+
+// count adds v, opened with sealer.
+func (u *KeyUse) count(sealer bot.Sealer, v []byte) {
+	u.Values++
+	id, sealed := keyring.KeyID(v)
+	switch {
+	case !sealed:
+		u.Plain++
+	case sealer == nil:
+		u.Unreadable[id]++
+	default:
+		if _, err := sealer.Open(v); err != nil {
+			u.Unreadable[id]++
+		} else {
+			u.Opened[id]++
+		}
+	}
+}
+
+// replaceEntriesScript puts the entries of stream KEYS[1] not yet delivered to group ARGV[1] back
+// in the same order with the bodies given, if they are still exactly those read: the group's
+// last delivered entry is still ARGV[2] and the entries after it are the ARGV[3] listed.
+// ARGV after those: per entry, its ID, the message ID and the body ("" for an entry naming its
+// body's hash). Returns 1 when replaced, 0 when something changed meanwhile.
+var replaceEntriesScript = script("rekey", goredis.NewScript(`
+local last = '0-0'
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  for _, info in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+    local f = {}
+    for i = 1, #info, 2 do f[info[i]] = info[i + 1] end
+    if f['name'] == ARGV[1] then last = f['last-delivered-id'] end
+  end
+end
+if last ~= ARGV[2] then return 0 end
+local n = tonumber(ARGV[3])
+local now = redis.call('XRANGE', KEYS[1], '(' .. last, '+', 'COUNT', n + 1)
+if #now ~= n then return 0 end
+for i = 1, n do
+  if now[i][1] ~= ARGV[1 + 3 * i] then return 0 end
+end
+for i = 1, n do
+  redis.call('XDEL', KEYS[1], ARGV[1 + 3 * i])
+end
+for i = 1, n do
+  if ARGV[3 + 3 * i] == '' then
+    redis.call('XADD', KEYS[1], '*', 'id', ARGV[2 + 3 * i])
+  else
+    redis.call('XADD', KEYS[1], '*', 'id', ARGV[2 + 3 * i], 'b', ARGV[3 + 3 * i])
+  end
+end
+return 1
+`))
+
+// rekeyStreams reseals the bodies of the messages on the outbox streams that no worker has
+// taken: all of a stream's at once, so that they keep their order.
+func (s *Store) rekeyStreams(ctx context.Context, rk Rekeyer, st *RekeyStats) error {
+	streams, err := s.keysWith(ctx, s.k.streamPrefix())
+	if err != nil {
+		return fmt.Errorf("rekey: %w", err)
+	}
+	for stream := range streams {
+		if err := s.rekeyStream(ctx, rk, stream, st); err != nil {
+			return fmt.Errorf("rekey %s: %w", strings.TrimPrefix(stream, s.k.p+":"), err)
+		}
+	}
+	return nil
+}
+
+func (s *Store) rekeyStream(ctx context.Context, rk Rekeyer, stream string, st *RekeyStats) error {
+	for attempt := 0; attempt < 10; attempt++ {
+		last := "0-0"
+		groups, err := s.c.XInfoGroups(ctx, stream).Result()
+		if err != nil && !noGroup(err) && !strings.Contains(err.Error(), "no such key") {
+			return err
+		}
+		for _, g := range groups {
+			if g.Name == group {
+				last = g.LastDeliveredID
+			}
+		}
+		entries, err := s.c.XRange(ctx, stream, "("+last, "+").Result()
+		if err != nil {
+			return err
+		}
+		var round RekeyStats
+		args := []any{group, last, len(entries)}
+		for _, e := range entries {
+			id, _ := e.Values["id"].(string)
+			b, ok := e.Values["b"].(string)
+			if !ok {
+				// Names its body's hash, which rekeyAll reseals.
+				args = append(args, e.ID, id, "")
+				continue
+			}
+			round.Scanned++
+			body := []byte(b)
+			plain, err := rk.Open(body)
+			switch {
+			case err != nil:
+				round.Failed++
+			case rk.Current(body):
+				round.Current++
+			default:
+				if body, err = rk.Seal(plain); err != nil {
+					return err
+				}
+				round.Resealed++
+			}
+			args = append(args, e.ID, id, body)
+		}
+		if round.Resealed == 0 {
+			st.add(round)
+			return nil
+		}
+		ok, err := replaceEntriesScript.Run(ctx, s.c, []string{stream}, args...).Int()
+		if err != nil {
+			return err
+		}
+		if ok == 1 {
+			st.add(round)
+			return nil
+		}
+	}
+	return errors.New("changed on every try")
+}
+
+// add counts r's values in st too.
+func (st *RekeyStats) add(r RekeyStats) {
+	st.Scanned += r.Scanned
+	st.Resealed += r.Resealed
+	st.Current += r.Current
+	st.Raced += r.Raced
+	st.Gone += r.Gone
+	st.Failed += r.Failed
 }
 
 // rekeyAll reseals field of every hash whose key starts with prefix.

@@ -178,6 +178,10 @@ func TestKeyUse(t *testing.T) {
 	mustWrite(t, newStore(t, c, p, keys(t, k2)), bot.Write{Key: "case/new", Data: []byte("sealed with k2")})
 	lost := keyring.Key{ID: "k0", Secret: []byte("a key nobody kept, 32 bytes long")}
 	mustWrite(t, newStore(t, c, p, keys(t, lost)), bot.Write{Key: "case/lost", Data: []byte("sealed with k0")})
+	// A message waiting on its stream, its body in the entry.
+	if err := newStore(t, c, p, keys(t, k1)).Enqueue(ctx, bot.Outgoing{ID: "m1", Op: bot.OpSend, To: bot.Address{Platform: bot.Telegram, User: "u"}, Msg: bot.Message{Title: "x"}}); err != nil {
+		t.Fatal(err)
+	}
 	before := dump(t, c, p)
 	if strings.Count(before, "\n") < 4 {
 		t.Fatalf("the values are not where dump looks:\n%s", before)
@@ -186,7 +190,7 @@ func TestKeyUse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.Values != 4 || u.Plain != 1 || u.Opened["k1"] != 1 || u.Opened["k2"] != 1 || u.Unreadable["k0"] != 1 || len(u.Unreadable) != 1 {
+	if u.Values != 5 || u.Plain != 1 || u.Opened["k1"] != 2 || u.Opened["k2"] != 1 || u.Unreadable["k0"] != 1 || len(u.Unreadable) != 1 {
 		t.Errorf("KeyUse = %+v", u)
 	}
 	if after := dump(t, c, p); after != before {
@@ -194,7 +198,7 @@ func TestKeyUse(t *testing.T) {
 	}
 }
 
-// dump is every key under p with its hash fields, sorted.
+// dump is every key under p with its hash fields or stream entries, sorted.
 func dump(t *testing.T, c goredis.UniversalClient, p string) string {
 	t.Helper()
 	ks, err := c.Keys(t.Context(), p+"*").Result()
@@ -204,8 +208,52 @@ func dump(t *testing.T, c goredis.UniversalClient, p string) string {
 	slices.Sort(ks)
 	var b strings.Builder
 	for _, k := range ks {
+		if c.Type(t.Context(), k).Val() == "stream" {
+			fmt.Fprintf(&b, "%s %v\n", k, c.XRange(t.Context(), k, "-", "+").Val())
+			continue
+		}
 		h, _ := c.HGetAll(t.Context(), k).Result()
 		fmt.Fprintf(&b, "%s %v\n", k, h)
 	}
 	return b.String()
+}
+
+// TestRekeyKeepsTheQueueInOrder: the messages waiting on a stream, their bodies in the entries,
+// are resealed in place: taken with the new key alone, they come in the order they were queued.
+// One a worker is sending is left to it.
+func TestRekeyKeepsTheQueueInOrder(t *testing.T) {
+	ctx := t.Context()
+	c := standalone(t)
+	p := prefix(t, c)
+	s1, s2 := newStore(t, c, p, keys(t, k1)), newStore(t, c, p, keys(t, k2, k1))
+	msg := func(id string) bot.Outgoing {
+		return bot.Outgoing{ID: id, Op: bot.OpSend, To: bot.Address{Platform: bot.Telegram, User: "u"}, Msg: bot.Message{Title: id}, Priority: bot.Urgent}
+	}
+	if err := s1.Enqueue(ctx, msg("m1"), msg("m2"), msg("m3")); err != nil {
+		t.Fatal(err)
+	}
+	if ds, err := s1.Take(ctx, bot.Telegram, 1, 0); err != nil || len(ds) != 1 || ds[0].ID != "m1" {
+		t.Fatalf("take = %v, %v", ds, err)
+	}
+	if err := s2.Enqueue(ctx, msg("m4")); err != nil {
+		t.Fatal(err)
+	}
+	_, out, err := newStore(t, c, p, keys(t, k2, k1)).Rekey(ctx)
+	if want := (redis.RekeyStats{Scanned: 3, Resealed: 2, Current: 1}); err != nil || out != want {
+		t.Fatalf("Rekey outbox = %+v, %v; want %+v", out, err, want)
+	}
+	ds, err := newStore(t, c, p, keys(t, k2)).Take(ctx, bot.Telegram, 10, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range ds {
+		got = append(got, d.ID)
+	}
+	if !slices.Equal(got, []string{"m2", "m3", "m4"}) {
+		t.Errorf("taken with k2 alone: %q, want m2 m3 m4", got)
+	}
+	if depth, _, _ := s2.Stats(ctx); depth != 4 {
+		t.Errorf("queue depth %d, want 4 (m1 still being sent)", depth)
+	}
 }

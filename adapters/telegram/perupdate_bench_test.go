@@ -352,8 +352,9 @@ func inScript(e goredis.SlowLog) bool {
 }
 
 // inTransaction reports whether a command is one of the store's MULTI/EXEC transactions
-// (finishing messages and updates): they are made of these commands on these keys, which the
-// store sends nowhere else. The slowlog records MULTI and the commands EXEC ran, not EXEC.
+// (finishing messages, and updates whose seen mark goes too): they are made of these commands on
+// these keys, which the store sends nowhere else. The slowlog records MULTI and the commands EXEC
+// ran, not EXEC. Finishing updates is otherwise one XACK.
 func inTransaction(e goredis.SlowLog) bool {
 	args := e.Args
 	if inScript(e) || len(args) < 2 {
@@ -361,7 +362,7 @@ func inTransaction(e goredis.SlowLog) bool {
 	}
 	switch strings.ToLower(args[0]) {
 	case "xack", "xdel":
-		return strings.Contains(args[1], ":{in}:") || strings.Contains(args[1], ":{out}:")
+		return strings.Contains(args[1], ":{out}:")
 	case "del", "zrem", "set":
 		return strings.Contains(args[1], ":{out}:") || strings.Contains(args[1], ":{in}:seen:")
 	}
@@ -502,6 +503,9 @@ func stageOf(args []string) string {
 	key := ""
 	if len(args) > 1 {
 		key = args[1]
+	}
+	if name == "xack" && strings.Contains(key, ":{in}:") {
+		return "inbox done"
 	}
 	if name == "xreadgroup" || name == "xautoclaim" {
 		for _, a := range args {
