@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -264,6 +265,11 @@ func (s *Store) Take(ctx context.Context, platform bot.Platform, n int, block ti
 	}
 	s.trims.trim(ctx, s.c, urgent, false)
 	s.trims.trim(ctx, s.c, routine, false)
+	if s.legacy.due(string(platform), s.claimTimeout) {
+		if ds, err := s.takeLegacy(ctx, platform, n); err != nil || len(ds) > 0 {
+			return ds, err
+		}
+	}
 	deadline := time.Now().Add(block)
 	for {
 		keys := []string{s.k.delayed(platform), urgent, routine}
@@ -374,6 +380,48 @@ func (s *Store) readBlocking(ctx context.Context, urgent, routine string, n int,
 	return s.deliveries(res, until)
 }
 
+// legacyHandle starts the handle of a message taken from a legacy stream.
+const legacyHandle = "s/"
+
+// takeLegacy takes what versions before this one left on their streams (entries naming the
+// bodies' hashes): what they queued during a rolling upgrade and did not send themselves, and
+// what their replicas held when they stopped. Take looks a few times per claim timeout.
+func (s *Store) takeLegacy(ctx context.Context, platform bot.Platform, n int) ([]bot.Delivery, error) {
+	urgent, routine := s.k.legacyStream(platform, bot.Urgent), s.k.legacyStream(platform, bot.Routine)
+	if there, err := s.c.Exists(ctx, urgent, routine).Result(); err != nil || there == 0 {
+		return nil, err
+	}
+	if err := s.ensureGroups(ctx, urgent, routine); err != nil {
+		return nil, fmt.Errorf("take %s: %w", platform, err)
+	}
+	s.trims.trim(ctx, s.c, urgent, false)
+	s.trims.trim(ctx, s.c, routine, false)
+	until := s.sendBy(time.Now())
+	// "Now" is 0: due delayed messages go onto this version's streams, not these.
+	res, err := takeScript.Run(ctx, s.c, []string{s.k.delayed(platform), urgent, routine}, 0, n, group, s.consumer,
+		s.claimTimeout.Milliseconds(), s.k.bodyPrefix(), "1").Slice()
+	if err != nil {
+		if noGroup(err) {
+			s.groups.Delete(urgent)
+			s.groups.Delete(routine)
+		}
+		return nil, fmt.Errorf("take %s: %w", platform, err)
+	}
+	ds, err := s.deliveries(res, until)
+	for i := range ds {
+		ds[i].Handle = legacyHandle + ds[i].Handle
+	}
+	return ds, err
+}
+
+// entryOf is the stream and entry ID of a delivery.
+func (s *Store) entryOf(d bot.Delivery) (stream, id string) {
+	if id, ok := strings.CutPrefix(d.Handle, legacyHandle); ok {
+		return s.k.legacyStream(d.To.Platform, d.Priority), id
+	}
+	return s.k.stream(d.To.Platform, d.Priority), d.Handle
+}
+
 // sendBy is Delivery.Until for entries claimed at t: a quarter of the claim timeout before it
 // runs out, which leaves a send started at the last moment time to finish and be marked done.
 func (s *Store) sendBy(t time.Time) time.Time {
@@ -437,11 +485,11 @@ func (s *Store) doneAll(ctx context.Context, items []finished) error {
 		d := it.d
 		bodies = append(bodies, s.k.body(d.ID))
 		ids = append(ids, d.ID)
-		st := s.k.stream(d.To.Platform, d.Priority)
+		st, entry := s.entryOf(d)
 		if _, ok := entries[st]; !ok {
 			streams = append(streams, st)
 		}
-		entries[st] = append(entries[st], d.Handle)
+		entries[st] = append(entries[st], entry)
 	}
 	_, err := s.c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 		for _, it := range items {
@@ -466,10 +514,11 @@ func (s *Store) Retry(ctx context.Context, d bot.Delivery, at time.Time) error {
 	if err != nil {
 		return fmt.Errorf("retry %s: %w", d.ID, err)
 	}
-	keys := []string{s.k.body(d.ID), s.k.stream(d.To.Platform, d.Priority), s.k.delayed(d.To.Platform), s.k.queued()}
+	stream, entry := s.entryOf(d)
+	keys := []string{s.k.body(d.ID), stream, s.k.delayed(d.To.Platform), s.k.queued()}
 	// Truncated like Take's now, so that a retry "now" is takeable at once (a message may go
 	// out up to a millisecond early, which no one can tell).
-	err = retryScript.Run(ctx, s.c, keys, d.Handle, group, d.Attempt+1, at.UnixMilli(), member(d.Priority, d.ID), d.ID, body).Err()
+	err = retryScript.Run(ctx, s.c, keys, entry, group, d.Attempt+1, at.UnixMilli(), member(d.Priority, d.ID), d.ID, body).Err()
 	if err != nil {
 		return fmt.Errorf("retry %s: %w", d.ID, err)
 	}
@@ -478,8 +527,9 @@ func (s *Store) Retry(ctx context.Context, d bot.Delivery, at time.Time) error {
 
 // Fail deletes the message and its stream entry.
 func (s *Store) Fail(ctx context.Context, d bot.Delivery) error {
-	keys := []string{s.k.body(d.ID), s.k.stream(d.To.Platform, d.Priority), s.k.queued()}
-	if err := failScript.Run(ctx, s.c, keys, d.Handle, group, d.ID).Err(); err != nil {
+	stream, entry := s.entryOf(d)
+	keys := []string{s.k.body(d.ID), stream, s.k.queued()}
+	if err := failScript.Run(ctx, s.c, keys, entry, group, d.ID).Err(); err != nil {
 		return fmt.Errorf("fail %s: %w", d.ID, err)
 	}
 	return nil
@@ -495,27 +545,63 @@ redis.call('ZREM', KEYS[3], ARGV[2])
 return n
 `))
 
-// discardEntryScript drops a queued message whose body is in its stream entry: its place in the
-// queued set and the entry. KEYS: queued, stream. ARGV: ID, entry ID. Returns 1 if the message
-// was still queued.
+// discardEntryScript drops a queued message whose body is in its stream entry, if the entry is
+// still there: the entry, its place in the queued set, and the hash and delayed member a retry
+// meanwhile may have given it. KEYS: stream, queued, body, delayed. ARGV: entry ID, ID, delayed
+// member. Returns 1 if the message was dropped, 0 if the entry was gone (taken back by a retry,
+// put back by a rekey, or finished).
 var discardEntryScript = script("outbox discard", goredis.NewScript(`
-local n = redis.call('ZREM', KEYS[1], ARGV[1])
-if n == 1 then
-  redis.call('XDEL', KEYS[2], ARGV[2])
+if redis.call('XDEL', KEYS[1], ARGV[1]) == 0 then
+  return 0
 end
+local n = redis.call('ZREM', KEYS[2], ARGV[2])
+redis.call('DEL', KEYS[3])
+redis.call('ZREM', KEYS[4], ARGV[3])
 return n
 `))
 
 // Discard reads every message not yet done (the queued set): the bodies in hashes, a page per
-// round trip, then those on the streams; it drops those match picks. It is meant for erasures,
-// not for every message. A body it cannot open or decode is skipped.
+// round trip, then those on the streams; it drops those match picks. A message that moved
+// meanwhile (a retry took it from its stream to its hash, a rekey put it back on its stream) is
+// looked for again. It is meant for erasures, not for every message. A body it cannot open or
+// decode is skipped.
 func (s *Store) Discard(ctx context.Context, match func(bot.Outgoing) bool) ([]bot.Outgoing, error) {
 	ids, err := s.c.ZRange(ctx, s.k.queued(), 0, -1).Result()
 	if err != nil {
 		return nil, fmt.Errorf("discard: %w", err)
 	}
 	var out []bot.Outgoing
-	onStream := map[string]bool{} // queued messages whose body is not in a hash
+	// Three looks: a message moves at most once or twice while an erasure runs; one found
+	// nowhere (a stream deleted by hand) is not looked for for ever.
+	for round := 0; round < 3 && len(ids) > 0; round++ {
+		onStream, err := s.discardHeld(ctx, ids, match, &out)
+		if err != nil {
+			return out, err
+		}
+		if len(onStream) == 0 {
+			break
+		}
+		moved, err := s.discardOnStreams(ctx, onStream, match, &out)
+		if err != nil {
+			return out, err
+		}
+		// Those still queued are looked for again.
+		ids = ids[:0]
+		for id := range moved {
+			if _, err := s.c.ZScore(ctx, s.k.queued(), id).Result(); err == nil {
+				ids = append(ids, id)
+			} else if !isNil(err) {
+				return out, fmt.Errorf("discard: %w", err)
+			}
+		}
+	}
+	return out, nil
+}
+
+// discardHeld drops the messages among ids whose body is in a hash that match picks, adding them
+// to out, and returns the ids whose body is not in one.
+func (s *Store) discardHeld(ctx context.Context, ids []string, match func(bot.Outgoing) bool, out *[]bot.Outgoing) (map[string]bool, error) {
+	onStream := map[string]bool{}
 	for page := range slices.Chunk(ids, 200) {
 		bodies := make([]*goredis.SliceCmd, len(page))
 		if _, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
@@ -524,7 +610,7 @@ func (s *Store) Discard(ctx context.Context, match func(bot.Outgoing) bool) ([]b
 			}
 			return nil
 		}); err != nil {
-			return out, fmt.Errorf("discard: %w", err)
+			return nil, fmt.Errorf("discard: %w", err)
 		}
 		for i, id := range page {
 			b, ok := bodies[i].Val()[0].(string)
@@ -539,36 +625,44 @@ func (s *Store) Discard(ctx context.Context, match func(bot.Outgoing) bool) ([]b
 			keys := []string{s.k.body(id), s.k.queued(), s.k.delayed(o.To.Platform)}
 			dropped, err := discardScript.Run(ctx, s.c, keys, id, member(o.Priority, id)).Int()
 			if err != nil {
-				return out, fmt.Errorf("discard %s: %w", id, err)
+				return nil, fmt.Errorf("discard %s: %w", id, err)
 			}
 			if dropped == 1 {
-				out = append(out, o)
+				*out = append(*out, o)
 			}
 		}
 	}
-	if len(onStream) == 0 {
-		return out, nil
-	}
-	err = s.eachEntry(ctx, func(stream string, e goredis.XMessage) error {
+	return onStream, nil
+}
+
+// discardOnStreams drops the messages among ids whose body is in a stream entry that match picks,
+// adding them to out, and returns those it did not find or whose entry went meanwhile.
+func (s *Store) discardOnStreams(ctx context.Context, ids map[string]bool, match func(bot.Outgoing) bool, out *[]bot.Outgoing) (map[string]bool, error) {
+	missed := maps.Clone(ids)
+	err := s.eachEntry(ctx, func(stream string, e goredis.XMessage) error {
 		id, _ := e.Values["id"].(string)
 		b, ok := e.Values["b"].(string)
-		if !ok || !onStream[id] {
+		if !ok || !ids[id] {
 			return nil
 		}
+		delete(missed, id)
 		o, ok := s.outgoing(b)
 		if !ok || !match(o) {
 			return nil
 		}
-		dropped, err := discardEntryScript.Run(ctx, s.c, []string{s.k.queued(), stream}, id, e.ID).Int()
+		keys := []string{stream, s.k.queued(), s.k.body(id), s.k.delayed(o.To.Platform)}
+		dropped, err := discardEntryScript.Run(ctx, s.c, keys, e.ID, id, member(o.Priority, id)).Int()
 		if err != nil {
 			return fmt.Errorf("discard %s: %w", id, err)
 		}
 		if dropped == 1 {
-			out = append(out, o)
+			*out = append(*out, o)
+		} else {
+			missed[id] = true
 		}
 		return nil
 	})
-	return out, err
+	return missed, err
 }
 
 // outgoing opens and decodes a stored body; ok is false when it cannot (sealed with a key no

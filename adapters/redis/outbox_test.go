@@ -2,10 +2,12 @@ package redis_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/tiltas/tiltas/bot"
 )
 
@@ -123,4 +125,85 @@ func TestBusyPlatformDoesNotHoldUpAnothersReclaim(t *testing.T) {
 		}
 	}
 	t.Fatalf("the dead worker's Slack message was not taken back within %v while Telegram was busy", 3*claimTimeout)
+}
+
+// TestDiscardWhileTakenIsNotRetried: a message a worker holds is discarded (its case erased);
+// the worker's send fails and it asks for a retry: the message does not come back.
+func TestDiscardWhileTakenIsNotRetried(t *testing.T) {
+	ctx := t.Context()
+	c := standalone(t)
+	p := prefix(t, c)
+	s := newStore(t, c, p, nil)
+	m := bot.Outgoing{ID: "m1", Op: bot.OpSend, Queued: time.Now(), To: bot.Address{Platform: bot.Telegram, Chat: "1"}, Msg: bot.Message{Title: "K-1"}}
+	if err := s.Enqueue(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := s.Take(ctx, bot.Telegram, 1, 0)
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("take = %v, %v", ds, err)
+	}
+	gone, err := s.Discard(ctx, func(o bot.Outgoing) bool { return o.ID == "m1" })
+	if err != nil || len(gone) != 1 {
+		t.Fatalf("discard = %v, %v", gone, err)
+	}
+	if err := s.Retry(ctx, ds[0], time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := s.Take(ctx, bot.Telegram, 1, 0); err != nil || len(again) != 0 {
+		t.Fatalf("take after the discard and the retry = %v, %v; want nothing", again, err)
+	}
+	if depth, _, _ := s.Stats(ctx); depth != 0 {
+		t.Errorf("depth %d after the discard", depth)
+	}
+	if n := c.Exists(ctx, p+":{out}:b:m1").Val(); n != 0 {
+		t.Error("the retry kept the discarded message's body")
+	}
+}
+
+// TestMessagesAnEarlierVersionQueuedAreSent: during a rolling upgrade, a replica of the version
+// before this one queued messages on its streams (the entry naming the body's hash); this version
+// sends them, retries them and finishes them.
+func TestMessagesAnEarlierVersionQueuedAreSent(t *testing.T) {
+	ctx := t.Context()
+	c := standalone(t)
+	p := prefix(t, c)
+	for _, id := range []string{"old1", "old2"} {
+		body, err := json.Marshal(bot.Outgoing{ID: id, Op: bot.OpSend, Queued: time.Now(), To: bot.Address{Platform: bot.Telegram, Chat: "1"}, Msg: bot.Message{Title: id}, Priority: bot.Urgent})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.HSet(ctx, p+":{out}:b:"+id, "b", body, "a", 0)
+		c.XAdd(ctx, &goredis.XAddArgs{Stream: p + ":{out}:s:telegram:urgent", Values: []any{"id", id}})
+		c.ZAdd(ctx, p+":{out}:queued", goredis.Z{Score: float64(time.Now().UnixMilli()), Member: id})
+	}
+	s := newStore(t, c, p, nil)
+	ds, err := s.Take(ctx, bot.Telegram, 10, 0)
+	if err != nil || len(ds) != 2 || ds[0].ID != "old1" || ds[1].ID != "old2" {
+		t.Fatalf("take = %v, %v; want old1 and old2", ds, err)
+	}
+	ref := bot.MessageRef{Platform: bot.Telegram, Chat: "1", ID: "9"}
+	if err := s.Done(ctx, ds[0], ref); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Retry(ctx, ds[1], time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.Take(ctx, bot.Telegram, 10, 0)
+	if err != nil || len(again) != 1 || again[0].ID != "old2" || again[0].Attempt != 1 {
+		t.Fatalf("take after the retry = %v, %v; want old2, attempt 1", again, err)
+	}
+	if err := s.Done(ctx, again[0], ref); err != nil {
+		t.Fatal(err)
+	}
+	if depth, _, _ := s.Stats(ctx); depth != 0 {
+		t.Errorf("depth %d with both sent", depth)
+	}
+	if n := c.XPending(ctx, p+":{out}:s:telegram:urgent", "tiltas").Val().Count; n != 0 {
+		t.Errorf("%d entries still pending on the earlier version's stream", n)
+	}
+	for _, id := range []string{"old1", "old2"} {
+		if _, ok, err := s.Sent(ctx, id); err != nil || !ok {
+			t.Errorf("%s: sent %v, %v", id, ok, err)
+		}
+	}
 }

@@ -69,6 +69,7 @@ type Store struct {
 	reclaims     pacer
 	groups       sync.Map // streams whose consumer group this Store has made sure of
 	trims        trims
+	legacy       pacer // looks at the streams earlier versions queued on
 	// Messages queued at once go in one script call, messages finished at once in one
 	// transaction.
 	enqueues batcher[enqueued]
@@ -124,8 +125,19 @@ func (k keys) bodyPrefix() string            { return k.p + ":{out}:b:" }
 func (k keys) sent(id string) string         { return k.p + ":{out}:sent:" + id }
 func (k keys) queued() string                { return k.p + ":{out}:queued" }
 func (k keys) delayed(p bot.Platform) string { return k.p + ":{out}:delayed:" + string(p) }
-func (k keys) streamPrefix() string          { return k.p + ":{out}:s:" }
+func (k keys) streamPrefix() string          { return k.p + ":{out}:m:" }
+
+// stream is where a platform's messages of one priority wait, their bodies in the entries.
 func (k keys) stream(p bot.Platform, pr bot.Priority) string {
+	if pr == bot.Urgent {
+		return k.p + ":{out}:m:" + string(p) + ":urgent"
+	}
+	return k.p + ":{out}:m:" + string(p) + ":routine"
+}
+
+// legacyStream is where versions before 2026-12-06 queued messages, the entries naming the
+// bodies' hashes; they are still read, so that a rolling upgrade loses nothing.
+func (k keys) legacyStream(p bot.Platform, pr bot.Priority) string {
 	if pr == bot.Urgent {
 		return k.p + ":{out}:s:" + string(p) + ":urgent"
 	}

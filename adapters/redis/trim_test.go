@@ -21,7 +21,7 @@ func TestFinishedOutboxEntriesAreTrimmed(t *testing.T) {
 			c := tt.client(t)
 			p := prefix(t, c)
 			s := newStore(t, c, p, nil)
-			stream := p + ":{out}:s:telegram:routine"
+			stream := p + ":{out}:m:telegram:routine"
 			msg := func(id string) bot.Outgoing {
 				return bot.Outgoing{ID: id, Op: bot.OpSend, Queued: time.Now(), To: bot.Address{Platform: bot.Telegram, Chat: "1"}, Msg: bot.Message{Title: "x"}}
 			}
