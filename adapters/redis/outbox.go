@@ -216,6 +216,9 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...bot.Outgoing) error {
 		if err := s.enqueues.do(ctx, enqueued{m, body, due}); err != nil {
 			return fmt.Errorf("enqueue %s: %w", m.ID, err)
 		}
+		if due != "" {
+			s.due.note(m.To.Platform, m.NotBefore)
+		}
 	}
 	return nil
 }
@@ -272,27 +275,37 @@ func (s *Store) Take(ctx context.Context, platform bot.Platform, n int, block ti
 	}
 	deadline := time.Now().Add(block)
 	for {
+		var err error
 		keys := []string{s.k.delayed(platform), urgent, routine}
-		// The claim runs on the server's clock from the moment the script takes the entries.
-		until := s.sendBy(time.Now())
 		// Each platform's streams are looked at on their own: a busy platform must not use up
-		// the looks of a quiet one.
+		// the looks of a quiet one. A look also brings the delayed messages that fell due
+		// back, those other replicas delayed included.
 		reclaim := s.reclaims.due(string(platform), s.claimTimeout)
-		res, err := takeScript.Run(ctx, s.c, keys, s.clock.Now().UnixMilli(), n, group, s.consumer,
-			s.claimTimeout.Milliseconds(), s.k.bodyPrefix(), luaBool(reclaim)).Slice()
-		if err != nil {
-			if noGroup(err) {
-				s.groups.Delete(urgent)
-				s.groups.Delete(routine)
+		var ds []bot.Delivery
+		if !reclaim && !s.due.now(platform, s.clock.Now()) {
+			// Nothing but new entries to take: plain reads, no script.
+			if ds, err = s.readNew(ctx, urgent, routine, n); err != nil || len(ds) > 0 {
+				return ds, err
 			}
-			return nil, fmt.Errorf("take %s: %w", platform, err)
-		}
-		if reclaim && len(res) >= n {
-			s.reclaims.again(string(platform))
-		}
-		ds, err := s.deliveries(res, until)
-		if err != nil || len(ds) > 0 {
-			return ds, err
+		} else {
+			// The claim runs on the server's clock from the moment the script takes the entries.
+			until := s.sendBy(time.Now())
+			res, err := takeScript.Run(ctx, s.c, keys, s.clock.Now().UnixMilli(), n, group, s.consumer,
+				s.claimTimeout.Milliseconds(), s.k.bodyPrefix(), luaBool(reclaim)).Slice()
+			if err != nil {
+				if noGroup(err) {
+					s.groups.Delete(urgent)
+					s.groups.Delete(routine)
+				}
+				return nil, fmt.Errorf("take %s: %w", platform, err)
+			}
+			if reclaim && len(res) >= n {
+				s.reclaims.again(string(platform))
+			}
+			s.readDue(ctx, platform)
+			if ds, err = s.deliveries(res, until); err != nil || len(ds) > 0 {
+				return ds, err
+			}
 		}
 		// Idle: what was finished goes now.
 		s.trims.trim(ctx, s.c, urgent, true)
@@ -302,9 +315,8 @@ func (s *Store) Take(ctx context.Context, platform bot.Platform, n int, block ti
 			return nil, nil
 		}
 		wait = min(wait, s.claimTimeout)
-		if next, err := s.c.ZRangeWithScores(ctx, keys[0], 0, 0).Result(); err == nil && len(next) > 0 {
-			until := time.Duration(int64(next[0].Score)-s.clock.Now().UnixMilli()) * time.Millisecond
-			wait = max(min(wait, until), time.Millisecond)
+		if next := s.readDue(ctx, platform); !next.IsZero() {
+			wait = max(min(wait, next.Sub(s.clock.Now())), time.Millisecond)
 		}
 		ds, err = s.readBlocking(ctx, urgent, routine, n, wait)
 		if err != nil || len(ds) > 0 {
@@ -322,22 +334,60 @@ func (s *Store) readBlocking(ctx context.Context, urgent, routine string, n int,
 		Count:    int64(n),
 		Block:    wait,
 	}).Result()
-	if isNil(err) {
-		return nil, nil
-	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		if noGroup(err) {
-			s.groups.Delete(urgent)
-			s.groups.Delete(routine)
-		}
-		return nil, fmt.Errorf("take: read: %w", err)
+	if err := s.readFailed(ctx, err, urgent, routine); err != nil || len(streams) == 0 {
+		return nil, err
 	}
 	// The entries were delivered to this consumer just before the read returned.
+	return s.load(ctx, streams, urgent, s.sendBy(time.Now()))
+}
+
+// readNew takes up to n new entries without a script, urgent ones first: the usual take, when
+// no claim is to be looked at and no delayed message is due.
+func (s *Store) readNew(ctx context.Context, urgent, routine string, n int) ([]bot.Delivery, error) {
 	until := s.sendBy(time.Now())
-	// The bodies, read in one round trip.
+	read := func(stream string, n int) ([]goredis.XStream, error) {
+		streams, err := s.c.XReadGroup(ctx, &goredis.XReadGroupArgs{
+			Group: group, Consumer: s.consumer, Streams: []string{stream, ">"}, Count: int64(n), Block: -1,
+		}).Result()
+		return streams, s.readFailed(ctx, err, urgent, routine)
+	}
+	streams, err := read(urgent, n)
+	if err != nil {
+		return nil, err
+	}
+	got := 0
+	for _, st := range streams {
+		got += len(st.Messages)
+	}
+	if got < n {
+		more, err := read(routine, n-got)
+		if err != nil {
+			return nil, err
+		}
+		streams = append(streams, more...)
+	}
+	return s.load(ctx, streams, urgent, until)
+}
+
+// readFailed turns a read's error into Take's: none for nothing read, and a consumer group found
+// gone forgotten, so that the next take makes it again.
+func (s *Store) readFailed(ctx context.Context, err error, urgent, routine string) error {
+	switch {
+	case err == nil || isNil(err):
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case noGroup(err):
+		s.groups.Delete(urgent)
+		s.groups.Delete(routine)
+	}
+	return fmt.Errorf("take: read: %w", err)
+}
+
+// load turns the entries read into deliveries claimed until until: a body in its entry as it is,
+// those the entries name read in one round trip; an entry whose body's hash is gone (finished
+// while it waited on the stream) is dropped.
+func (s *Store) load(ctx context.Context, streams []goredis.XStream, urgent string, until time.Time) ([]bot.Delivery, error) {
 	type entry struct {
 		stream string
 		idx    int64
@@ -345,7 +395,7 @@ func (s *Store) readBlocking(ctx context.Context, urgent, routine string, n int,
 		body   *goredis.SliceCmd
 	}
 	var entries []entry
-	_, err = s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+	_, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		for _, st := range streams {
 			idx := int64(2)
 			if st.Stream == urgent {
@@ -370,7 +420,6 @@ func (s *Store) readBlocking(ctx context.Context, urgent, routine string, n int,
 		vals := e.body.Val()
 		b, ok := vals[0].(string)
 		if !ok {
-			// Finished while it waited on the stream.
 			s.c.XAck(ctx, e.stream, group, e.id)
 			s.c.XDel(ctx, e.stream, e.id)
 			continue
@@ -378,6 +427,60 @@ func (s *Store) readBlocking(ctx context.Context, urgent, routine string, n int,
 		res = append(res, []any{e.idx, e.id, b, vals[1]})
 	}
 	return s.deliveries(res, until)
+}
+
+// dueTimes is, per platform, when the earliest delayed message falls due as this Store last saw
+// it (zero: none): a take runs the script that brings delayed messages back only when one is
+// due, or when it looks at the claims anyway (a few times per claim timeout), which is when it
+// sees those that other replicas delayed.
+type dueTimes struct {
+	mu   sync.Mutex
+	next map[bot.Platform]time.Time
+}
+
+// note records that a message of platform's falls due at t.
+func (d *dueTimes) note(p bot.Platform, t time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.next == nil {
+		d.next = map[bot.Platform]time.Time{}
+	}
+	if cur := d.next[p]; cur.IsZero() || t.Before(cur) {
+		d.next[p] = t
+	}
+}
+
+// set records what the delayed set holds first (zero: nothing).
+func (d *dueTimes) set(p bot.Platform, t time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.next == nil {
+		d.next = map[bot.Platform]time.Time{}
+	}
+	d.next[p] = t
+}
+
+// now reports whether a delayed message of platform's is due at now.
+func (d *dueTimes) now(p bot.Platform, now time.Time) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	t := d.next[p]
+	return !t.IsZero() && !t.After(now)
+}
+
+// readDue reads when platform's earliest delayed message falls due (zero: none) and remembers
+// it; on an error it returns zero and remembers nothing new.
+func (s *Store) readDue(ctx context.Context, platform bot.Platform) time.Time {
+	first, err := s.c.ZRangeWithScores(ctx, s.k.delayed(platform), 0, 0).Result()
+	if err != nil {
+		return time.Time{}
+	}
+	var t time.Time
+	if len(first) > 0 {
+		t = time.UnixMilli(int64(first[0].Score))
+	}
+	s.due.set(platform, t)
+	return t
 }
 
 // legacyHandle starts the handle of a message taken from a legacy stream.
@@ -522,6 +625,7 @@ func (s *Store) Retry(ctx context.Context, d bot.Delivery, at time.Time) error {
 	if err != nil {
 		return fmt.Errorf("retry %s: %w", d.ID, err)
 	}
+	s.due.note(d.To.Platform, at)
 	return nil
 }
 

@@ -70,6 +70,7 @@ type Store struct {
 	groups       sync.Map // streams whose consumer group this Store has made sure of
 	trims        trims
 	legacy       pacer // looks at the streams earlier versions queued on
+	due          dueTimes
 	// Messages queued at once go in one script call, messages finished at once in one
 	// transaction.
 	enqueues batcher[enqueued]
