@@ -345,28 +345,26 @@ func (s *Store) readBlocking(ctx context.Context, urgent, routine string, n int,
 // no claim is to be looked at and no delayed message is due.
 func (s *Store) readNew(ctx context.Context, urgent, routine string, n int) ([]bot.Delivery, error) {
 	until := s.sendBy(time.Now())
-	read := func(stream string, n int) ([]goredis.XStream, error) {
+	read := func(stream string, n int) ([]bot.Delivery, error) {
 		streams, err := s.c.XReadGroup(ctx, &goredis.XReadGroupArgs{
 			Group: group, Consumer: s.consumer, Streams: []string{stream, ">"}, Count: int64(n), Block: -1,
 		}).Result()
-		return streams, s.readFailed(ctx, err, urgent, routine)
-	}
-	streams, err := read(urgent, n)
-	if err != nil {
-		return nil, err
-	}
-	got := 0
-	for _, st := range streams {
-		got += len(st.Messages)
-	}
-	if got < n {
-		more, err := read(routine, n-got)
-		if err != nil {
+		if err := s.readFailed(ctx, err, urgent, routine); err != nil || len(streams) == 0 {
 			return nil, err
 		}
-		streams = append(streams, more...)
+		return s.load(ctx, streams, urgent, until)
 	}
-	return s.load(ctx, streams, urgent, until)
+	ds, err := read(urgent, n)
+	if err != nil || len(ds) == n {
+		return ds, err
+	}
+	more, err := read(routine, n-len(ds))
+	if err != nil && len(ds) > 0 {
+		// The urgent ones are this consumer's now: they go out, and the error comes again
+		// with the next take if it lasts.
+		return ds, nil
+	}
+	return append(ds, more...), err
 }
 
 // readFailed turns a read's error into Take's: none for nothing read, and a consumer group found
@@ -434,8 +432,9 @@ func (s *Store) load(ctx context.Context, streams []goredis.XStream, urgent stri
 // due, or when it looks at the claims anyway (a few times per claim timeout), which is when it
 // sees those that other replicas delayed.
 type dueTimes struct {
-	mu   sync.Mutex
-	next map[bot.Platform]time.Time
+	mu    sync.Mutex
+	next  map[bot.Platform]time.Time
+	notes uint64 // notes made, so that a read begun before one does not undo it
 }
 
 // note records that a message of platform's falls due at t.
@@ -445,17 +444,29 @@ func (d *dueTimes) note(p bot.Platform, t time.Time) {
 	if d.next == nil {
 		d.next = map[bot.Platform]time.Time{}
 	}
+	d.notes++
 	if cur := d.next[p]; cur.IsZero() || t.Before(cur) {
 		d.next[p] = t
 	}
 }
 
-// set records what the delayed set holds first (zero: nothing).
-func (d *dueTimes) set(p bot.Platform, t time.Time) {
+// seen returns the count of notes made, for set.
+func (d *dueTimes) seen() uint64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.notes
+}
+
+// set records what the delayed set held first (zero: nothing) when it was read, after seen
+// returned notes: a note made since may be newer than the read, and is kept if it is earlier.
+func (d *dueTimes) set(p bot.Platform, t time.Time, notes uint64) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.next == nil {
 		d.next = map[bot.Platform]time.Time{}
+	}
+	if cur := d.next[p]; d.notes != notes && !cur.IsZero() && (t.IsZero() || cur.Before(t)) {
+		return
 	}
 	d.next[p] = t
 }
@@ -471,6 +482,7 @@ func (d *dueTimes) now(p bot.Platform, now time.Time) bool {
 // readDue reads when platform's earliest delayed message falls due (zero: none) and remembers
 // it; on an error it returns zero and remembers nothing new.
 func (s *Store) readDue(ctx context.Context, platform bot.Platform) time.Time {
+	notes := s.due.seen()
 	first, err := s.c.ZRangeWithScores(ctx, s.k.delayed(platform), 0, 0).Result()
 	if err != nil {
 		return time.Time{}
@@ -479,7 +491,7 @@ func (s *Store) readDue(ctx context.Context, platform bot.Platform) time.Time {
 	if len(first) > 0 {
 		t = time.UnixMilli(int64(first[0].Score))
 	}
-	s.due.set(platform, t)
+	s.due.set(platform, t, notes)
 	return t
 }
 

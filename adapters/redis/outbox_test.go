@@ -8,6 +8,7 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+	"github.com/tiltas/tiltas/adapters/redis"
 	"github.com/tiltas/tiltas/bot"
 )
 
@@ -205,5 +206,58 @@ func TestMessagesAnEarlierVersionQueuedAreSent(t *testing.T) {
 		if _, ok, err := s.Sent(ctx, id); err != nil || !ok {
 			t.Errorf("%s: sent %v, %v", id, ok, err)
 		}
+	}
+}
+
+// TestDelayedMessagesComeBackOnTime: a message held back until a moment, and one retried for a
+// moment, are taken as soon as it has passed, by a replica busy with other messages and between
+// its looks at the claims (every quarter of the claim timeout: here 5s), when takes are plain
+// reads.
+func TestDelayedMessagesComeBackOnTime(t *testing.T) {
+	ctx := t.Context()
+	c := standalone(t)
+	s, err := redis.New(redis.Options{Client: c, Prefix: prefix(t, c), ClaimTimeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := func(id string) bot.Outgoing {
+		return bot.Outgoing{ID: id, Op: bot.OpSend, Queued: time.Now(), To: bot.Address{Platform: bot.Telegram, Chat: id}, Msg: bot.Message{Title: id}}
+	}
+	// The first take looks at the claims; the next ones are plain reads for the next 5s.
+	if ds, err := s.Take(ctx, bot.Telegram, 10, 0); err != nil || len(ds) != 0 {
+		t.Fatalf("first take = %v, %v", ds, err)
+	}
+	held := msg("held")
+	held.NotBefore = time.Now().Add(300 * time.Millisecond)
+	if err := s.Enqueue(ctx, held, msg("now")); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := s.Take(ctx, bot.Telegram, 10, 0)
+	if err != nil || len(ds) != 1 || ds[0].ID != "now" {
+		t.Fatalf("take = %v, %v; want now", ds, err)
+	}
+	if err := s.Retry(ctx, ds[0], time.Now().Add(300*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	deadline := time.Now().Add(2 * time.Second)
+	for len(got) < 2 && time.Now().Before(deadline) {
+		// Busy: another message to take every time.
+		if err := s.Enqueue(ctx, msg(fmt.Sprint("busy-", time.Now().UnixNano()))); err != nil {
+			t.Fatal(err)
+		}
+		ds, err := s.Take(ctx, bot.Telegram, 10, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range ds {
+			if d.ID == "held" || d.ID == "now" {
+				got[d.ID] = true
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !got["held"] || !got["now"] {
+		t.Fatalf("taken within 2s of falling due: %v; want held and now", got)
 	}
 }
