@@ -255,8 +255,10 @@ func (s *Store) enqueueAll(ctx context.Context, items []enqueued) error {
 	return enqueueScript.Run(ctx, s.c, keys, args...).Err()
 }
 
-// Take runs one script that hands out what is ready; when nothing is, it blocks on both streams
-// for new entries, waking early when a delayed message falls due or a claim may have expired.
+// Take hands out what is ready: new entries by plain reads, urgent first; when claims are to be
+// looked at or a delayed message is due, by the take script, which also brings those back. When
+// nothing is ready, it blocks on both streams for new entries, waking early when a delayed
+// message falls due or a claim may have expired.
 func (s *Store) Take(ctx context.Context, platform bot.Platform, n int, block time.Duration) ([]bot.Delivery, error) {
 	if n <= 0 {
 		return nil, fmt.Errorf("take %d: %w", n, bot.ErrInvalid)
