@@ -64,6 +64,31 @@ func TestGroupEditIsLimitedAsAGroup(t *testing.T) {
 	}
 }
 
+// A pressed button's edit in a Slack DM (the update names the DM's channel and its user) counts
+// in the same window, and waits out the same 429, as the messages sent to that person (addressed
+// by user): a 429 on one holds the other back.
+func TestSlackDMEditIsLimitedAsThePerson(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t, redistest.Prefix(t, redistest.Client(t)))
+	person := bot.Address{Platform: bot.Slack, Team: "T1", User: "U1"}
+	pressedIn := bot.Address{Platform: bot.Slack, Team: "T1", Chat: "D1", User: "U1"}
+	send := bot.Outgoing{ID: "s1", Op: bot.OpSend, To: person, Msg: bot.Message{Lines: []string{"card"}}, Queued: time.Now()}
+	edit := bot.Outgoing{ID: "e1", Op: bot.OpEdit, To: pressedIn, Ref: &bot.MessageRef{Platform: bot.Slack, Team: "T1", Chat: "D1", ID: "1.2"},
+		Msg: bot.Message{Lines: []string{"acknowledged"}}, Queued: time.Now()}
+	if err := s.Enqueue(ctx, send, edit); err != nil {
+		t.Fatal(err)
+	}
+	l := &recordingLimiter{}
+	w := worker(s, newPlatform(), nil)
+	w.Platform, w.Limiter = bot.Slack, l
+	if err := w.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(l.to) != 2 || l.to[0].Key() != person.Key() || l.to[1].Key() != person.Key() {
+		t.Errorf("reserved as %+v, want both under the person %s", l.to, person.Key())
+	}
+}
+
 // A worker waits for a rate limit only as long as its claim on the message lasts: past that,
 // another worker may take the message over and send it too.
 func TestRateLimitWaitEndsBeforeTheClaim(t *testing.T) {

@@ -174,6 +174,7 @@ func (w *Worker) deliver(ctx context.Context, d bot.Delivery) {
 			to = bot.Address{Platform: r.Platform, Team: r.Team, Chat: r.Chat}
 		}
 	}
+	lim := limitAddress(to)
 	if w.Limiter != nil {
 		maxWait := min(w.MaxWait, w.held(d))
 		if maxWait < 0 {
@@ -181,7 +182,7 @@ func (w *Worker) deliver(ctx context.Context, d bot.Delivery) {
 			return // the claim ran out meanwhile: left to the queue, as above
 		}
 		blocks := w.blocks.Load()
-		wait, ok, err := w.Limiter.Reserve(ctx, to, d.Op, maxWait)
+		wait, ok, err := w.Limiter.Reserve(ctx, lim, d.Op, maxWait)
 		if err != nil {
 			log.Error("rate limiter failed", "err", err)
 			w.retry(ctx, d, now.Add(time.Second), log)
@@ -200,7 +201,7 @@ func (w *Worker) deliver(ctx context.Context, d bot.Delivery) {
 		// its slot is given up and it goes back to the queue until the retry_after has passed.
 		if wait > 0 || w.blocks.Load() != blocks {
 			w.blocking.RLock()
-			held, err := w.Limiter.Held(ctx, to, d.Op)
+			held, err := w.Limiter.Held(ctx, lim, d.Op)
 			w.blocking.RUnlock()
 			if err != nil {
 				log.Error("rate limiter failed", "err", err)
@@ -260,7 +261,7 @@ func (w *Worker) deliver(ctx context.Context, d bot.Delivery) {
 		if w.Limiter != nil {
 			w.blocking.Lock()
 			w.blocks.Add(1)
-			if err := w.Limiter.Block(ctx, to, d.Op, de.RetryAfter); err != nil {
+			if err := w.Limiter.Block(ctx, lim, d.Op, de.RetryAfter); err != nil {
 				log.Error("rate limiter could not record a retry after", "err", err)
 			}
 			w.blocking.Unlock()
@@ -282,6 +283,17 @@ func (w *Worker) deliver(ctx context.Context, d bot.Delivery) {
 		log.Info("send failed; will retry", "err", err)
 		w.retry(ctx, d, now.Add(Backoff(d.Attempt)), log)
 	}
+}
+
+// limitAddress is the conversation whose limits a message to to counts against: to itself, but
+// a direct conversation named by both its chat and its user (a Slack DM as a pressed button's
+// update names it) under its user, as the messages sent to that person are, so that an edit there
+// waits out a 429 that a send to the person got, and the other way round.
+func limitAddress(to bot.Address) bot.Address {
+	if !to.Group && to.Chat != "" && to.User != "" {
+		return bot.Address{Platform: to.Platform, Team: to.Team, User: to.User}
+	}
+	return to
 }
 
 // held is how long the worker may still start sending d (Delivery.Until), or MaxWait when the
