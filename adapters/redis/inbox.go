@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
-	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -30,7 +28,7 @@ type Inbox struct {
 	claimTimeout time.Duration
 	seenTTL      time.Duration
 	consumer     string
-	once         sync.Once
+	groups       groupsMade
 	reclaims     pacer
 	dones        batcher[bot.Inbound] // updates finished at once: one call
 	trims        trims
@@ -136,18 +134,12 @@ func (b *Inbox) entry(in bot.Incoming) (string, []byte, error) {
 	return b.seenPrefix + string(in.From.Platform) + ":" + id, data, nil
 }
 
-func (b *Inbox) ensureGroup(ctx context.Context) {
-	b.once.Do(func() {
-		if ensureGroupScript.Run(ctx, b.c, []string{b.stream}, group).Err() != nil {
-			b.once = sync.Once{} // try again next time
-		}
-	})
-}
-
 // Pull returns updates a dead processor left unfinished, then new ones, oldest first.
 func (b *Inbox) Pull(ctx context.Context, max int, block time.Duration) ([]bot.Inbound, error) {
-	b.ensureGroup(ctx)
-	b.trims.trim(ctx, b.c, b.stream, false)
+	if err := b.groups.ensure(ctx, b.c, b.stream); err != nil {
+		return nil, fmt.Errorf("inbox: %w", err)
+	}
+	b.trims.trim(ctx, b.c, false, b.stream)
 	if w := b.trims.wait(b.stream); w >= 0 && block > 0 {
 		// Updates were handled since the last trim: wait no longer than until it is due, so
 		// that their text goes soon even when nothing else comes.
@@ -160,9 +152,7 @@ func (b *Inbox) Pull(ctx context.Context, max int, block time.Duration) ([]bot.I
 		var err error
 		msgs, _, err = b.c.XAutoClaim(ctx, &goredis.XAutoClaimArgs{Stream: b.stream, Group: group, Consumer: b.consumer, MinIdle: b.claimTimeout, Start: "0-0", Count: int64(max)}).Result()
 		if err != nil && !isNil(err) {
-			if strings.Contains(err.Error(), "NOGROUP") {
-				b.once = sync.Once{}
-			}
+			b.groups.forget(err, b.stream)
 			return nil, fmt.Errorf("inbox reclaim: %w", err)
 		}
 		if len(msgs) == max {
@@ -178,12 +168,13 @@ func (b *Inbox) Pull(ctx context.Context, max int, block time.Duration) ([]bot.I
 		if err != nil {
 			if isNil(err) {
 				// Idle: what was handled goes now.
-				b.trims.trim(ctx, b.c, b.stream, true)
+				b.trims.trim(ctx, b.c, true, b.stream)
 				return nil, nil
 			}
 			if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 				return nil, nil
 			}
+			b.groups.forget(err, b.stream)
 			return nil, fmt.Errorf("inbox read: %w", err)
 		}
 		for _, s := range res {

@@ -25,18 +25,11 @@ import (
 // A sent marker (ID → MessageRef JSON) outlives the body by SentTTL. Done deletes the body and
 // acknowledges the entry; finished entries are trimmed from the stream together (trims).
 
-const group = "tiltas"
-
 // sweepScript removes the consumers of group ARGV[1] on stream KEYS[1], other than ARGV[2], that
 // hold nothing and have been idle longer than ARGV[3] ms. A stream or group not there yet is not
 // an error (XINFO CONSUMERS would answer one).
-var sweepScript = script("outbox sweep", goredis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local found = false
-for _, info in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
-  if info[2] == ARGV[1] then found = true end
-end
-if not found then return 0 end
+var sweepScript = script("outbox sweep", goredis.NewScript(groupInfoLua+`
+if not group_info(KEYS[1], ARGV[1]) then return 0 end
 local n = 0
 for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
   local f = {}
@@ -48,38 +41,6 @@ for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
 end
 return n
 `))
-
-// ensureGroupScript creates the consumer group ARGV[1] on stream KEYS[1] (and the stream) unless
-// it is there: XGROUP CREATE alone raises BUSYGROUP on every call after the first, and an error a
-// script ignores is still one in Redis's error stats.
-var ensureGroupScript = script("stream group", goredis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  for _, info in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
-    if info[2] == ARGV[1] then return 1 end
-  end
-end
-redis.call('XGROUP', 'CREATE', KEYS[1], ARGV[1], '0', 'MKSTREAM')
-return 1
-`))
-
-// ensureGroups makes sure, once per stream and Store, that the streams' consumer group is there:
-// the scripts and reads that take entries assume it. A read that finds it gone (the stream
-// deleted by hand) forgets the stream, so that the next take makes it again.
-func (s *Store) ensureGroups(ctx context.Context, streams ...string) error {
-	for _, st := range streams {
-		if _, ok := s.groups.Load(st); ok {
-			continue
-		}
-		if err := ensureGroupScript.Run(ctx, s.c, []string{st}, group).Err(); err != nil {
-			return fmt.Errorf("consumer group on %s: %w", st, err)
-		}
-		s.groups.Store(st, true)
-	}
-	return nil
-}
-
-// noGroup reports whether err is Redis saying the stream or its consumer group is not there.
-func noGroup(err error) bool { return err != nil && strings.Contains(err.Error(), "NOGROUP") }
 
 // enqueueScript adds each message unless its ID is queued or was sent: the messages of every
 // Enqueue made at once, in the order they were made. A message due now goes onto its stream with
@@ -114,7 +75,7 @@ return 1
 // hash), then reclaims entries pending longer than the claim timeout and reads new ones, urgent
 // stream first, up to max in all. An entry holds its message's body, or names the hash that does;
 // one whose hash is gone (done, failed or discarded meanwhile) is dropped on the way. The streams'
-// consumer group must be there (Store.ensureGroups).
+// consumer group must be there (groupsMade.ensure).
 // KEYS: delayed, urgent stream, routine stream. ARGV: now ms, max, group, consumer, claim
 // timeout ms, body key prefix, "1" to reclaim. Returns {stream index (1 urgent, 2 routine), entry ID, body,
 // attempt} per message.
@@ -265,11 +226,10 @@ func (s *Store) Take(ctx context.Context, platform bot.Platform, n int, block ti
 	}
 	s.sweepConsumers(ctx, platform)
 	urgent, routine := s.k.stream(platform, bot.Urgent), s.k.stream(platform, bot.Routine)
-	if err := s.ensureGroups(ctx, urgent, routine); err != nil {
+	if err := s.groups.ensure(ctx, s.c, urgent, routine); err != nil {
 		return nil, fmt.Errorf("take %s: %w", platform, err)
 	}
-	s.trims.trim(ctx, s.c, urgent, false)
-	s.trims.trim(ctx, s.c, routine, false)
+	s.trims.trim(ctx, s.c, false, urgent, routine)
 	if s.legacy.due(string(platform), s.claimTimeout) {
 		if ds, err := s.takeLegacy(ctx, platform, n); err != nil || len(ds) > 0 {
 			return ds, err
@@ -277,41 +237,28 @@ func (s *Store) Take(ctx context.Context, platform bot.Platform, n int, block ti
 	}
 	deadline := time.Now().Add(block)
 	for {
-		var err error
-		keys := []string{s.k.delayed(platform), urgent, routine}
 		// Each platform's streams are looked at on their own: a busy platform must not use up
 		// the looks of a quiet one. A look also brings the delayed messages that fell due
 		// back, those other replicas delayed included.
 		reclaim := s.reclaims.due(string(platform), s.claimTimeout)
 		var ds []bot.Delivery
+		var err error
 		if !reclaim && !s.due.now(platform, s.clock.Now()) {
 			// Nothing but new entries to take: plain reads, no script.
-			if ds, err = s.readNew(ctx, urgent, routine, n); err != nil || len(ds) > 0 {
-				return ds, err
-			}
+			ds, err = s.readNew(ctx, urgent, routine, n)
 		} else {
-			// The claim runs on the server's clock from the moment the script takes the entries.
-			until := s.sendBy(time.Now())
-			res, err := takeScript.Run(ctx, s.c, keys, s.clock.Now().UnixMilli(), n, group, s.consumer,
-				s.claimTimeout.Milliseconds(), s.k.bodyPrefix(), luaBool(reclaim)).Slice()
-			if err != nil {
-				if noGroup(err) {
-					s.groups.Delete(urgent)
-					s.groups.Delete(routine)
-				}
-				return nil, fmt.Errorf("take %s: %w", platform, err)
-			}
-			if reclaim && len(res) >= n {
+			var full bool
+			ds, full, err = s.runTake(ctx, platform, urgent, routine, s.clock.Now().UnixMilli(), n, reclaim)
+			if reclaim && full {
 				s.reclaims.again(string(platform))
 			}
 			s.readDue(ctx, platform)
-			if ds, err = s.deliveries(res, until); err != nil || len(ds) > 0 {
-				return ds, err
-			}
+		}
+		if err != nil || len(ds) > 0 {
+			return ds, err
 		}
 		// Idle: what was finished goes now.
-		s.trims.trim(ctx, s.c, urgent, true)
-		s.trims.trim(ctx, s.c, routine, true)
+		s.trims.trim(ctx, s.c, true, urgent, routine)
 		wait := time.Until(deadline)
 		if wait < time.Millisecond {
 			return nil, nil
@@ -377,10 +324,8 @@ func (s *Store) readFailed(ctx context.Context, err error, urgent, routine strin
 		return nil
 	case ctx.Err() != nil:
 		return ctx.Err()
-	case noGroup(err):
-		s.groups.Delete(urgent)
-		s.groups.Delete(routine)
 	}
+	s.groups.forget(err, urgent, routine)
 	return fmt.Errorf("take: read: %w", err)
 }
 
@@ -508,27 +453,32 @@ func (s *Store) takeLegacy(ctx context.Context, platform bot.Platform, n int) ([
 	if there, err := s.c.Exists(ctx, urgent, routine).Result(); err != nil || there == 0 {
 		return nil, err
 	}
-	if err := s.ensureGroups(ctx, urgent, routine); err != nil {
+	if err := s.groups.ensure(ctx, s.c, urgent, routine); err != nil {
 		return nil, fmt.Errorf("take %s: %w", platform, err)
 	}
-	s.trims.trim(ctx, s.c, urgent, false)
-	s.trims.trim(ctx, s.c, routine, false)
-	until := s.sendBy(time.Now())
+	s.trims.trim(ctx, s.c, false, urgent, routine)
 	// "Now" is 0: due delayed messages go onto this version's streams, not these.
-	res, err := takeScript.Run(ctx, s.c, []string{s.k.delayed(platform), urgent, routine}, 0, n, group, s.consumer,
-		s.claimTimeout.Milliseconds(), s.k.bodyPrefix(), "1").Slice()
-	if err != nil {
-		if noGroup(err) {
-			s.groups.Delete(urgent)
-			s.groups.Delete(routine)
-		}
-		return nil, fmt.Errorf("take %s: %w", platform, err)
-	}
-	ds, err := s.deliveries(res, until)
+	ds, _, err := s.runTake(ctx, platform, urgent, routine, 0, n, true)
 	for i := range ds {
 		ds[i].Handle = legacyHandle + ds[i].Handle
 	}
 	return ds, err
+}
+
+// runTake runs the take script on platform's delayed set and the streams urgent and routine,
+// moving the delayed messages due at nowMs (Unix ms) back first; full reports whether it took
+// as many as it could.
+func (s *Store) runTake(ctx context.Context, platform bot.Platform, urgent, routine string, nowMs int64, n int, reclaim bool) (ds []bot.Delivery, full bool, err error) {
+	// The claim runs on the server's clock from the moment the script takes the entries.
+	until := s.sendBy(time.Now())
+	res, err := takeScript.Run(ctx, s.c, []string{s.k.delayed(platform), urgent, routine}, nowMs, n, group, s.consumer,
+		s.claimTimeout.Milliseconds(), s.k.bodyPrefix(), luaBool(reclaim)).Slice()
+	if err != nil {
+		s.groups.forget(err, urgent, routine)
+		return nil, false, fmt.Errorf("take %s: %w", platform, err)
+	}
+	ds, err = s.deliveries(res, until)
+	return ds, len(res) >= n, err
 }
 
 // entryOf is the stream and entry ID of a delivery.

@@ -67,7 +67,7 @@ type Store struct {
 	audit        *Audit
 	sweeps       sweeps
 	reclaims     pacer
-	groups       sync.Map // streams whose consumer group this Store has made sure of
+	groups       groupsMade
 	trims        trims
 	legacy       pacer // looks at the streams earlier versions queued on
 	due          dueTimes

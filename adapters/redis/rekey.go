@@ -156,15 +156,9 @@ func (u *KeyUse) count(sealer bot.Sealer, v []byte) {
 // last delivered entry is still ARGV[2] and the entries after it are the ARGV[3] listed.
 // ARGV after those: per entry, its ID, the message ID and the body ("" for an entry naming its
 // body's hash). Returns 1 when replaced, 0 when something changed meanwhile.
-var replaceEntriesScript = script("rekey", goredis.NewScript(`
-local last = '0-0'
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  for _, info in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
-    local f = {}
-    for i = 1, #info, 2 do f[info[i]] = info[i + 1] end
-    if f['name'] == ARGV[1] then last = f['last-delivered-id'] end
-  end
-end
+var replaceEntriesScript = script("rekey", goredis.NewScript(groupInfoLua+`
+local g = group_info(KEYS[1], ARGV[1])
+local last = g and g['last-delivered-id'] or '0-0'
 if last ~= ARGV[2] then return 0 end
 local n = tonumber(ARGV[3])
 local now = redis.call('XRANGE', KEYS[1], '(' .. last, '+', 'COUNT', n + 1)

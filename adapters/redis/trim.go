@@ -19,20 +19,15 @@ const trimEvery = 100 * time.Millisecond
 // those before the oldest entry still pending, or, with none pending, every entry up to the last
 // one delivered. Entries not yet delivered and entries still being handled stay. A stream or
 // group not there is not an error. Returns how many entries went.
-var trimScript = script("stream trim", goredis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local last
-for _, info in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
-  local f = {}
-  for i = 1, #info, 2 do f[info[i]] = info[i + 1] end
-  if f['name'] == ARGV[1] then last = f['last-delivered-id'] end
-end
-if not last then return 0 end
+var trimScript = script("stream trim", goredis.NewScript(groupInfoLua+`
+local g = group_info(KEYS[1], ARGV[1])
+if not g then return 0 end
 local below
 local pending = redis.call('XPENDING', KEYS[1], ARGV[1])
 if pending[1] > 0 then
   below = pending[2]
 else
+  local last = g['last-delivered-id']
   local dash = string.find(last, '-', 1, true)
   below = string.sub(last, 1, dash) .. string.format('%.0f', tonumber(string.sub(last, dash + 1)) + 1)
 end
@@ -68,22 +63,24 @@ func (t *trims) wait(stream string) time.Duration {
 	return max(trimEvery-time.Since(t.last[stream]), 0)
 }
 
-// trim removes stream's finished entries when some were finished since the last trim and
-// trimEvery has passed, or at once when idle. A failed trim is left for the next one.
-func (t *trims) trim(ctx context.Context, c goredis.UniversalClient, stream string, idle bool) {
-	t.mu.Lock()
-	due := t.dirty[stream] && (idle || time.Since(t.last[stream]) >= trimEvery)
-	if due {
-		if t.last == nil {
-			t.last = map[string]time.Time{}
+// trim removes the finished entries of each stream that had some finished since its last trim,
+// when trimEvery has passed, or at once when idle. A failed trim is left for the next one.
+func (t *trims) trim(ctx context.Context, c goredis.UniversalClient, idle bool, streams ...string) {
+	for _, stream := range streams {
+		t.mu.Lock()
+		due := t.dirty[stream] && (idle || time.Since(t.last[stream]) >= trimEvery)
+		if due {
+			if t.last == nil {
+				t.last = map[string]time.Time{}
+			}
+			t.dirty[stream], t.last[stream] = false, time.Now()
 		}
-		t.dirty[stream], t.last[stream] = false, time.Now()
-	}
-	t.mu.Unlock()
-	if !due {
-		return
-	}
-	if err := trimScript.Run(ctx, c, []string{stream}, group).Err(); err != nil {
-		t.finished(stream)
+		t.mu.Unlock()
+		if !due {
+			continue
+		}
+		if err := trimScript.Run(ctx, c, []string{stream}, group).Err(); err != nil {
+			t.finished(stream)
+		}
 	}
 }

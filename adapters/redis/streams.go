@@ -1,0 +1,70 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// group is the consumer group that reads every stream of the inbox and the outbox: each Store
+// and Inbox is one consumer in it.
+const group = "tiltas"
+
+// groupInfoLua defines group_info(stream, group): the group's XINFO GROUPS fields by name
+// (name, pending, last-delivered-id, ...), or nil when the stream or the group is not there.
+const groupInfoLua = `
+local function group_info(s, g)
+  if redis.call('EXISTS', s) == 0 then return nil end
+  for _, info in ipairs(redis.call('XINFO', 'GROUPS', s)) do
+    local f = {}
+    for i = 1, #info, 2 do f[info[i]] = info[i + 1] end
+    if f['name'] == g then return f end
+  end
+  return nil
+end
+`
+
+// ensureGroupScript creates the consumer group ARGV[1] on stream KEYS[1] (and the stream) unless
+// it is there: XGROUP CREATE alone raises BUSYGROUP on every call after the first, and an error a
+// script ignores is still one in Redis's error stats.
+var ensureGroupScript = script("stream group", goredis.NewScript(groupInfoLua+`
+if not group_info(KEYS[1], ARGV[1]) then
+  redis.call('XGROUP', 'CREATE', KEYS[1], ARGV[1], '0', 'MKSTREAM')
+end
+return 1
+`))
+
+// groupsMade remembers the streams whose consumer group a Store or an Inbox has made sure of:
+// the scripts and reads that take entries assume it, and looking for it at every take would cost
+// a script call each.
+type groupsMade struct{ made sync.Map }
+
+// ensure makes sure, once per stream, that the streams' consumer group is there.
+func (g *groupsMade) ensure(ctx context.Context, c goredis.UniversalClient, streams ...string) error {
+	for _, st := range streams {
+		if _, ok := g.made.Load(st); ok {
+			continue
+		}
+		if err := ensureGroupScript.Run(ctx, c, []string{st}, group).Err(); err != nil {
+			return fmt.Errorf("consumer group on %s: %w", st, err)
+		}
+		g.made.Store(st, true)
+	}
+	return nil
+}
+
+// forget forgets the streams when err says a stream or its group is gone (deleted by hand), so
+// that the next take makes them again.
+func (g *groupsMade) forget(err error, streams ...string) {
+	if noGroup(err) {
+		for _, st := range streams {
+			g.made.Delete(st)
+		}
+	}
+}
+
+// noGroup reports whether err is Redis saying the stream or its consumer group is not there.
+func noGroup(err error) bool { return err != nil && strings.Contains(err.Error(), "NOGROUP") }
