@@ -260,12 +260,14 @@ type Inbound struct {
 }
 
 // Inbox is the durable queue of incoming updates. Adapters push what platforms deliver (a
-// webhook answers 200 only after Push returns), so that a crash loses no update; Push drops an ID
-// seen before, so that a platform's redelivery is handled once.
+// webhook answers 200 only after Push returns), so that a crash loses no update; an ID seen
+// before is handed out no more than once, so that a platform's redelivery is handled once.
 type Inbox interface {
-	// Push queues in unless its ID was pushed before; it reports whether it was new.
+	// Push queues in unless its ID is known to have been handed out before; it reports whether
+	// it queued it. A repeat is handed out no more than once either way.
 	Push(ctx context.Context, in Incoming) (bool, error)
-	// PushAll queues a batch (one poll's updates) in one go, in order, each unless pushed before.
+	// PushAll queues a batch (one poll's updates) in one go, in order. An update among them
+	// pushed before is still handed out once: it may be dropped here or when taken.
 	PushAll(ctx context.Context, ins []Incoming) error
 	// Pull waits up to block for queued updates, oldest first, including updates a dead
 	// processor took and never finished.

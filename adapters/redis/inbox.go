@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -18,11 +19,17 @@ var (
 )
 
 // Inbox is the durable queue of incoming updates: one stream read by one consumer group, each
-// entry a sealed bot.Incoming. Push refuses an ID seen within SeenTTL, so a platform's redelivery
-// is handled once; an entry taken and not finished within the claim timeout is taken again.
+// entry a sealed bot.Incoming. An update is handled once however often the platform delivers
+// it: the first entry of its ID to be taken sets the ID's seen mark (SET NX GET, the mark holding
+// the entry's ID, kept SeenTTL) and is handed out; a later entry of the same ID finds the mark and
+// is dropped, so the first delivery keeps its place in the chat's order. Pushing adds plain
+// entries (PushAll, a poll's batch: no script; Lua's cost per call and per byte was most of what
+// pushing cost); Push also refuses an ID already marked. An entry taken and not finished within
+// the claim timeout is taken again, its own mark letting it through.
 type Inbox struct {
 	c            goredis.UniversalClient
 	stream       string
+	legacy       string // where versions before this one queued (marks "1", set when pushed)
 	seenPrefix   string
 	sealer       bot.Sealer
 	claimTimeout time.Duration
@@ -54,66 +61,60 @@ func NewInbox(o InboxOptions) *Inbox {
 	if o.SeenTTL <= 0 {
 		o.SeenTTL = 7 * 24 * time.Hour
 	}
-	b := &Inbox{c: pipelined(o.Client), stream: o.Prefix + ":{in}:s", seenPrefix: o.Prefix + ":{in}:seen:", sealer: o.Sealer,
-		claimTimeout: o.ClaimTimeout, seenTTL: o.SeenTTL, consumer: "c-" + bot.NewID()}
+	b := &Inbox{c: pipelined(o.Client), stream: o.Prefix + ":{in}:u", legacy: o.Prefix + ":{in}:s", seenPrefix: o.Prefix + ":{in}:seen:",
+		sealer: o.Sealer, claimTimeout: o.ClaimTimeout, seenTTL: o.SeenTTL, consumer: "c-" + bot.NewID()}
 	b.dones.run = b.doneAll
 	return b
 }
 
-// pushScript queues each update unless its ID was seen, and returns 1 or 0 for each.
-// KEYS: stream, then one seen marker per update. ARGV: ttl ms, then one body per update.
+// pushScript queues an update unless its ID has a seen mark (it was taken before).
+// KEYS: stream, seen mark. ARGV: body. Returns 1 if queued, 0 if a known repeat.
 var pushScript = script("inbox push", goredis.NewScript(`
-local out = {}
-for i = 2, #KEYS do
-  if redis.call('SET', KEYS[i], '1', 'NX', 'PX', ARGV[1]) then
-    redis.call('XADD', KEYS[1], '*', 'b', ARGV[i])
-    out[i - 1] = 1
-  else
-    out[i - 1] = 0
-  end
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  return 0
 end
-return out
+redis.call('XADD', KEYS[1], '*', 'b', ARGV[1])
+return 1
 `))
 
-// Push queues in unless its ID was pushed before.
+// Push queues in unless its ID is known to have been taken before, and reports whether it
+// queued it. A repeat of an update not yet taken is queued, and dropped when taken.
 func (b *Inbox) Push(ctx context.Context, in bot.Incoming) (bool, error) {
-	pushed, err := b.push(ctx, []bot.Incoming{in})
+	seen, data, err := b.entry(in)
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("inbox push: %w", err)
 	}
-	return pushed[0] == 1, nil
+	n, err := pushScript.Run(ctx, b.c, []string{b.stream, seen}, data).Int()
+	if err != nil {
+		return false, fmt.Errorf("inbox push: %w", err)
+	}
+	return n == 1, nil
 }
 
-// PushAll queues ins, those not pushed before, in order and in one script.
+// PushAll queues ins in order, in one round trip of plain XADDs; an update among them seen
+// before is dropped when taken, so it is still handled once.
 func (b *Inbox) PushAll(ctx context.Context, ins []bot.Incoming) error {
 	if len(ins) == 0 {
 		return nil
 	}
-	_, err := b.push(ctx, ins)
-	return err
-}
-
-func (b *Inbox) push(ctx context.Context, ins []bot.Incoming) ([]int64, error) {
-	keys := make([]string, 0, 1+len(ins))
-	args := make([]any, 0, 1+len(ins))
-	keys = append(keys, b.stream)
-	args = append(args, b.seenTTL.Milliseconds())
-	for _, in := range ins {
-		seen, data, err := b.entry(in)
+	bodies := make([][]byte, len(ins))
+	for i, in := range ins {
+		_, data, err := b.entry(in)
 		if err != nil {
-			return nil, err
+			return fmt.Errorf("inbox push: %w", err)
 		}
-		keys = append(keys, seen)
-		args = append(args, data)
+		bodies[i] = data
 	}
-	pushed, err := pushScript.Run(ctx, b.c, keys, args...).Int64Slice()
+	_, err := b.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for _, data := range bodies {
+			p.XAdd(ctx, &goredis.XAddArgs{Stream: b.stream, Values: []any{"b", data}})
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("inbox push: %w", err)
+		return fmt.Errorf("inbox push: %w", err)
 	}
-	if len(pushed) != len(ins) {
-		return nil, fmt.Errorf("inbox push: %d answers for %d updates", len(pushed), len(ins))
-	}
-	return pushed, nil
+	return nil
 }
 
 // entry returns an update's seen marker and its sealed body.
@@ -127,76 +128,180 @@ func (b *Inbox) entry(in bot.Incoming) (string, []byte, error) {
 			return "", nil, err
 		}
 	}
-	id := in.ID
-	if id == "" {
-		id = bot.NewID()
-	}
-	return b.seenPrefix + string(in.From.Platform) + ":" + id, data, nil
+	return b.seen(in), data, nil
 }
 
-// Pull returns updates a dead processor left unfinished, then new ones, oldest first.
+// seen is the key of in's seen mark ("" for an update without an ID: never a repeat).
+func (b *Inbox) seen(in bot.Incoming) string {
+	if in.ID == "" {
+		return b.seenPrefix + string(in.From.Platform) + ":" + bot.NewID()
+	}
+	return b.seenPrefix + string(in.From.Platform) + ":" + in.ID
+}
+
+// legacyHandle starts the handle of an update taken from the legacy stream.
+const inLegacyHandle = "s/"
+
+// Pull returns updates a dead processor left unfinished, then new ones, oldest first, each
+// update once: repeats are dropped as they are taken.
 func (b *Inbox) Pull(ctx context.Context, max int, block time.Duration) ([]bot.Inbound, error) {
 	if err := b.groups.ensure(ctx, b.c, b.stream); err != nil {
 		return nil, fmt.Errorf("inbox: %w", err)
 	}
-	b.trims.trim(ctx, b.c, false, b.stream)
+	b.trims.trim(ctx, b.c, false, b.stream, b.legacy)
+	if b.reclaims.due("legacy", b.claimTimeout) {
+		if ins, err := b.pullLegacy(ctx, max); err != nil || len(ins) > 0 {
+			return ins, err
+		}
+	}
 	if w := b.trims.wait(b.stream); w >= 0 && block > 0 {
 		// Updates were handled since the last trim: wait no longer than until it is due, so
 		// that their text goes soon even when nothing else comes.
 		block = min(block, w+time.Millisecond)
 	}
-	var msgs []goredis.XMessage
+	for {
+		msgs, err := b.read(ctx, max, block)
+		if err != nil || len(msgs) == 0 {
+			return nil, err
+		}
+		ins, err := b.once(ctx, b.decode(ctx, msgs, ""))
+		if err != nil || len(ins) > 0 {
+			return ins, err
+		}
+		// All were repeats (or unreadable): look again at once.
+		block = 0
+	}
+}
+
+// read takes up to max entries: those a dead processor left, a few times per claim timeout,
+// else new ones, waiting up to block for them.
+func (b *Inbox) read(ctx context.Context, max int, block time.Duration) ([]goredis.XMessage, error) {
 	// A dead processor's updates wait at least the claim timeout anyway: looking for them a few
 	// times per timeout, not at every pull, saves a round trip per pull.
 	if b.reclaims.due("in", b.claimTimeout) {
-		var err error
-		msgs, _, err = b.c.XAutoClaim(ctx, &goredis.XAutoClaimArgs{Stream: b.stream, Group: group, Consumer: b.consumer, MinIdle: b.claimTimeout, Start: "0-0", Count: int64(max)}).Result()
-		if err != nil && !isNil(err) {
-			b.groups.forget(err, b.stream)
-			return nil, fmt.Errorf("inbox reclaim: %w", err)
-		}
-		if len(msgs) == max {
-			b.reclaims.again("in") // more may be waiting
+		msgs, err := b.reclaim(ctx, b.stream, max)
+		if err != nil || len(msgs) > 0 {
+			if len(msgs) == max {
+				b.reclaims.again("in") // more may be waiting
+			}
+			return msgs, err
 		}
 	}
-	if len(msgs) == 0 {
-		args := &goredis.XReadGroupArgs{Group: group, Consumer: b.consumer, Streams: []string{b.stream, ">"}, Count: int64(max), Block: -1}
-		if block > 0 {
-			args.Block = block
+	args := &goredis.XReadGroupArgs{Group: group, Consumer: b.consumer, Streams: []string{b.stream, ">"}, Count: int64(max), Block: -1}
+	if block > 0 {
+		args.Block = block
+	}
+	res, err := b.c.XReadGroup(ctx, args).Result()
+	if err != nil {
+		if isNil(err) {
+			// Idle: what was handled goes now.
+			b.trims.trim(ctx, b.c, true, b.stream, b.legacy)
+			return nil, nil
 		}
-		res, err := b.c.XReadGroup(ctx, args).Result()
+		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+			return nil, nil
+		}
+		b.groups.forget(err, b.stream)
+		return nil, fmt.Errorf("inbox read: %w", err)
+	}
+	var msgs []goredis.XMessage
+	for _, s := range res {
+		msgs = append(msgs, s.Messages...)
+	}
+	return msgs, nil
+}
+
+// reclaim takes over up to max of stream's entries pending longer than the claim timeout.
+func (b *Inbox) reclaim(ctx context.Context, stream string, max int) ([]goredis.XMessage, error) {
+	msgs, _, err := b.c.XAutoClaim(ctx, &goredis.XAutoClaimArgs{Stream: stream, Group: group, Consumer: b.consumer, MinIdle: b.claimTimeout, Start: "0-0", Count: int64(max)}).Result()
+	if err != nil && !isNil(err) {
+		b.groups.forget(err, stream)
+		return nil, fmt.Errorf("inbox reclaim: %w", err)
+	}
+	return msgs, nil
+}
+
+// decode opens the entries taken; one that cannot be read is dropped rather than block the queue
+// for ever. handle starts each handle.
+func (b *Inbox) decode(ctx context.Context, msgs []goredis.XMessage, handle string) []bot.Inbound {
+	out := make([]bot.Inbound, 0, len(msgs))
+	for _, m := range msgs {
+		raw, _ := m.Values["b"].(string)
+		var in bot.Incoming
+		data, err := openWith(b.sealer, []byte(raw))
+		if err == nil {
+			err = json.Unmarshal(data, &in)
+		}
 		if err != nil {
-			if isNil(err) {
-				// Idle: what was handled goes now.
-				b.trims.trim(ctx, b.c, true, b.stream)
-				return nil, nil
+			_ = b.Done(ctx, bot.Inbound{Handle: handle + m.ID})
+			continue
+		}
+		out = append(out, bot.Inbound{Incoming: in, Handle: handle + m.ID})
+	}
+	return out
+}
+
+// once sets the seen mark of each update taken from the stream to its entry, in one round trip,
+// and returns those whose mark is theirs (new, or set by their Push or an earlier take of the
+// same entry); a repeat (the mark names another entry, or is an earlier version's "1") is
+// acknowledged and dropped. On an error the entries stay pending and come back after the claim
+// timeout.
+func (b *Inbox) once(ctx context.Context, ins []bot.Inbound) ([]bot.Inbound, error) {
+	marks := make([]*goredis.StatusCmd, len(ins))
+	_, err := b.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, in := range ins {
+			if in.ID != "" {
+				marks[i] = p.SetArgs(ctx, b.seen(in.Incoming), in.Handle, goredis.SetArgs{Mode: "NX", Get: true, TTL: b.seenTTL})
 			}
-			if errors.Is(err, context.Canceled) && ctx.Err() != nil {
-				return nil, nil
+		}
+		return nil
+	})
+	if err != nil && !isNil(err) {
+		return nil, fmt.Errorf("inbox mark: %w", err)
+	}
+	out := ins[:0]
+	for i, in := range ins {
+		if marks[i] != nil {
+			if was, err := marks[i].Result(); err == nil && was != in.Handle {
+				_ = b.Done(ctx, bot.Inbound{Handle: in.Handle})
+				continue
+			} else if err != nil && !isNil(err) {
+				return nil, fmt.Errorf("inbox mark: %w", err)
 			}
-			b.groups.forget(err, b.stream)
+		}
+		out = append(out, in)
+	}
+	return out, nil
+}
+
+// pullLegacy takes what versions before this one queued on their stream and did not handle
+// themselves (they marked each update when they pushed it): a few looks per claim timeout, as
+// long as that stream is there.
+func (b *Inbox) pullLegacy(ctx context.Context, max int) ([]bot.Inbound, error) {
+	if n, err := b.c.Exists(ctx, b.legacy).Result(); err != nil || n == 0 {
+		return nil, err
+	}
+	if err := b.groups.ensure(ctx, b.c, b.legacy); err != nil {
+		return nil, fmt.Errorf("inbox: %w", err)
+	}
+	msgs, err := b.reclaim(ctx, b.legacy, max)
+	if err != nil {
+		return nil, err
+	}
+	if len(msgs) == 0 {
+		res, err := b.c.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: group, Consumer: b.consumer, Streams: []string{b.legacy, ">"}, Count: int64(max), Block: -1}).Result()
+		if err != nil && !isNil(err) {
+			b.groups.forget(err, b.legacy)
 			return nil, fmt.Errorf("inbox read: %w", err)
 		}
 		for _, s := range res {
 			msgs = append(msgs, s.Messages...)
 		}
 	}
-	out := make([]bot.Inbound, 0, len(msgs))
-	for _, m := range msgs {
-		raw, _ := m.Values["b"].(string)
-		data, err := openWith(b.sealer, []byte(raw))
-		if err != nil {
-			return out, fmt.Errorf("inbox open %s: %w", m.ID, err)
-		}
-		var in bot.Incoming
-		if err := json.Unmarshal(data, &in); err != nil {
-			// Unreadable: drop it rather than block the queue forever.
-			_ = b.Done(ctx, bot.Inbound{Handle: m.ID})
-			continue
-		}
-		out = append(out, bot.Inbound{Incoming: in, Handle: m.ID})
+	if len(msgs) == max {
+		b.reclaims.again("legacy")
 	}
-	return out, nil
+	return b.decode(ctx, msgs, inLegacyHandle), nil
 }
 
 // Done acknowledges a handled update, whose entry (its text) is trimmed from the stream soon
@@ -208,23 +313,39 @@ func (b *Inbox) Done(ctx context.Context, in bot.Inbound) error {
 	return nil
 }
 
-// doneAll acknowledges every update finished at once in one command, or, when seen marks are to
-// go too, in one transaction with their deletion; every key under the inbox's hash tag.
+// doneAll acknowledges every update finished at once in one command per stream, or, when seen
+// marks are to go too, in one transaction with their deletion; every key under the inbox's hash
+// tag.
 func (b *Inbox) doneAll(ctx context.Context, ins []bot.Inbound) error {
-	ids := make([]string, 0, len(ins))
+	var ids, legacy []string
 	var seen []string
 	for _, in := range ins {
-		ids = append(ids, in.Handle)
+		if id, ok := strings.CutPrefix(in.Handle, inLegacyHandle); ok {
+			legacy = append(legacy, id)
+		} else {
+			ids = append(ids, in.Handle)
+		}
 		if in.Forget && in.ID != "" {
-			seen = append(seen, b.seenPrefix+string(in.From.Platform)+":"+in.ID)
+			seen = append(seen, b.seen(in.Incoming))
+		}
+	}
+	ack := func(p goredis.Pipeliner) {
+		if len(ids) > 0 {
+			p.XAck(ctx, b.stream, group, ids...)
+		}
+		if len(legacy) > 0 {
+			p.XAck(ctx, b.legacy, group, legacy...)
 		}
 	}
 	var err error
-	if len(seen) == 0 {
+	switch {
+	case len(seen) == 0 && len(legacy) == 0:
 		err = b.c.XAck(ctx, b.stream, group, ids...).Err()
-	} else {
+	case len(seen) == 0:
+		_, err = b.c.Pipelined(ctx, func(p goredis.Pipeliner) error { ack(p); return nil })
+	default:
 		_, err = b.c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-			p.XAck(ctx, b.stream, group, ids...)
+			ack(p)
 			p.Del(ctx, seen...)
 			return nil
 		})
@@ -233,6 +354,9 @@ func (b *Inbox) doneAll(ctx context.Context, ins []bot.Inbound) error {
 		return err
 	}
 	b.trims.finished(b.stream)
+	if len(legacy) > 0 {
+		b.trims.finished(b.legacy)
+	}
 	return nil
 }
 

@@ -83,7 +83,7 @@ func TestHandledUpdatesLeaveTheInboxSoon(t *testing.T) {
 			c := tt.client(t)
 			p := prefix(t, c)
 			in := redis.NewInbox(redis.InboxOptions{Client: c, Prefix: p, ClaimTimeout: claimTimeout})
-			stream := p + ":{in}:s"
+			stream := p + ":{in}:u"
 			for _, id := range []string{"1", "2"} {
 				if _, err := in.Push(ctx, bot.Incoming{ID: id, From: bot.Identity{Platform: bot.Telegram, User: "7"}, Text: "K-2026-117 secret " + id}); err != nil {
 					t.Fatal(err)

@@ -363,8 +363,10 @@ func inTransaction(e goredis.SlowLog) bool {
 	switch strings.ToLower(args[0]) {
 	case "xack", "xdel":
 		return strings.Contains(args[1], ":{out}:")
-	case "del", "zrem", "set":
+	case "del":
 		return strings.Contains(args[1], ":{out}:") || strings.Contains(args[1], ":{in}:seen:")
+	case "zrem", "set":
+		return strings.Contains(args[1], ":{out}:")
 	}
 	return false
 }
@@ -506,6 +508,9 @@ func stageOf(args []string) string {
 	}
 	if name == "xack" && strings.Contains(key, ":{in}:") {
 		return "inbox done"
+	}
+	if name == "xadd" && strings.Contains(key, ":{in}:") {
+		return "inbox push"
 	}
 	if name == "xreadgroup" || name == "xautoclaim" {
 		for _, a := range args {
