@@ -131,7 +131,8 @@ func (b *Inbox) entry(in bot.Incoming) (string, []byte, error) {
 	return b.seen(in), data, nil
 }
 
-// seen is the key of in's seen mark ("" for an update without an ID: never a repeat).
+// seen is the key of in's seen mark (a new one each time for an update without an ID: never a
+// repeat).
 func (b *Inbox) seen(in bot.Incoming) string {
 	if in.ID == "" {
 		return b.seenPrefix + string(in.From.Platform) + ":" + bot.NewID()
@@ -164,7 +165,10 @@ func (b *Inbox) Pull(ctx context.Context, max int, block time.Duration) ([]bot.I
 		if err != nil || len(msgs) == 0 {
 			return nil, err
 		}
-		ins, err := b.once(ctx, b.decode(ctx, msgs, ""))
+		ins, err := b.decode(ctx, msgs, "")
+		if err == nil {
+			ins, err = b.once(ctx, ins)
+		}
 		if err != nil || len(ins) > 0 {
 			return ins, err
 		}
@@ -221,31 +225,35 @@ func (b *Inbox) reclaim(ctx context.Context, stream string, max int) ([]goredis.
 	return msgs, nil
 }
 
-// decode opens the entries taken; one that cannot be read is dropped rather than block the queue
-// for ever. handle starts each handle.
-func (b *Inbox) decode(ctx context.Context, msgs []goredis.XMessage, handle string) []bot.Inbound {
+// decode opens the entries taken. An entry that cannot be opened (sealed with a key this replica
+// lacks) is an error, and stays pending for a replica that has the key; one that opens but does
+// not decode is dropped rather than block the queue for ever. handle starts each handle.
+func (b *Inbox) decode(ctx context.Context, msgs []goredis.XMessage, handle string) ([]bot.Inbound, error) {
 	out := make([]bot.Inbound, 0, len(msgs))
+	var drop []bot.Inbound
 	for _, m := range msgs {
 		raw, _ := m.Values["b"].(string)
-		var in bot.Incoming
 		data, err := openWith(b.sealer, []byte(raw))
-		if err == nil {
-			err = json.Unmarshal(data, &in)
-		}
 		if err != nil {
-			_ = b.Done(ctx, bot.Inbound{Handle: handle + m.ID})
+			return nil, fmt.Errorf("inbox open %s: %w", m.ID, err)
+		}
+		var in bot.Incoming
+		if err := json.Unmarshal(data, &in); err != nil {
+			drop = append(drop, bot.Inbound{Handle: handle + m.ID})
 			continue
 		}
 		out = append(out, bot.Inbound{Incoming: in, Handle: handle + m.ID})
 	}
-	return out
+	if len(drop) > 0 {
+		_ = b.doneAll(ctx, drop)
+	}
+	return out, nil
 }
 
 // once sets the seen mark of each update taken from the stream to its entry, in one round trip,
-// and returns those whose mark is theirs (new, or set by their Push or an earlier take of the
-// same entry); a repeat (the mark names another entry, or is an earlier version's "1") is
-// acknowledged and dropped. On an error the entries stay pending and come back after the claim
-// timeout.
+// and returns those whose mark is theirs (new, or set by an earlier take of the same entry); a
+// repeat (the mark names another entry, or is an earlier version's "1") is acknowledged and
+// dropped. On an error the entries stay pending and come back after the claim timeout.
 func (b *Inbox) once(ctx context.Context, ins []bot.Inbound) ([]bot.Inbound, error) {
 	marks := make([]*goredis.StatusCmd, len(ins))
 	_, err := b.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
@@ -260,16 +268,23 @@ func (b *Inbox) once(ctx context.Context, ins []bot.Inbound) ([]bot.Inbound, err
 		return nil, fmt.Errorf("inbox mark: %w", err)
 	}
 	out := ins[:0]
+	var repeats []bot.Inbound
 	for i, in := range ins {
 		if marks[i] != nil {
-			if was, err := marks[i].Result(); err == nil && was != in.Handle {
-				_ = b.Done(ctx, bot.Inbound{Handle: in.Handle})
-				continue
-			} else if err != nil && !isNil(err) {
+			was, err := marks[i].Result()
+			if err != nil && !isNil(err) {
 				return nil, fmt.Errorf("inbox mark: %w", err)
+			}
+			if err == nil && was != in.Handle {
+				repeats = append(repeats, bot.Inbound{Handle: in.Handle})
+				continue
 			}
 		}
 		out = append(out, in)
+	}
+	if len(repeats) > 0 {
+		// Acknowledged together; one that fails comes back and is dropped again.
+		_ = b.doneAll(ctx, repeats)
 	}
 	return out, nil
 }
@@ -301,11 +316,12 @@ func (b *Inbox) pullLegacy(ctx context.Context, max int) ([]bot.Inbound, error) 
 	if len(msgs) == max {
 		b.reclaims.again("legacy")
 	}
-	return b.decode(ctx, msgs, inLegacyHandle), nil
+	return b.decode(ctx, msgs, inLegacyHandle)
 }
 
 // Done acknowledges a handled update, whose entry (its text) is trimmed from the stream soon
-// after; with in.Forget its seen mark goes too. Updates finished at once share one call.
+// after; with in.Forget its seen mark goes after the claim timeout, not a week (long enough for
+// a repeat already queued to be dropped). Updates finished at once share one call.
 func (b *Inbox) Done(ctx context.Context, in bot.Inbound) error {
 	if err := b.dones.do(ctx, in); err != nil {
 		return fmt.Errorf("inbox done: %w", err)
@@ -314,8 +330,8 @@ func (b *Inbox) Done(ctx context.Context, in bot.Inbound) error {
 }
 
 // doneAll acknowledges every update finished at once in one command per stream, or, when seen
-// marks are to go too, in one transaction with their deletion; every key under the inbox's hash
-// tag.
+// marks are to go too, in one transaction with their shortening; every key under the inbox's
+// hash tag.
 func (b *Inbox) doneAll(ctx context.Context, ins []bot.Inbound) error {
 	var ids, legacy []string
 	var seen []string
@@ -346,7 +362,9 @@ func (b *Inbox) doneAll(ctx context.Context, ins []bot.Inbound) error {
 	default:
 		_, err = b.c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 			ack(p)
-			p.Del(ctx, seen...)
+			for _, k := range seen {
+				p.PExpire(ctx, k, b.claimTimeout)
+			}
 			return nil
 		})
 	}

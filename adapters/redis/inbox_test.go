@@ -128,3 +128,25 @@ func TestUpdatesAnEarlierVersionQueuedAreHandled(t *testing.T) {
 		t.Errorf("%d updates still pending on the earlier version's stream", n)
 	}
 }
+
+// A replica that cannot open an update (sealed with a key it lacks, as while keys are being
+// rotated one replica at a time) leaves it for one that can.
+func TestAnUpdateThatCannotBeOpenedWaitsForAReplicaThatCan(t *testing.T) {
+	ctx := t.Context()
+	c := standalone(t)
+	p := prefix(t, c)
+	right := redis.NewInbox(redis.InboxOptions{Client: c, Prefix: p, Sealer: newSealer(t), ClaimTimeout: claimTimeout})
+	wrong := redis.NewInbox(redis.InboxOptions{Client: c, Prefix: p, Sealer: newSealer(t), ClaimTimeout: claimTimeout})
+	in := bot.Incoming{ID: "5", From: bot.Identity{Platform: bot.Telegram, User: "7"}, Chat: bot.Address{Platform: bot.Telegram, Chat: "7"}, Text: "sealed"}
+	if err := right.PushAll(ctx, []bot.Incoming{in}); err != nil {
+		t.Fatal(err)
+	}
+	if ins, err := wrong.Pull(ctx, 10, 0); err == nil {
+		t.Fatalf("a replica without the key pulled %v and no error", ins)
+	}
+	time.Sleep(claimTimeout + 100*time.Millisecond)
+	ins, err := right.Pull(ctx, 10, 0)
+	if err != nil || len(ins) != 1 || ins[0].Text != "sealed" {
+		t.Fatalf("the replica with the key pulled %v, %v; want the update", ins, err)
+	}
+}

@@ -70,7 +70,7 @@ func RunInbox(t *testing.T, newInbox func(t *testing.T) Inboxes) {
 				t.Fatalf("a handled update was queued again: %v %v", fresh, err)
 			}
 		}},
-		{"a forgotten update leaves no seen mark; a done one does", func(t *testing.T, s Inboxes) {
+		{"a forgotten update is remembered no longer than the claim timeout; a done one is", func(t *testing.T, s Inboxes) {
 			for _, n := range []int{1, 2} {
 				if fresh, err := s.Inbox.Push(ctx, incoming("f", n)); err != nil || !fresh {
 					t.Fatalf("push %d: %v %v", n, fresh, err)
@@ -80,12 +80,20 @@ func RunInbox(t *testing.T, newInbox func(t *testing.T) Inboxes) {
 			if err != nil || len(ins) != 2 {
 				t.Fatalf("pulled %d, %v", len(ins), err)
 			}
+			// The platform delivers f-1 again while it is being handled.
+			if err := s.Inbox.PushAll(ctx, []bot.Incoming{incoming("f", 1)}); err != nil {
+				t.Fatal(err)
+			}
 			ins[0].Forget = true // a stranger's, refused
 			for _, in := range ins {
 				if err := s.Inbox.Done(ctx, in); err != nil {
 					t.Fatal(err)
 				}
 			}
+			if again, err := s.Inbox.Pull(ctx, 10, 0); err != nil || len(again) != 0 {
+				t.Fatalf("the repeat of a forgotten update was handed out: %v %v", again, err)
+			}
+			s.Wait(s.ClaimTimeout + 100*time.Millisecond)
 			if fresh, err := s.Inbox.Push(ctx, incoming("f", 1)); err != nil || !fresh {
 				t.Errorf("the forgotten update's ID is still remembered: %v %v", fresh, err)
 			}
