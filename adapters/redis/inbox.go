@@ -290,8 +290,8 @@ func (b *Inbox) once(ctx context.Context, ins []bot.Inbound) ([]bot.Inbound, err
 }
 
 // pullLegacy takes what versions before this one queued on their stream and did not handle
-// themselves (they marked each update when they pushed it): a few looks per claim timeout, as
-// long as that stream is there.
+// themselves (they marked each update when they pushed it): a few looks per claim timeout, at
+// every pull while it finds some, until the stream is empty and goes.
 func (b *Inbox) pullLegacy(ctx context.Context, max int) ([]bot.Inbound, error) {
 	if n, err := b.c.Exists(ctx, b.legacy).Result(); err != nil || n == 0 {
 		return nil, err
@@ -313,9 +313,13 @@ func (b *Inbox) pullLegacy(ctx context.Context, max int) ([]bot.Inbound, error) 
 			msgs = append(msgs, s.Messages...)
 		}
 	}
-	if len(msgs) == max {
-		b.reclaims.again("legacy")
+	if len(msgs) == 0 {
+		// Drained: once finished entries are trimmed, the stream goes.
+		b.groups.dropEmpty(ctx, b.c, b.legacy)
+		return nil, nil
 	}
+	// Earlier replicas may still be queueing there (a rolling upgrade): look again next pull.
+	b.reclaims.again("legacy")
 	return b.decode(ctx, msgs, inLegacyHandle)
 }
 

@@ -447,7 +447,8 @@ const legacyHandle = "s/"
 
 // takeLegacy takes what versions before this one left on their streams (entries naming the
 // bodies' hashes): what they queued during a rolling upgrade and did not send themselves, and
-// what their replicas held when they stopped. Take looks a few times per claim timeout.
+// what their replicas held when they stopped. Take looks a few times per claim timeout, until
+// the streams are empty and go.
 func (s *Store) takeLegacy(ctx context.Context, platform bot.Platform, n int) ([]bot.Delivery, error) {
 	urgent, routine := s.k.legacyStream(platform, bot.Urgent), s.k.legacyStream(platform, bot.Routine)
 	if there, err := s.c.Exists(ctx, urgent, routine).Result(); err != nil || there == 0 {
@@ -459,6 +460,10 @@ func (s *Store) takeLegacy(ctx context.Context, platform bot.Platform, n int) ([
 	s.trims.trim(ctx, s.c, false, urgent, routine)
 	// "Now" is 0: due delayed messages go onto this version's streams, not these.
 	ds, _, err := s.runTake(ctx, platform, urgent, routine, 0, n, true)
+	if err == nil && len(ds) == 0 {
+		// Drained: once finished entries are trimmed, the streams go.
+		s.groups.dropEmpty(ctx, s.c, urgent, routine)
+	}
 	for i := range ds {
 		ds[i].Handle = legacyHandle + ds[i].Handle
 	}

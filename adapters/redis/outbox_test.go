@@ -207,6 +207,14 @@ func TestMessagesAnEarlierVersionQueuedAreSent(t *testing.T) {
 			t.Errorf("%s: sent %v, %v", id, ok, err)
 		}
 	}
+	// Drained, the old streams go at a later look, and cost no more.
+	time.Sleep(claimTimeout/4 + 50*time.Millisecond)
+	if ds, err := s.Take(ctx, bot.Telegram, 10, 0); err != nil || len(ds) != 0 {
+		t.Fatalf("take = %v, %v; want nothing", ds, err)
+	}
+	if n := c.Exists(ctx, p+":{out}:s:telegram:urgent", p+":{out}:s:telegram:routine").Val(); n != 0 {
+		t.Errorf("%d of the earlier version's streams still there, drained", n)
+	}
 }
 
 // TestDelayedMessagesComeBackOnTime: a message held back until a moment, and one retried for a

@@ -37,6 +37,30 @@ end
 return 1
 `))
 
+// dropEmptyScript deletes each stream in KEYS that holds no entry: nothing waiting and nothing
+// being handled (finished entries are trimmed up to the oldest pending one). It is how an
+// earlier version's stream goes once drained, so that it costs no more looks; a stream written
+// meanwhile is kept, the check and the delete being one step. Returns how many went.
+var dropEmptyScript = script("stream drop", goredis.NewScript(`
+local n = 0
+for _, k in ipairs(KEYS) do
+  if redis.call('EXISTS', k) == 1 and redis.call('XLEN', k) == 0 then
+    n = n + redis.call('DEL', k)
+  end
+end
+return n
+`))
+
+// dropEmpty deletes those of streams (all under one hash tag) that hold no entry, and forgets
+// their consumer groups.
+func (g *groupsMade) dropEmpty(ctx context.Context, c goredis.UniversalClient, streams ...string) {
+	if n, err := dropEmptyScript.Run(ctx, c, streams).Int(); err == nil && n > 0 {
+		for _, st := range streams {
+			g.made.Delete(st)
+		}
+	}
+}
+
 // groupsMade remembers the streams whose consumer group a Store or an Inbox has made sure of:
 // the scripts and reads that take entries assume it, and looking for it at every take would cost
 // a script call each.
