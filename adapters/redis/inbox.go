@@ -140,7 +140,7 @@ func (b *Inbox) seen(in bot.Incoming) string {
 	return b.seenPrefix + string(in.From.Platform) + ":" + in.ID
 }
 
-// legacyHandle starts the handle of an update taken from the legacy stream.
+// inLegacyHandle starts the handle of an update taken from the legacy stream.
 const inLegacyHandle = "s/"
 
 // Pull returns updates a dead processor left unfinished, then new ones, oldest first, each
