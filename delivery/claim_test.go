@@ -40,6 +40,8 @@ func (l *recordingLimiter) Held(context.Context, bot.Address, bot.Op) (time.Dura
 	return 0, nil
 }
 
+func (l *recordingLimiter) Hold(context.Context, bot.Address, bot.Op) error { return nil }
+
 // An edit counts in the rate-limit window of the conversation the flow addressed: a group's edit
 // in the group's window, although the ref it edits does not say it is a group.
 func TestGroupEditIsLimitedAsAGroup(t *testing.T) {

@@ -194,11 +194,13 @@ func (w *Worker) deliver(ctx context.Context, d bot.Delivery) {
 			w.retry(ctx, d, now.Add(wait), log)
 			return
 		}
+		slot := time.Now().Add(wait)
 		if !sleep(ctx, wait) {
 			return
 		}
-		// A 429 that came in meanwhile (Telegram's holds back every chat) holds this send too:
-		// its slot is given up and it goes back to the queue until the retry_after has passed.
+		// A 429 that came in meanwhile (Telegram's holds back every chat), or a send before this
+		// one that went out late, holds this send too: its slot is given up and it goes back to
+		// the queue until the hold has passed.
 		if wait > 0 || w.blocks.Load() != blocks {
 			w.blocking.RLock()
 			held, err := w.Limiter.Held(ctx, lim, d.Op)
@@ -211,6 +213,15 @@ func (w *Worker) deliver(ctx context.Context, d bot.Delivery) {
 			if held > 0 {
 				w.Observe(w.Platform, "deferred")
 				w.retry(ctx, d, w.Clock.Now().Add(held), log)
+				return
+			}
+		}
+		// Going out later than its slot (Redis slow to answer, as while it restarts), this send
+		// would come too soon before the one reserved after it: that one is held back as much.
+		if time.Since(slot) > lateSend {
+			if err := w.Limiter.Hold(ctx, lim, d.Op); err != nil {
+				log.Error("rate limiter failed", "err", err)
+				w.retry(ctx, d, w.Clock.Now().Add(time.Second), log)
 				return
 			}
 		}
@@ -295,6 +306,11 @@ func limitAddress(to bot.Address) bot.Address {
 	}
 	return to
 }
+
+// lateSend is how long after its reserved moment a send counts as late: well within the margin
+// the limits keep (100 ms by default), so that a send that is late by less still keeps its
+// distance to the next one, and well above the few milliseconds a send normally takes to start.
+const lateSend = 25 * time.Millisecond
 
 // held is how long the worker may still start sending d (Delivery.Until), or MaxWait when the
 // queue sets no such moment.

@@ -204,6 +204,48 @@ func TestTelegramRetryAfterHoldsEveryChat(t *testing.T) {
 	}
 }
 
+// slowHeld answers Held late once, as Redis does while it restarts (the client retries).
+type slowHeld struct {
+	bot.Limiter
+	once sync.Once
+}
+
+func (l *slowHeld) Held(ctx context.Context, to bot.Address, op bot.Op) (time.Duration, error) {
+	l.once.Do(func() { time.Sleep(400 * time.Millisecond) })
+	return l.Limiter.Held(ctx, to, op)
+}
+
+// TestLateSendHoldsTheNextOneBack: a send that goes out later than its reserved moment (here its
+// hold check answered 400 ms late) does not bring the next send to that chat closer than the
+// chat's limit allows: the load run's Telegram 429 and Slack "2 in one second" after a Redis
+// restart.
+func TestLateSendHoldsTheNextOneBack(t *testing.T) {
+	c := redistest.Client(t)
+	prefix := redistest.Prefix(t, c)
+	s, err := redis.New(redis.Options{Client: c, Prefix: prefix, ClaimTimeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p := newPlatform()
+	w := worker(s, p, nil)
+	w.Limiter = &slowHeld{Limiter: redis.NewLimiter(c, prefix, redis.DefaultLimitConfig())}
+	if err := s.Enqueue(ctx, msg(1, "a"), msg(2, "a"), msg(3, "a")); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = w.Run(ctx) }()
+	waitFor(t, "the three messages", func() bool { return p.total() == 3 })
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	calls := p.calls[bot.Address{Platform: bot.Telegram, User: "a"}.Key()]
+	for i := 1; i < len(calls); i++ {
+		if gap := calls[i].Sub(calls[i-1]); gap < time.Second {
+			t.Errorf("send %d went %v after the one before it; Telegram allows one a second per chat", i+1, gap)
+		}
+	}
+}
+
 func TestOutageThenEverythingArrives(t *testing.T) {
 	prefix := redistest.Prefix(t, redistest.Client(t))
 	s := newStore(t, prefix)

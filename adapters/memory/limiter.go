@@ -125,6 +125,23 @@ func (l *Limiter) Block(ctx context.Context, to bot.Address, op bot.Op, d time.D
 	return nil
 }
 
+// Hold keeps the conversation's next send back by its interval from now (bot.Limiter).
+func (l *Limiter) Hold(ctx context.Context, to bot.Address, op bot.Op) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	pl := l.cfg.Platforms[to.Platform]
+	r := pl.PerChat
+	if to.Group {
+		r = pl.PerGroup
+	}
+	if r.N <= 0 || r.Window <= 0 {
+		return nil
+	}
+	c := l.conv(to)
+	c.blocked = latest(c.blocked, l.now().Add((r.Window+pl.Margin)/time.Duration(r.N)))
+	return nil
+}
+
 // Held is how long the conversation's block or the platform's pause still holds op back.
 func (l *Limiter) Held(ctx context.Context, to bot.Address, op bot.Op) (time.Duration, error) {
 	l.mu.Lock()

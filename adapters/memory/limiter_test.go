@@ -211,3 +211,22 @@ func TestReserveBeyondMaxWaitKeepsNothing(t *testing.T) {
 		t.Fatalf("after refusals: wait %v ok %v", wait, ok)
 	}
 }
+
+// TestHoldKeepsTheChatsNextSendAnIntervalAway: after a late send's Hold, the chat's next send
+// keeps a whole interval from now; other chats are not held.
+func TestHoldKeepsTheChatsNextSendAnIntervalAway(t *testing.T) {
+	ctx := t.Context()
+	l := memory.NewLimiter(memory.DefaultLimitConfig())
+	if err := l.Hold(ctx, private("u1"), bot.OpSend); err != nil {
+		t.Fatal(err)
+	}
+	if held, err := l.Held(ctx, private("u1"), bot.OpSend); err != nil || held < 900*time.Millisecond || held > 1100*time.Millisecond {
+		t.Errorf("the held chat's hold: %v, %v; want about 1.1s", held, err)
+	}
+	if d, _, _ := l.Reserve(ctx, private("u1"), bot.OpSend, time.Hour); d < 900*time.Millisecond {
+		t.Errorf("the held chat's next send waits %v; want about 1.1s", d)
+	}
+	if d, _, _ := l.Reserve(ctx, private("u2"), bot.OpSend, time.Hour); d > 100*time.Millisecond {
+		t.Errorf("another chat waits %v for the hold", d)
+	}
+}

@@ -17,5 +17,5 @@ func (l *Limiter) ReserveAt(ctx context.Context, to bot.Address) (now, at time.T
 // BlockWhich is Block returning 1 when the conversation alone was blocked, 2 when the platform's
 // sends were paused.
 func (l *Limiter) BlockWhich(ctx context.Context, to bot.Address, op bot.Op, d time.Duration) (int64, error) {
-	return l.block(ctx, to, op, d)
+	return l.block(ctx, to, op, d, "")
 }

@@ -178,28 +178,48 @@ func (l *Limiter) reserve(ctx context.Context, to bot.Address, op bot.Op, maxWai
 // names with this one: Telegram's all, unless this conversation's own window was full and the
 // overall one was not; Slack's of the same method.
 func (l *Limiter) Block(ctx context.Context, to bot.Address, op bot.Op, d time.Duration) error {
-	_, err := l.block(ctx, to, op, d)
+	_, err := l.block(ctx, to, op, d, "")
 	return err
 }
 
+// Hold keeps the conversation's next send back by its interval from now (bot.Limiter): the
+// conversation alone, never the platform.
+func (l *Limiter) Hold(ctx context.Context, to bot.Address, op bot.Op) error {
+	pl := l.cfg.Platforms[to.Platform]
+	r := l.convRate(to)
+	if r.N <= 0 || r.Window <= 0 {
+		return nil
+	}
+	_, err := l.block(ctx, to, op, (r.Window+pl.Margin)/time.Duration(r.N), "conv")
+	return err
+}
+
+// convRate is the conversation's own limit: a group's or a chat's.
+func (l *Limiter) convRate(to bot.Address) Rate {
+	if to.Group {
+		return l.cfg.Platforms[to.Platform].PerGroup
+	}
+	return l.cfg.Platforms[to.Platform].PerChat
+}
+
 // block returns 1 when the conversation alone was blocked, 2 when the platform's sends were paused.
-func (l *Limiter) block(ctx context.Context, to bot.Address, op bot.Op, d time.Duration) (int64, error) {
+// mode "" picks what a platform's "retry after" holds back (Block).
+func (l *Limiter) block(ctx context.Context, to bot.Address, op bot.Op, d time.Duration, mode string) (int64, error) {
 	if d <= 0 {
 		return 0, nil
 	}
 	pl := l.cfg.Platforms[to.Platform]
 	conv := to.Key()
-	r := pl.PerChat
-	if to.Group {
-		r = pl.PerGroup
-	}
+	r := l.convRate(to)
 	scope := bot.PausedTogether(to.Platform, op)
-	mode := "conv"
-	switch {
-	case scope == "all" && r.N > 0 && r.Window > 0:
-		mode = "pause-unless-full"
-	case scope != "":
-		mode = "pause"
+	if mode == "" {
+		mode = "conv"
+		switch {
+		case scope == "all" && r.N > 0 && r.Window > 0:
+			mode = "pause-unless-full"
+		case scope != "":
+			mode = "pause"
+		}
 	}
 	keys := []string{l.k.limitBlock(conv), l.k.limitPause(to.Platform, scope), l.k.limitConv(conv), l.k.limitGlobal(to.Platform)}
 	g := pl.Global

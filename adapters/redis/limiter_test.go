@@ -226,3 +226,26 @@ func TestReserveBeyondMaxWaitKeepsNothing(t *testing.T) {
 		t.Fatalf("after refusals: wait %v ok %v err %v", wait, ok, err)
 	}
 }
+
+// TestHoldKeepsTheChatsNextSendAnIntervalAway: after a late send's Hold, the chat's next send,
+// reserved on another replica or asking Held, keeps a whole interval from now; other chats and
+// the platform are not held.
+func TestHoldKeepsTheChatsNextSendAnIntervalAway(t *testing.T) {
+	ctx := t.Context()
+	c := standalone(t)
+	p := prefix(t, c)
+	l, other := redis.NewLimiter(c, p, redis.DefaultLimitConfig()), redis.NewLimiter(c, p, redis.DefaultLimitConfig())
+	if err := l.Hold(ctx, private("u1"), bot.OpSend); err != nil {
+		t.Fatal(err)
+	}
+	// Telegram: one a second per chat, plus the 100 ms margin. Generous lower bounds.
+	if held, err := other.Held(ctx, private("u1"), bot.OpSend); err != nil || held < 900*time.Millisecond || held > 1100*time.Millisecond {
+		t.Errorf("the held chat's hold: %v, %v; want about 1.1s", held, err)
+	}
+	if d, _, _ := other.Reserve(ctx, private("u1"), bot.OpSend, time.Hour); d < 900*time.Millisecond {
+		t.Errorf("the held chat's next send waits %v; want about 1.1s", d)
+	}
+	if d, _, _ := other.Reserve(ctx, private("u2"), bot.OpSend, time.Hour); d > 100*time.Millisecond {
+		t.Errorf("another chat waits %v for the hold", d)
+	}
+}
