@@ -146,10 +146,11 @@ type Limiter interface {
 	// not at all). A send that waited for its slot asks before it goes: a 429 may have come in
 	// meanwhile, here or on another replica.
 	Held(ctx context.Context, to Address, op Op) (time.Duration, error)
-	// Hold keeps the conversation's next send back by its interval (its window over its count,
-	// plus the margin) from now, on every replica. A send that goes out later than its reserved
-	// moment (Redis slow to answer, as while it restarts) calls it first, so that the send
-	// reserved after it, which asks Held before it goes, still keeps its distance.
+	// Hold keeps the conversation's next send back by its window (plus the margin) from now, on
+	// every replica, where the conversation allows one send per window (a chat, a Slack
+	// channel). A send that goes out later than its reserved moment (Redis slow to answer, as
+	// while it restarts) calls it first, so that the send reserved after it, which asks Held
+	// before it goes, still keeps its distance.
 	Hold(ctx context.Context, to Address, op Op) error
 }
 

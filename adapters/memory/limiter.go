@@ -125,7 +125,8 @@ func (l *Limiter) Block(ctx context.Context, to bot.Address, op bot.Op, d time.D
 	return nil
 }
 
-// Hold keeps the conversation's next send back by its interval from now (bot.Limiter).
+// Hold keeps the conversation's next send back by its interval from now (bot.Limiter), where
+// the conversation allows one send per window.
 func (l *Limiter) Hold(ctx context.Context, to bot.Address, op bot.Op) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -134,11 +135,11 @@ func (l *Limiter) Hold(ctx context.Context, to bot.Address, op bot.Op) error {
 	if to.Group {
 		r = pl.PerGroup
 	}
-	if r.N <= 0 || r.Window <= 0 {
-		return nil
+	if r.N != 1 || r.Window <= 0 {
+		return nil // a window of many (a group's 20 a minute) is not kept by a pause after one
 	}
 	c := l.conv(to)
-	c.blocked = latest(c.blocked, l.now().Add((r.Window+pl.Margin)/time.Duration(r.N)))
+	c.blocked = latest(c.blocked, l.now().Add(r.Window+pl.Margin))
 	return nil
 }
 

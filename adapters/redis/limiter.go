@@ -183,14 +183,14 @@ func (l *Limiter) Block(ctx context.Context, to bot.Address, op bot.Op, d time.D
 }
 
 // Hold keeps the conversation's next send back by its interval from now (bot.Limiter): the
-// conversation alone, never the platform.
+// conversation alone, never the platform, and only where it allows one send per window.
 func (l *Limiter) Hold(ctx context.Context, to bot.Address, op bot.Op) error {
 	pl := l.cfg.Platforms[to.Platform]
 	r := l.convRate(to)
-	if r.N <= 0 || r.Window <= 0 {
-		return nil
+	if r.N != 1 || r.Window <= 0 {
+		return nil // a window of many (a group's 20 a minute) is not kept by a pause after one
 	}
-	_, err := l.block(ctx, to, op, (r.Window+pl.Margin)/time.Duration(r.N), "conv")
+	_, err := l.block(ctx, to, op, r.Window+pl.Margin, "conv")
 	return err
 }
 

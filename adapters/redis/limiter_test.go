@@ -248,4 +248,11 @@ func TestHoldKeepsTheChatsNextSendAnIntervalAway(t *testing.T) {
 	if d, _, _ := other.Reserve(ctx, private("u2"), bot.OpSend, time.Hour); d > 100*time.Millisecond {
 		t.Errorf("another chat waits %v for the hold", d)
 	}
+	// A group (20 a minute) is not held: a pause after one send does not keep such a window.
+	if err := other.Hold(ctx, group("-100"), bot.OpSend); err != nil {
+		t.Fatal(err)
+	}
+	if held, _ := other.Held(ctx, group("-100"), bot.OpSend); held != 0 {
+		t.Errorf("a group is held %v after a late send", held)
+	}
 }
