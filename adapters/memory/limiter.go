@@ -131,10 +131,7 @@ func (l *Limiter) Hold(ctx context.Context, to bot.Address, op bot.Op) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	pl := l.cfg.Platforms[to.Platform]
-	r := pl.PerChat
-	if to.Group {
-		r = pl.PerGroup
-	}
+	r := l.convRate(to)
 	if r.N != 1 || r.Window <= 0 {
 		return nil // a window of many (a group's 20 a minute) is not kept by a pause after one
 	}
@@ -170,14 +167,19 @@ func (l *Limiter) conv(to bot.Address) *conv {
 	c, ok := l.convs[key]
 	if !ok {
 		pl := l.cfg.Platforms[to.Platform]
-		r := pl.PerChat
-		if to.Group {
-			r = pl.PerGroup
-		}
+		r := l.convRate(to)
 		c = &conv{lim: every(r, pl.Margin), window: r.Window + pl.Margin}
 		l.convs[key] = c
 	}
 	return c
+}
+
+// convRate is the conversation's own limit: a group's or a chat's.
+func (l *Limiter) convRate(to bot.Address) Rate {
+	if to.Group {
+		return l.cfg.Platforms[to.Platform].PerGroup
+	}
+	return l.cfg.Platforms[to.Platform].PerChat
 }
 
 // sweep forgets conversations whose bucket is full again and whose block has passed: a fresh

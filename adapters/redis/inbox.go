@@ -140,9 +140,6 @@ func (b *Inbox) seen(in bot.Incoming) string {
 	return b.seenPrefix + string(in.From.Platform) + ":" + in.ID
 }
 
-// inLegacyHandle starts the handle of an update taken from the legacy stream.
-const inLegacyHandle = "s/"
-
 // Pull returns updates a dead processor left unfinished, then new ones, oldest first, each
 // update once: repeats are dropped as they are taken.
 func (b *Inbox) Pull(ctx context.Context, max int, block time.Duration) ([]bot.Inbound, error) {
@@ -191,21 +188,27 @@ func (b *Inbox) read(ctx context.Context, max int, block time.Duration) ([]gored
 			return msgs, err
 		}
 	}
-	args := &goredis.XReadGroupArgs{Group: group, Consumer: b.consumer, Streams: []string{b.stream, ">"}, Count: int64(max), Block: -1}
+	msgs, err := b.readNew(ctx, b.stream, max, block)
+	if err == nil && len(msgs) == 0 && ctx.Err() == nil {
+		// Idle: what was handled goes now.
+		b.trims.trim(ctx, b.c, true, b.stream, b.legacy)
+	}
+	return msgs, err
+}
+
+// readNew takes up to max of stream's new entries, waiting up to block for them (none: not at
+// all); shutting down is not an error.
+func (b *Inbox) readNew(ctx context.Context, stream string, max int, block time.Duration) ([]goredis.XMessage, error) {
+	args := &goredis.XReadGroupArgs{Group: group, Consumer: b.consumer, Streams: []string{stream, ">"}, Count: int64(max), Block: -1}
 	if block > 0 {
 		args.Block = block
 	}
 	res, err := b.c.XReadGroup(ctx, args).Result()
 	if err != nil {
-		if isNil(err) {
-			// Idle: what was handled goes now.
-			b.trims.trim(ctx, b.c, true, b.stream, b.legacy)
+		if isNil(err) || errors.Is(err, context.Canceled) && ctx.Err() != nil {
 			return nil, nil
 		}
-		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
-			return nil, nil
-		}
-		b.groups.forget(err, b.stream)
+		b.groups.forget(err, stream)
 		return nil, fmt.Errorf("inbox read: %w", err)
 	}
 	var msgs []goredis.XMessage
@@ -304,13 +307,8 @@ func (b *Inbox) pullLegacy(ctx context.Context, max int) ([]bot.Inbound, error) 
 		return nil, err
 	}
 	if len(msgs) == 0 {
-		res, err := b.c.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: group, Consumer: b.consumer, Streams: []string{b.legacy, ">"}, Count: int64(max), Block: -1}).Result()
-		if err != nil && !isNil(err) {
-			b.groups.forget(err, b.legacy)
-			return nil, fmt.Errorf("inbox read: %w", err)
-		}
-		for _, s := range res {
-			msgs = append(msgs, s.Messages...)
+		if msgs, err = b.readNew(ctx, b.legacy, max, 0); err != nil {
+			return nil, err
 		}
 	}
 	if len(msgs) == 0 {
@@ -320,7 +318,7 @@ func (b *Inbox) pullLegacy(ctx context.Context, max int) ([]bot.Inbound, error) 
 	}
 	// Earlier replicas may still be queueing there (a rolling upgrade): look again next pull.
 	b.reclaims.again("legacy")
-	return b.decode(ctx, msgs, inLegacyHandle)
+	return b.decode(ctx, msgs, legacyHandle)
 }
 
 // Done acknowledges a handled update, whose entry (its text) is trimmed from the stream soon
@@ -340,7 +338,7 @@ func (b *Inbox) doneAll(ctx context.Context, ins []bot.Inbound) error {
 	var ids, legacy []string
 	var seen []string
 	for _, in := range ins {
-		if id, ok := strings.CutPrefix(in.Handle, inLegacyHandle); ok {
+		if id, ok := strings.CutPrefix(in.Handle, legacyHandle); ok {
 			legacy = append(legacy, id)
 		} else {
 			ids = append(ids, in.Handle)

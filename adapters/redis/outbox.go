@@ -442,9 +442,6 @@ func (s *Store) readDue(ctx context.Context, platform bot.Platform) time.Time {
 	return t
 }
 
-// legacyHandle starts the handle of a message taken from a legacy stream.
-const legacyHandle = "s/"
-
 // takeLegacy takes what versions before this one left on their streams (entries naming the
 // bodies' hashes): what they queued during a rolling upgrade and did not send themselves, and
 // what their replicas held when they stopped. Take looks a few times per claim timeout, until

@@ -37,6 +37,10 @@ end
 return 1
 `))
 
+// legacyHandle starts the handle of an update or a message taken from a stream an earlier
+// version queued on, so that finishing it acknowledges it there.
+const legacyHandle = "s/"
+
 // dropEmptyScript deletes each stream in KEYS that holds no entry: nothing waiting and nothing
 // being handled (finished entries are trimmed up to the oldest pending one). It is how an
 // earlier version's stream goes once drained, so that it costs no more looks; a stream written
